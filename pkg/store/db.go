@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ErrNotDatabase is matched (errors.Is) by the error Open returns when the
+// file exists but is not an SQLite database.
+var ErrNotDatabase = errors.New("not an sqlite database")
+
+// DB is netmon's database. Its read methods are safe for concurrent use
+// and may run in any number of processes at once. Reconcile is serialised
+// inside the process; across processes SQLite's write lock serialises it,
+// and a DB notices another process's cycles and reloads its cache.
+type DB struct {
+	sql  *sql.DB
+	path string
+
+	// mu serialises Reconcile and guards active, the in-memory copy of the
+	// active connections that lets a cycle write only what changed.
+	mu     sync.Mutex
+	active *activeCache
+}
+
+// pragmas are set on every pooled connection through the DSN (a plain
+// db.Exec("PRAGMA ...") would reach only one connection).
+//   - busy_timeout first, so the others wait for locks instead of failing;
+//   - WAL: readers (the web server, another process) never block the writer
+//     and always see the last committed cycle, never half of one;
+//   - synchronous NORMAL: in WAL mode a power cut may lose the last cycles
+//     but never corrupts the file, and commits do not fsync every time;
+//   - foreign_keys: connections.dst_ip must name a remote host.
+var pragmas = []string{
+	"busy_timeout(5000)",
+	"journal_mode(WAL)",
+	"synchronous(NORMAL)",
+	"foreign_keys(ON)",
+}
+
+// dsn builds the modernc.org/sqlite data source name for path. _txlock
+// makes every read-write transaction BEGIN IMMEDIATE, so a cycle takes the
+// write lock up front (waiting up to busy_timeout) instead of failing when
+// it upgrades from reading; read-only transactions stay plain BEGIN.
+func dsn(path string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+// Open opens (creating it if needed) the database file at path and brings
+// its schema up to date. Its directory must exist: a missing directory is an
+// error naming it, not created, so a typo in the configuration is noticed.
+// A file that is not SQLite gives an error matching ErrNotDatabase; a schema
+// newer than this binary one matching ErrNewerSchema.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open database %s: path must not contain '?' or '#'", path)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("open database %s: directory %s: %w", path, dir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("open database %s: %s is not a directory", path, dir)
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return nil, err
+	}
+	sdb, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := migrate(ctx, sdb, ms); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, classify(err))
+	}
+	return &DB{sql: sdb, path: path}, nil
+}
+
+// classify makes SQLite's "file is not a database" match ErrNotDatabase.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		return fmt.Errorf("%w: %w", ErrNotDatabase, err)
+	}
+	return err
+}
+
+// Path is the file the DB was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database. A cycle in progress finishes first.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.active = nil
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", db.path, err)
+	}
+	return nil
+}

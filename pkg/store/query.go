@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// readTx runs fn in a read-only transaction (plain BEGIN, a WAL snapshot):
+// everything fn reads comes from the same committed cycle.
+func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	return fn(tx)
+}
+
+// ActiveConnections returns the connections in the conntrack table at the
+// last cycle, biggest total bytes first, ties by tuple (proto, src_ip,
+// src_port, dst_ip, dst_port, compared as stored text), at most limit of
+// them (limit <= 0: all), and the number of active connections in all.
+// It walks a partial index in order, so a small limit stays fast however
+// many connections are active.
+func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, int, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	var (
+		out   []Connection
+		total int
+	)
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx,
+			`SELECT active_connections FROM ingest_state WHERE id = 1`).Scan(&total); err != nil {
+			return fmt.Errorf("count active connections: %w", err)
+		}
+		// CROSS JOIN keeps connections the outer loop, so the ORDER BY is
+		// the index order and LIMIT stops the walk early.
+		rows, err := tx.QueryContext(ctx, `
+			SELECT c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.state, c.flags,
+			       c.uplink_packets, c.uplink_bytes, c.downlink_packets, c.downlink_bytes,
+			       c.first_seen_at, c.last_seen_at, h.first_seen_at
+			FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
+			WHERE c.closed_at IS NULL
+			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port
+			LIMIT ?`, limit)
+		if err != nil {
+			return fmt.Errorf("query active connections: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c                      Connection
+				src, dst               string
+				first, last, hostFirst int64
+				upP, upB, downP, downB int64
+			)
+			if err := rows.Scan(&c.Proto, &src, &c.SrcPort, &dst, &c.DstPort, &c.State, &c.Flags,
+				&upP, &upB, &downP, &downB, &first, &last, &hostFirst); err != nil {
+				return fmt.Errorf("scan active connection: %w", err)
+			}
+			if c.SrcIP, err = parseAddr("src_ip", src); err != nil {
+				return err
+			}
+			if c.DstIP, err = parseAddr("dst_ip", dst); err != nil {
+				return err
+			}
+			c.UplinkPackets, c.UplinkBytes = unsigned(upP), unsigned(upB)
+			c.DownlinkPackets, c.DownlinkBytes = unsigned(downP), unsigned(downB)
+			c.FirstSeenAt, c.LastSeenAt, c.HostFirstSeenAt = fromMillis(first), fromMillis(last), fromMillis(hostFirst)
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("query active connections: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// RemoteHosts returns every remote host ever seen, most bytes (both
+// directions) first, ties by address text.
+func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes
+		FROM remote_hosts
+		ORDER BY uplink_bytes + downlink_bytes DESC, ip`)
+	if err != nil {
+		return nil, fmt.Errorf("query remote hosts: %w", err)
+	}
+	defer rows.Close()
+	var out []RemoteHost
+	for rows.Next() {
+		var (
+			h           RemoteHost
+			ip          string
+			first, last int64
+			up, down    int64
+		)
+		if err := rows.Scan(&ip, &first, &last, &up, &down); err != nil {
+			return nil, fmt.Errorf("scan remote host: %w", err)
+		}
+		if h.IP, err = parseAddr("remote_hosts.ip", ip); err != nil {
+			return nil, err
+		}
+		h.FirstSeenAt, h.LastSeenAt = fromMillis(first), fromMillis(last)
+		h.UplinkBytes, h.DownlinkBytes = unsigned(up), unsigned(down)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query remote hosts: %w", err)
+	}
+	return out, nil
+}
+
+// RemoteHostCount returns how many remote hosts the database knows.
+func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM remote_hosts`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count remote hosts: %w", err)
+	}
+	return n, nil
+}
+
+// LocalHosts returns the per-LAN-address totals in address-text order.
+func (db *DB) LocalHosts(ctx context.Context) ([]LocalHost, error) {
+	rows, err := db.sql.QueryContext(ctx,
+		`SELECT ip, uplink_bytes, downlink_bytes FROM local_hosts ORDER BY ip`)
+	if err != nil {
+		return nil, fmt.Errorf("query local hosts: %w", err)
+	}
+	defer rows.Close()
+	var out []LocalHost
+	for rows.Next() {
+		var (
+			h        LocalHost
+			ip       string
+			up, down int64
+		)
+		if err := rows.Scan(&ip, &up, &down); err != nil {
+			return nil, fmt.Errorf("scan local host: %w", err)
+		}
+		if h.IP, err = parseAddr("local_hosts.ip", ip); err != nil {
+			return nil, err
+		}
+		h.UplinkBytes, h.DownlinkBytes = unsigned(up), unsigned(down)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query local hosts: %w", err)
+	}
+	return out, nil
+}
+
+// ActiveByProto counts the active connections per protocol name.
+func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx,
+		`SELECT proto, count(*) FROM connections WHERE closed_at IS NULL GROUP BY proto`)
+	if err != nil {
+		return nil, fmt.Errorf("count active connections by protocol: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int)
+	for rows.Next() {
+		var (
+			proto string
+			n     int
+		)
+		if err := rows.Scan(&proto, &n); err != nil {
+			return nil, fmt.Errorf("scan protocol count: %w", err)
+		}
+		out[proto] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count active connections by protocol: %w", err)
+	}
+	return out, nil
+}
+
+// LastCycle returns when the last reconcile cycle committed (the zero
+// time if none has) and how many have.
+func (db *DB) LastCycle(ctx context.Context) (time.Time, int64, error) {
+	var (
+		at     sql.NullInt64
+		cycles int64
+	)
+	err := db.sql.QueryRowContext(ctx,
+		`SELECT last_cycle_at, cycles FROM ingest_state WHERE id = 1`).Scan(&at, &cycles)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("read ingest state: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, cycles, nil
+	}
+	return fromMillis(at.Int64), cycles, nil
+}
+
+// parseAddr parses an address column, naming it in the error.
+func parseAddr(column, s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s: %w", column, err)
+	}
+	return a, nil
+}
+
+// fromMillis converts stored unix milliseconds to a UTC time.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// unsigned converts a stored counter back; stored counters are never
+// negative, but a damaged row must not wrap to a huge number.
+func unsigned(v int64) uint64 {
+	if v < 0 {
+		return 0
+	}
+	return uint64(v)
+}

@@ -1,0 +1,522 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// tupleKey identifies a connection row: the columns of the UNIQUE index.
+type tupleKey struct {
+	proto string
+	src   netip.Addr
+	sport uint16
+	dst   netip.Addr
+	dport uint16
+}
+
+func keyOf(f *Flow) tupleKey {
+	return tupleKey{proto: f.Proto, src: f.SrcIP, sport: f.SrcPort, dst: f.DstIP, dport: f.DstPort}
+}
+
+// counters are a flow's four counters as stored: int64, saturated.
+type counters struct {
+	upPackets, upBytes, downPackets, downBytes int64
+}
+
+func countersOf(f *Flow) counters {
+	return counters{
+		upPackets:   saturate(f.UplinkPackets),
+		upBytes:     saturate(f.UplinkBytes),
+		downPackets: saturate(f.DownlinkPackets),
+		downBytes:   saturate(f.DownlinkBytes),
+	}
+}
+
+// wentDown reports whether any counter of c is below old's: conntrack
+// forgot the old flow and a new one of the same tuple took its place.
+func (c counters) wentDown(old counters) bool {
+	return c.upPackets < old.upPackets || c.upBytes < old.upBytes ||
+		c.downPackets < old.downPackets || c.downBytes < old.downBytes
+}
+
+// activeRow is the cached copy of one active connections row: what a cycle
+// compares a snapshot's flow with to decide whether to write.
+type activeRow struct {
+	id    int64
+	state string
+	flags string
+	counters
+	seen int64 // the cycle number that last saw this tuple in a snapshot
+}
+
+// activeCache mirrors the rows with closed_at IS NULL. It is in step with
+// the database when cycles equals ingest_state.cycles; otherwise (another
+// process reconciled, or a cycle of ours rolled back) it is reloaded.
+type activeCache struct {
+	cycles int64
+	rows   map[tupleKey]*activeRow
+}
+
+// loadActive reads every active connection into a fresh cache.
+func loadActive(ctx context.Context, tx *sql.Tx, cycles int64) (*activeCache, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT id, proto, src_ip, src_port, dst_ip, dst_port, state, flags,
+		       uplink_packets, uplink_bytes, downlink_packets, downlink_bytes
+		FROM connections WHERE closed_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("load active connections: %w", err)
+	}
+	defer rows.Close()
+	c := &activeCache{cycles: cycles, rows: make(map[tupleKey]*activeRow)}
+	for rows.Next() {
+		var (
+			r        activeRow
+			k        tupleKey
+			src, dst string
+		)
+		if err := rows.Scan(&r.id, &k.proto, &src, &k.sport, &dst, &k.dport, &r.state, &r.flags,
+			&r.upPackets, &r.upBytes, &r.downPackets, &r.downBytes); err != nil {
+			return nil, fmt.Errorf("load active connections: %w", err)
+		}
+		if k.src, err = netip.ParseAddr(src); err != nil {
+			return nil, fmt.Errorf("load connection %d: src_ip: %w", r.id, err)
+		}
+		if k.dst, err = netip.ParseAddr(dst); err != nil {
+			return nil, fmt.Errorf("load connection %d: dst_ip: %w", r.id, err)
+		}
+		r.seen = cycles
+		c.rows[k] = &r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load active connections: %w", err)
+	}
+	return c, nil
+}
+
+// snapFlow is one distinct tuple of a snapshot, duplicates merged.
+type snapFlow struct {
+	key tupleKey
+	Flow
+	counters
+}
+
+// mergeFlows validates flows and merges entries that share a tuple.
+// conntrack can list the same original tuple twice (in different zones):
+// they are merged by SUMMING their counters, state and flags taken from the
+// first. Summing, unlike keeping one, does not depend on the order conntrack
+// prints them in (hash order), so it cannot flip between the two and fake a
+// counter drop. It returns the distinct flows in first-seen order and the
+// number of duplicates merged.
+func mergeFlows(flows []Flow) ([]snapFlow, int, error) {
+	out := make([]snapFlow, 0, len(flows))
+	index := make(map[tupleKey]int, len(flows))
+	dups := 0
+	for i := range flows {
+		f := &flows[i]
+		if f.Proto == "" {
+			return nil, 0, fmt.Errorf("flow %d: empty protocol", i)
+		}
+		if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
+			return nil, 0, fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
+		}
+		k := keyOf(f)
+		if j, ok := index[k]; ok {
+			m := &out[j]
+			c := countersOf(f)
+			m.upPackets = addSat(m.upPackets, c.upPackets)
+			m.upBytes = addSat(m.upBytes, c.upBytes)
+			m.downPackets = addSat(m.downPackets, c.downPackets)
+			m.downBytes = addSat(m.downBytes, c.downBytes)
+			dups++
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, snapFlow{key: k, Flow: *f, counters: countersOf(f)})
+	}
+	return out, dups, nil
+}
+
+// delta accumulates byte growth for one host within a cycle.
+type delta struct{ up, down int64 }
+
+func (d *delta) add(up, down int64) {
+	d.up = addSat(d.up, up)
+	d.down = addSat(d.down, down)
+}
+
+// Reconcile makes the database agree with one snapshot of the outbound
+// flows, in ONE transaction (a reader sees all of a cycle or none of it):
+//
+//   - a tuple not active before is opened: inserted, or, if a closed row of
+//     the same tuple is kept as history, that row is reopened (closed_at
+//     NULL, first_seen_at now, counters restart: see migrations/0001);
+//   - an active tuple whose counters went down is a new flow of the tuple:
+//     reopened the same way;
+//   - an active tuple whose counters, state or flags changed is updated,
+//     last_seen_at = now; one that did not change is NOT written at all
+//     (routers run on flash), so last_seen_at means "last change";
+//   - an active tuple absent from flows is closed (closed_at = now); an empty
+//     snapshot closes everything;
+//   - closed connections older than retention are pruned (retention <= 0
+//     keeps them forever); hosts are never pruned;
+//   - remote_hosts (by destination) and local_hosts (by source) add the
+//     GROWTH of the counters: the new counters for an opened flow, new - old
+//     for an updated one, so totals never go backwards and never count a
+//     byte twice. A remote host's last_seen_at advances only when one of its
+//     connections was opened or changed;
+//   - ingest_state records now as the last cycle, even when nothing changed.
+//
+// Duplicate tuples in flows are merged by summing (see CycleResult.Duplicates).
+// Times are stored as UTC unix milliseconds. A flow with an empty protocol or
+// an invalid address fails the whole cycle, which then writes nothing.
+//
+// Only one Reconcile runs at a time per DB; across processes SQLite's write
+// lock serialises cycles and the in-memory cache of active rows is reloaded
+// when another process has reconciled in between.
+func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retention time.Duration) (res CycleResult, err error) {
+	snap, dups, err := mergeFlows(flows)
+	if err != nil {
+		return res, fmt.Errorf("reconcile: %w", err)
+	}
+	res.Duplicates = dups
+
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
+	if err != nil {
+		return res, fmt.Errorf("begin cycle: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
+			db.active = nil
+			res = CycleResult{Duplicates: res.Duplicates}
+		}
+	}()
+
+	var cycles int64
+	if err := tx.QueryRowContext(ctx, `SELECT cycles FROM ingest_state WHERE id = 1`).Scan(&cycles); err != nil {
+		return res, fmt.Errorf("read ingest state: %w", err)
+	}
+	if db.active == nil || db.active.cycles != cycles {
+		if db.active, err = loadActive(ctx, tx, cycles); err != nil {
+			return res, err
+		}
+	}
+	cycle := cycles + 1
+	c := &cycleWriter{tx: tx, now: now.UnixMilli(), cycle: cycle, res: &res, cache: db.active}
+	if err := c.run(ctx, snap, retention); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit cycle: %w", err)
+	}
+	db.active.cycles = cycle
+	return res, nil
+}
+
+// cycleWriter holds one cycle's state inside its transaction.
+type cycleWriter struct {
+	tx    *sql.Tx
+	now   int64
+	cycle int64
+	res   *CycleResult
+	cache *activeCache
+
+	opens   []*snapFlow
+	updates []*snapFlow
+	remotes map[netip.Addr]*delta
+	locals  map[netip.Addr]*delta
+}
+
+func (c *cycleWriter) run(ctx context.Context, snap []snapFlow, retention time.Duration) error {
+	c.diff(snap)
+	// Hosts first: connections.dst_ip references remote_hosts.
+	if err := c.writeRemotes(ctx); err != nil {
+		return err
+	}
+	if err := c.writeOpens(ctx); err != nil {
+		return err
+	}
+	if err := c.writeUpdates(ctx); err != nil {
+		return err
+	}
+	if err := c.writeCloses(ctx); err != nil {
+		return err
+	}
+	if err := c.prune(ctx, retention); err != nil {
+		return err
+	}
+	if err := c.writeLocals(ctx); err != nil {
+		return err
+	}
+	_, err := c.tx.ExecContext(ctx,
+		`UPDATE ingest_state SET cycles = ?, last_cycle_at = ?, active_connections = ? WHERE id = 1`,
+		c.cycle, c.now, len(c.cache.rows))
+	if err != nil {
+		return fmt.Errorf("write ingest state: %w", err)
+	}
+	c.res.RowsWritten++
+	return nil
+}
+
+// diff compares the snapshot with the cache, marks the tuples it saw, and
+// collects what to write and the per-host growth.
+func (c *cycleWriter) diff(snap []snapFlow) {
+	c.remotes = make(map[netip.Addr]*delta)
+	c.locals = make(map[netip.Addr]*delta)
+	for i := range snap {
+		f := &snap[i]
+		row := c.cache.rows[f.key]
+		var growth counters
+		switch {
+		case row == nil || f.counters.wentDown(row.counters):
+			c.opens = append(c.opens, f)
+			growth = f.counters
+		case f.counters != row.counters || f.State != row.state || f.Flags != row.flags:
+			c.updates = append(c.updates, f)
+			growth = counters{
+				upBytes:   f.upBytes - row.upBytes,
+				downBytes: f.downBytes - row.downBytes,
+			}
+			row.seen = c.cycle
+		default:
+			row.seen = c.cycle
+			continue
+		}
+		remote := c.remotes[f.DstIP]
+		if remote == nil {
+			remote = &delta{}
+			c.remotes[f.DstIP] = remote
+		}
+		remote.add(growth.upBytes, growth.downBytes)
+		local := c.locals[f.SrcIP]
+		if local == nil {
+			local = &delta{}
+			c.locals[f.SrcIP] = local
+		}
+		local.add(growth.upBytes, growth.downBytes)
+	}
+}
+
+// sortedAddrs returns m's keys in address order, so that a cycle writes
+// the same rows in the same order whatever Go's map order.
+func sortedAddrs(m map[netip.Addr]*delta) []netip.Addr {
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
+	return out
+}
+
+func (c *cycleWriter) writeRemotes(ctx context.Context) error {
+	if len(c.remotes) == 0 {
+		return nil
+	}
+	ins, err := c.tx.PrepareContext(ctx, `
+		INSERT INTO remote_hosts (ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (ip) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("prepare remote host insert: %w", err)
+	}
+	defer ins.Close()
+	upd, err := c.tx.PrepareContext(ctx, `
+		UPDATE remote_hosts
+		SET last_seen_at = ?, uplink_bytes = uplink_bytes + ?, downlink_bytes = downlink_bytes + ?
+		WHERE ip = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare remote host update: %w", err)
+	}
+	defer upd.Close()
+	for _, ip := range sortedAddrs(c.remotes) {
+		d := c.remotes[ip]
+		s := ip.String()
+		r, err := ins.ExecContext(ctx, s, c.now, c.now, d.up, d.down)
+		if err != nil {
+			return fmt.Errorf("insert remote host %s: %w", s, err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("insert remote host %s: %w", s, err)
+		} else if n == 1 {
+			c.res.NewHosts++
+			c.res.RowsWritten++
+			continue
+		}
+		if _, err := upd.ExecContext(ctx, c.now, d.up, d.down, s); err != nil {
+			return fmt.Errorf("update remote host %s: %w", s, err)
+		}
+		c.res.RowsWritten++
+	}
+	return nil
+}
+
+// writeOpens inserts new tuples and reopens closed or restarted ones: the
+// upsert resets the row to the new flow (see migrations/0001_init.sql).
+func (c *cycleWriter) writeOpens(ctx context.Context) error {
+	if len(c.opens) == 0 {
+		return nil
+	}
+	st, err := c.tx.PrepareContext(ctx, `
+		INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, state, flags,
+			uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes,
+			first_seen_at, last_seen_at, closed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+		ON CONFLICT (proto, src_ip, src_port, dst_ip, dst_port) DO UPDATE SET
+			state = excluded.state, flags = excluded.flags,
+			uplink_packets = excluded.uplink_packets, uplink_bytes = excluded.uplink_bytes,
+			downlink_packets = excluded.downlink_packets, downlink_bytes = excluded.downlink_bytes,
+			total_bytes = excluded.total_bytes,
+			first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+			closed_at = NULL
+		RETURNING id`)
+	if err != nil {
+		return fmt.Errorf("prepare connection upsert: %w", err)
+	}
+	defer st.Close()
+	for _, f := range c.opens {
+		var id int64
+		err := st.QueryRowContext(ctx, f.Proto, f.SrcIP.String(), f.SrcPort, f.DstIP.String(), f.DstPort,
+			f.State, f.Flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
+			addSat(f.upBytes, f.downBytes), c.now, c.now).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("open connection %s: %w", f.key, err)
+		}
+		c.cache.rows[f.key] = &activeRow{id: id, state: f.State, flags: f.Flags, counters: f.counters, seen: c.cycle}
+		c.res.Opened++
+		c.res.RowsWritten++
+	}
+	return nil
+}
+
+func (c *cycleWriter) writeUpdates(ctx context.Context) error {
+	if len(c.updates) == 0 {
+		return nil
+	}
+	st, err := c.tx.PrepareContext(ctx, `
+		UPDATE connections SET state = ?, flags = ?,
+			uplink_packets = ?, uplink_bytes = ?, downlink_packets = ?, downlink_bytes = ?,
+			total_bytes = ?, last_seen_at = ?
+		WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare connection update: %w", err)
+	}
+	defer st.Close()
+	for _, f := range c.updates {
+		row := c.cache.rows[f.key]
+		_, err := st.ExecContext(ctx, f.State, f.Flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
+			addSat(f.upBytes, f.downBytes), c.now, row.id)
+		if err != nil {
+			return fmt.Errorf("update connection %s: %w", f.key, err)
+		}
+		row.state, row.flags, row.counters = f.State, f.Flags, f.counters
+		c.res.Updated++
+		c.res.RowsWritten++
+	}
+	return nil
+}
+
+// writeCloses closes the cached tuples this cycle's snapshot did not list.
+func (c *cycleWriter) writeCloses(ctx context.Context) error {
+	var gone []tupleKey
+	for k, row := range c.cache.rows {
+		if row.seen != c.cycle {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	st, err := c.tx.PrepareContext(ctx, `UPDATE connections SET closed_at = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare connection close: %w", err)
+	}
+	defer st.Close()
+	for _, k := range gone {
+		if _, err := st.ExecContext(ctx, c.now, c.cache.rows[k].id); err != nil {
+			return fmt.Errorf("close connection %s: %w", k, err)
+		}
+		delete(c.cache.rows, k)
+		c.res.Closed++
+		c.res.RowsWritten++
+	}
+	return nil
+}
+
+// prune deletes closed connections older than retention.
+func (c *cycleWriter) prune(ctx context.Context, retention time.Duration) error {
+	if retention <= 0 {
+		return nil
+	}
+	r, err := c.tx.ExecContext(ctx,
+		`DELETE FROM connections WHERE closed_at IS NOT NULL AND closed_at < ?`,
+		c.now-retention.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("prune connections: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("prune connections: %w", err)
+	}
+	c.res.Pruned = int(n)
+	c.res.RowsWritten += int(n)
+	return nil
+}
+
+// writeLocals adds the cycle's growth to the LAN hosts' totals.
+func (c *cycleWriter) writeLocals(ctx context.Context) error {
+	if len(c.locals) == 0 {
+		return nil
+	}
+	st, err := c.tx.PrepareContext(ctx, `
+		INSERT INTO local_hosts (ip, uplink_bytes, downlink_bytes) VALUES (?, ?, ?)
+		ON CONFLICT (ip) DO UPDATE SET
+			uplink_bytes = uplink_bytes + excluded.uplink_bytes,
+			downlink_bytes = downlink_bytes + excluded.downlink_bytes
+		WHERE excluded.uplink_bytes > 0 OR excluded.downlink_bytes > 0`)
+	if err != nil {
+		return fmt.Errorf("prepare local host upsert: %w", err)
+	}
+	defer st.Close()
+	for _, ip := range sortedAddrs(c.locals) {
+		d := c.locals[ip]
+		s := ip.String()
+		r, err := st.ExecContext(ctx, s, d.up, d.down)
+		if err != nil {
+			return fmt.Errorf("write local host %s: %w", s, err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("write local host %s: %w", s, err)
+		}
+		c.res.RowsWritten += int(n)
+	}
+	return nil
+}
+
+// String is the text form of a tuple, for error messages.
+func (k tupleKey) String() string {
+	return fmt.Sprintf("%s|%s|%d|%s|%d", k.proto, k.src, k.sport, k.dst, k.dport)
+}
+
+// saturate converts a kernel counter to SQLite's signed 64-bit integer,
+// capping it instead of wrapping negative (no real counter gets there).
+func saturate(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// addSat adds two non-negative int64s, capping at math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

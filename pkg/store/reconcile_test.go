@@ -1,0 +1,438 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// addrOpts lets cmp compare structs holding netip values.
+var addrOpts = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+
+// openTemp opens a fresh database file in t.TempDir().
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), t.TempDir()+"/netmon.db")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// connRow is a connections row as the tests compare it (id left out).
+type connRow struct {
+	Key                    string
+	State, Flags           string
+	UpP, UpB, DownP, DownB int64
+	Total                  int64
+	First, Last            time.Time
+	Closed                 time.Time // zero while active
+}
+
+type hostRow struct {
+	IP          string
+	First, Last time.Time
+	Up, Down    int64
+}
+
+type localRow struct {
+	IP       string
+	Up, Down int64
+}
+
+// tables reads every row of the three data tables straight from SQL,
+// closed connections included.
+func tables(t *testing.T, db *DB) ([]connRow, []hostRow, []localRow) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT proto || '|' || src_ip || '|' || src_port || '|' || dst_ip || '|' || dst_port,
+		       state, flags, uplink_packets, uplink_bytes, downlink_packets, downlink_bytes,
+		       total_bytes, first_seen_at, last_seen_at, closed_at
+		FROM connections ORDER BY proto, src_ip, src_port, dst_ip, dst_port`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []connRow
+	for rows.Next() {
+		var (
+			r           connRow
+			first, last int64
+			closed      sql.NullInt64
+		)
+		if err := rows.Scan(&r.Key, &r.State, &r.Flags, &r.UpP, &r.UpB, &r.DownP, &r.DownB,
+			&r.Total, &first, &last, &closed); err != nil {
+			t.Fatal(err)
+		}
+		r.First, r.Last = fromMillis(first), fromMillis(last)
+		if closed.Valid {
+			r.Closed = fromMillis(closed.Int64)
+		}
+		conns = append(conns, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+
+	rows, err = db.sql.QueryContext(ctx,
+		`SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes FROM remote_hosts ORDER BY ip`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts []hostRow
+	for rows.Next() {
+		var (
+			h           hostRow
+			first, last int64
+		)
+		if err := rows.Scan(&h.IP, &first, &last, &h.Up, &h.Down); err != nil {
+			t.Fatal(err)
+		}
+		h.First, h.Last = fromMillis(first), fromMillis(last)
+		hosts = append(hosts, h)
+	}
+	rows.Close()
+
+	rows, err = db.sql.QueryContext(ctx, `SELECT ip, uplink_bytes, downlink_bytes FROM local_hosts ORDER BY ip`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locals []localRow
+	for rows.Next() {
+		var l localRow
+		if err := rows.Scan(&l.IP, &l.Up, &l.Down); err != nil {
+			t.Fatal(err)
+		}
+		locals = append(locals, l)
+	}
+	rows.Close()
+	return conns, hosts, locals
+}
+
+func flow(proto, src string, sport uint16, dst string, dport uint16, state, flags string, upP, upB, downP, downB uint64) Flow {
+	return Flow{
+		Proto: proto, SrcIP: netip.MustParseAddr(src), SrcPort: sport,
+		DstIP: netip.MustParseAddr(dst), DstPort: dport, State: state, Flags: flags,
+		UplinkPackets: upP, UplinkBytes: upB, DownlinkPackets: downP, DownlinkBytes: downB,
+	}
+}
+
+// TestReconcileReplay replays a sequence of snapshots into one database and
+// checks every row after each cycle: new, updated, unchanged, closed,
+// reopened, counters going down, duplicates, pruning and the host totals.
+func TestReconcileReplay(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	t1, t2, t3 := t0.Add(10*time.Second), t0.Add(20*time.Second), t0.Add(30*time.Second)
+	t4 := t3.Add(2 * time.Hour)
+
+	tcpA := flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 10, 1000, 20, 5000)
+	tcpA2 := flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 15, 1500, 30, 8000)
+	tcpA3 := flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "SYN_SENT", "", 2, 100, 1, 50) // counters down
+	udpB := flow("udp", "10.0.0.6", 5353, "203.0.113.81", 53, "", "", 1, 60, 1, 120)
+	udpB2 := flow("udp", "10.0.0.6", 5353, "203.0.113.81", 53, "", "ASSURED", 1, 60, 1, 120) // flags only
+	icmpC := flow("icmp", "10.0.0.5", 7, "203.0.113.80", 8, "", "", 3, 252, 3, 252)
+	udp6D := flow("udp", "fd00::5", 50000, "2001:db8::80", 443, "", "UNREPLIED", 2, 1300, 0, 0)
+	udpEz7 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "", 1, 100, 0, 0)
+	udpEz0 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "ASSURED", 1, 100, 1, 200)
+
+	const (
+		keyA = "tcp|10.0.0.5|40000|203.0.113.80|443"
+		keyB = "udp|10.0.0.6|5353|203.0.113.81|53"
+		keyC = "icmp|10.0.0.5|7|203.0.113.80|8"
+		keyD = "udp|fd00::5|50000|2001:db8::80|443"
+		keyE = "udp|10.0.0.7|5353|203.0.113.81|5353"
+	)
+	rowA := connRow{keyA, "ESTABLISHED", "ASSURED", 10, 1000, 20, 5000, 6000, t0, t0, time.Time{}}
+	rowA2 := connRow{keyA, "ESTABLISHED", "ASSURED", 15, 1500, 30, 8000, 9500, t0, t1, time.Time{}}
+	rowA3 := connRow{keyA, "SYN_SENT", "", 2, 100, 1, 50, 150, t3, t3, time.Time{}}
+	rowB := connRow{keyB, "", "", 1, 60, 1, 120, 180, t0, t0, time.Time{}}
+	rowB2 := connRow{keyB, "", "ASSURED", 1, 60, 1, 120, 180, t0, t3, time.Time{}}
+	rowC := connRow{keyC, "", "", 3, 252, 3, 252, 504, t0, t0, time.Time{}}
+	rowCclosed := rowC
+	rowCclosed.Closed = t1
+	rowC3 := connRow{keyC, "", "", 3, 252, 3, 252, 504, t3, t3, time.Time{}}
+	rowD := connRow{keyD, "", "UNREPLIED", 2, 1300, 0, 0, 1300, t1, t1, time.Time{}}
+	rowDclosed := rowD
+	rowDclosed.Closed = t3
+	rowE := connRow{keyE, "", "", 2, 200, 1, 200, 400, t3, t3, time.Time{}}
+	closedAt := func(r connRow, at time.Time) connRow { r.Closed = at; return r }
+	hostsB := []hostRow{
+		{"2001:db8::80", t1, t1, 1300, 0},
+		{"203.0.113.80", t0, t1, 1752, 8252},
+		{"203.0.113.81", t0, t0, 60, 120},
+	}
+	localsB := []localRow{{"10.0.0.5", 1752, 8252}, {"10.0.0.6", 60, 120}, {"fd00::5", 1300, 0}}
+
+	steps := []struct {
+		name       string
+		now        time.Time
+		flows      []Flow
+		want       CycleResult
+		wantConns  []connRow // in tuple order: icmp, tcp, udp (by src text)
+		wantHosts  []hostRow
+		wantLocals []localRow
+	}{
+		{
+			name:  "A first snapshot inserts everything",
+			now:   t0,
+			flows: []Flow{tcpA, udpB, icmpC},
+			// 2 hosts + 3 connections + 2 local hosts + ingest_state
+			want:      CycleResult{NewHosts: 2, Opened: 3, RowsWritten: 8},
+			wantConns: []connRow{rowC, rowA, rowB},
+			wantHosts: []hostRow{
+				{"203.0.113.80", t0, t0, 1000 + 252, 5000 + 252},
+				{"203.0.113.81", t0, t0, 60, 120},
+			},
+			wantLocals: []localRow{{"10.0.0.5", 1252, 5252}, {"10.0.0.6", 60, 120}},
+		},
+		{
+			name:  "B growth, unchanged, closed and new IPv6",
+			now:   t1,
+			flows: []Flow{tcpA2, udpB, udp6D},
+			// hosts .80 (growth) and 2001:db8::80 (new); open D, update A,
+			// close C; locals 10.0.0.5 and fd00::5; ingest_state.
+			want:      CycleResult{NewHosts: 1, Opened: 1, Updated: 1, Closed: 1, RowsWritten: 8},
+			wantConns: []connRow{rowCclosed, rowA2, rowB, rowD},
+			wantHosts:  hostsB,
+			wantLocals: localsB,
+		},
+		{
+			name:      "C the same snapshot writes only the bookkeeping row",
+			now:       t2,
+			flows:     []Flow{udp6D, tcpA2, udpB}, // other order, same flows
+			want:      CycleResult{RowsWritten: 1},
+			wantConns: []connRow{rowCclosed, rowA2, rowB, rowD},
+			wantHosts:  hostsB,
+			wantLocals: localsB,
+		},
+		{
+			name:  "D counters down, flags change, a closed tuple back, duplicates merged",
+			now:   t3,
+			flows: []Flow{tcpA3, udpB2, icmpC, udpEz7, udpEz0},
+			// hosts .80 and .81; reopen A and C, insert E, update B, close D;
+			// locals 10.0.0.5 (growth) and 10.0.0.7 (new), 10.0.0.6 had no
+			// growth; ingest_state.
+			want:      CycleResult{Opened: 3, Updated: 1, Closed: 1, Duplicates: 1, RowsWritten: 10},
+			wantConns: []connRow{rowC3, rowA3, rowB2, rowE, rowDclosed},
+			wantHosts: []hostRow{
+				{"2001:db8::80", t1, t1, 1300, 0},
+				// A restarted: +100/+50; C came back: +252/+252.
+				{"203.0.113.80", t0, t3, 1752 + 100 + 252, 8252 + 50 + 252},
+				// B changed flags only (no growth) but moves last_seen; E is new.
+				{"203.0.113.81", t0, t3, 60 + 200, 120 + 200},
+			},
+			wantLocals: []localRow{
+				{"10.0.0.5", 1752 + 352, 8252 + 302}, {"10.0.0.6", 60, 120},
+				{"10.0.0.7", 200, 200}, {"fd00::5", 1300, 0},
+			},
+		},
+		{
+			name:  "E empty snapshot closes everything and prunes old history",
+			now:   t4,
+			flows: nil,
+			// close A, B, C, E; prune D (closed 2h ago); ingest_state.
+			want: CycleResult{Closed: 4, Pruned: 1, RowsWritten: 6},
+			wantConns: []connRow{
+				closedAt(rowC3, t4), closedAt(rowA3, t4), closedAt(rowB2, t4), closedAt(rowE, t4),
+			},
+			wantHosts: []hostRow{
+				{"2001:db8::80", t1, t1, 1300, 0},
+				{"203.0.113.80", t0, t3, 2104, 8554},
+				{"203.0.113.81", t0, t3, 260, 320},
+			},
+			wantLocals: []localRow{
+				{"10.0.0.5", 2104, 8554}, {"10.0.0.6", 60, 120},
+				{"10.0.0.7", 200, 200}, {"fd00::5", 1300, 0},
+			},
+		},
+	}
+
+	db := openTemp(t)
+	ctx := context.Background()
+	for i, st := range steps {
+		got, err := db.Reconcile(ctx, st.now, st.flows, time.Hour)
+		if err != nil {
+			t.Fatalf("%s: Reconcile: %v", st.name, err)
+		}
+		if diff := cmp.Diff(st.want, got); diff != "" {
+			t.Errorf("%s: result (-want +got):\n%s", st.name, diff)
+		}
+		conns, hosts, locals := tables(t, db)
+		if diff := cmp.Diff(st.wantConns, conns); diff != "" {
+			t.Errorf("%s: connections (-want +got):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(st.wantHosts, hosts); diff != "" {
+			t.Errorf("%s: remote hosts (-want +got):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(st.wantLocals, locals); diff != "" {
+			t.Errorf("%s: local hosts (-want +got):\n%s", st.name, diff)
+		}
+		at, cycles, err := db.LastCycle(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !at.Equal(st.now) || cycles != int64(i+1) {
+			t.Errorf("%s: LastCycle = %v, %d; want %v, %d", st.name, at, cycles, st.now, i+1)
+		}
+	}
+}
+
+// TestReconcileAnotherWriter checks that a DB notices cycles written by
+// another *DB (another process) and reloads its cache instead of writing
+// from a stale one.
+func TestReconcileAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/netmon.db"
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	f1 := flow("tcp", "10.0.0.5", 1, "203.0.113.80", 443, "ESTABLISHED", "", 1, 100, 1, 100)
+	f1grown := flow("tcp", "10.0.0.5", 1, "203.0.113.80", 443, "ESTABLISHED", "", 2, 300, 2, 300)
+	f2 := flow("udp", "10.0.0.6", 2, "203.0.113.81", 53, "", "", 1, 50, 0, 0)
+
+	steps := []struct {
+		name  string
+		db    *DB
+		flows []Flow
+		want  CycleResult
+	}{
+		{"a opens f1", a, []Flow{f1}, CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 4}},
+		{"b sees f1 as known and grows it", b, []Flow{f1grown}, CycleResult{Updated: 1, RowsWritten: 4}},
+		// a's cache still holds f1 at 100/100: it must reload, or it would
+		// see f1 unchanged at 300/300 as an update and close nothing.
+		{"a reloads and closes f1", a, []Flow{f2}, CycleResult{NewHosts: 1, Opened: 1, Closed: 1, RowsWritten: 5}},
+	}
+	for i, st := range steps {
+		got, err := st.db.Reconcile(ctx, t0.Add(time.Duration(i)*time.Second), st.flows, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if diff := cmp.Diff(st.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", st.name, diff)
+		}
+	}
+	hosts, err := a.RemoteHosts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []RemoteHost{
+		{IP: netip.MustParseAddr("203.0.113.80"), FirstSeenAt: t0, LastSeenAt: t0.Add(time.Second), UplinkBytes: 300, DownlinkBytes: 300},
+		{IP: netip.MustParseAddr("203.0.113.81"), FirstSeenAt: t0.Add(2 * time.Second), LastSeenAt: t0.Add(2 * time.Second), UplinkBytes: 50},
+	}
+	if diff := cmp.Diff(want, hosts, addrOpts); diff != "" {
+		t.Errorf("remote hosts (-want +got):\n%s", diff)
+	}
+}
+
+// TestReconcileBadInput checks that a bad flow fails the cycle with an
+// error and writes nothing, and that the next good cycle works.
+func TestReconcileBadInput(t *testing.T) {
+	good := flow("tcp", "10.0.0.5", 1, "203.0.113.80", 443, "", "", 1, 1, 1, 1)
+	noProto := good
+	noProto.Proto = ""
+	noDst := good
+	noDst.DstIP = netip.Addr{}
+	noSrc := good
+	noSrc.SrcIP = netip.Addr{}
+	tests := []struct {
+		name  string
+		flows []Flow
+	}{
+		{"empty protocol", []Flow{good, noProto}},
+		{"invalid destination", []Flow{noDst}},
+		{"invalid source", []Flow{good, noSrc}},
+	}
+	db := openTemp(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := db.Reconcile(ctx, now, tt.flows, 0); err == nil {
+				t.Fatal("Reconcile: no error")
+			}
+			if _, cycles, err := db.LastCycle(ctx); err != nil || cycles != 0 {
+				t.Errorf("LastCycle = %d, %v; want 0 cycles", cycles, err)
+			}
+		})
+	}
+	res, err := db.Reconcile(ctx, now, []Flow{good}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Opened != 1 {
+		t.Errorf("after bad cycles, Opened = %d, want 1", res.Opened)
+	}
+}
+
+// TestReconcileCancelled checks that a cancelled context rolls the cycle
+// back: nothing written, and the next cycle starts from the database.
+func TestReconcileCancelled(t *testing.T) {
+	db := openTemp(t)
+	now := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	f := flow("tcp", "10.0.0.5", 1, "203.0.113.80", 443, "", "", 1, 1, 1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := db.Reconcile(ctx, now, []Flow{f}, 0); err == nil {
+		t.Fatal("Reconcile with a cancelled context: no error")
+	}
+	res, err := db.Reconcile(context.Background(), now, []Flow{f}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 4}, res); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSaturatingCounters(t *testing.T) {
+	tests := []struct {
+		name string
+		in   uint64
+		want int64
+	}{
+		{"zero", 0, 0},
+		{"max int64", math.MaxInt64, math.MaxInt64},
+		{"beyond int64", math.MaxUint64, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := saturate(tt.in); got != tt.want {
+				t.Errorf("saturate(%d) = %d, want %d", tt.in, got, tt.want)
+			}
+		})
+	}
+	if got := addSat(math.MaxInt64-1, 5); got != math.MaxInt64 {
+		t.Errorf("addSat overflow = %d, want MaxInt64", got)
+	}
+
+	// A counter beyond int64 is stored capped, not rejected or wrapped.
+	db := openTemp(t)
+	f := flow("tcp", "10.0.0.5", 1, "203.0.113.80", 443, "", "", 1, math.MaxUint64, 1, 10)
+	if _, err := db.Reconcile(context.Background(), time.Unix(0, 0), []Flow{f}, 0); err != nil {
+		t.Fatal(err)
+	}
+	conns, _, err := db.ActiveConnections(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 1 || conns[0].UplinkBytes != math.MaxInt64 {
+		t.Errorf("stored uplink bytes = %+v, want one row with MaxInt64", conns)
+	}
+}
