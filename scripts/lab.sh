@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# lab.sh: a Linux router built from network namespaces, for testing netmon
+# against a real kernel conntrack table and the real conntrack binary.
+#
+#   LAB_ID=x scripts/lab.sh up        build the lab (cleans leftovers of id x first)
+#   LAB_ID=x scripts/lab.sh traffic   start servers, make the planned flows, hold the long-lived ones
+#   LAB_ID=x scripts/lab.sh close     close the long-lived connections (they go to TIME_WAIT)
+#   LAB_ID=x scripts/lab.sh status    show namespaces, processes and the conntrack count
+#   LAB_ID=x scripts/lab.sh env       print the lab's variables (LAB_RTR=..., for `source`)
+#   LAB_ID=x scripts/lab.sh down      remove everything of lab x (idempotent)
+#
+# Without LAB_ID, `up` picks a random id and prints `LAB_ID=<id>` as its last
+# line; the other commands need LAB_ID.
+#
+# Topology (the one of ../shared/captures/README.md):
+#
+#   LAN  lan0 10.0.0.5,.6/24 fd00::5,::6/64 -- rl0 10.0.0.1/24 fd00::1/64       \
+#   LAN2 l20  192.168.50.10/24              -- rl2 192.168.50.1/24               > RTR
+#   WAN  wan0 203.0.113.80-89/24 2001:db8::80-89/64 -- rw0 203.0.113.1/24 2001:db8::1/64 /
+#
+# Safety: every veth is created directly inside the lab's namespaces
+# (`ip -n NS link add ... peer ... netns NS2`), so nothing is ever added to
+# the machine's own namespace: no address, no route, no interface, and no
+# path leads out of the lab. All traffic comes from scripts/labtraffic,
+# which only talks to lab addresses and stops by itself after a bounded time.
+#
+# In the router namespace: forwarding on, nf_conntrack_acct=1 (a per-netns
+# sysctl), MASQUERADE on rw0, an ip6tables conntrack rule so IPv6 is tracked,
+# and the UDP, ICMP and TCP TIME_WAIT/CLOSE timeouts raised to 600 s so the
+# table holds still while a test reads it. The WAN drops udp/9999 so flows
+# sent there stay [UNREPLIED].
+set -Eeuo pipefail
+
+readonly LAB_SERVER_LIFETIME=${LAB_SERVER_LIFETIME:-15m}
+readonly LAB_HOLD_MAX=${LAB_HOLD_MAX:-10m}
+
+die() {
+	echo "lab.sh: $*" >&2
+	exit 1
+}
+log() { echo "lab.sh: $*" >&2; }
+
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# set_names derives every name from LAB_ID.
+set_names() {
+	[[ $LAB_ID =~ ^[a-z0-9]{1,8}$ ]] || die "LAB_ID must be 1-8 lowercase letters or digits, got '$LAB_ID'"
+	STATE=/run/netmon-lab-$LAB_ID
+	LAN=nmlab-$LAB_ID-lan
+	LAN2=nmlab-$LAB_ID-lan2
+	RTR=nmlab-$LAB_ID-rtr
+	WAN=nmlab-$LAB_ID-wan
+	ALL_NS=("$LAN" "$LAN2" "$RTR" "$WAN")
+	# Router interfaces, for NETMON_INTERFACES.
+	RTR_IFACES=rl0,rl2,rw0
+}
+
+need_id() {
+	[[ -n ${LAB_ID:-} ]] || die "set LAB_ID (the id \`lab.sh up\` printed)"
+	set_names
+}
+
+need_root() {
+	[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, iptables, conntrack)"
+	ip netns list >/dev/null 2>&1 || die "'ip netns' does not work here"
+}
+
+ns_exists() { [[ -e /run/netns/$1 ]]; }
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# is_lab_process PID: true if PID runs this lab's labtraffic, so that a
+# recycled pid never gets a signal meant for a finished lab process.
+is_lab_process() {
+	local pid=$1 cmd
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	[[ $cmd == *"$STATE/labtraffic"* ]]
+}
+
+# stop_pidfile FILE: TERM the process in FILE, wait up to 5 s, then KILL.
+stop_pidfile() {
+	local f=$1 pid i
+	[[ -f $f ]] || return 0
+	pid=$(<"$f")
+	if [[ $pid =~ ^[0-9]+$ ]] && is_lab_process "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			is_lab_process "$pid" || break
+			sleep 0.1
+		done
+		if is_lab_process "$pid"; then
+			log "pid $pid ignored TERM, killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$f"
+}
+
+cmd_down() {
+	need_id
+	need_root
+	local f ns pid
+	if [[ -d $STATE/pids ]]; then
+		for f in "$STATE"/pids/*.pid; do
+			[[ -e $f ]] && stop_pidfile "$f"
+		done
+	fi
+	# Anything still running inside a lab namespace was started for the lab
+	# (by this script or by a test through `ip netns exec`); a namespace
+	# with a process left in it would outlive `ip netns del`.
+	for ns in "${ALL_NS[@]}"; do
+		ns_exists "$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+	done
+	for ns in "${ALL_NS[@]}"; do
+		if ns_exists "$ns"; then
+			ip netns del "$ns" || log "could not delete namespace $ns"
+		fi
+	done
+	rm -rf "$STATE"
+	log "lab $LAB_ID is down"
+}
+
+# veth NS1 IF1 NS2 IF2: a veth pair created inside NS1 with its peer in NS2.
+veth() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# addrs NS IF ADDR...: IPv6 addresses without duplicate address detection,
+# so they are usable at once.
+addrs() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			ip -n "$ns" addr add "$a" dev "$dev" nodad
+		else
+			ip -n "$ns" addr add "$a" dev "$dev"
+		fi
+	done
+}
+
+cmd_up() {
+	need_root
+	if [[ -z ${LAB_ID:-} ]]; then
+		LAB_ID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	fi
+	set_names
+	(cmd_down) 2>/dev/null || true
+	mkdir -p "$STATE/pids"
+	trap 'log "setup failed; removing the partial lab"; (cmd_down) || true' ERR
+
+	local ns i
+	for ns in "${ALL_NS[@]}"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+
+	veth "$RTR" rl0 "$LAN" lan0
+	veth "$RTR" rl2 "$LAN2" l20
+	veth "$RTR" rw0 "$WAN" wan0
+
+	addrs "$RTR" rl0 10.0.0.1/24 fd00::1/64
+	addrs "$RTR" rl2 192.168.50.1/24
+	addrs "$RTR" rw0 203.0.113.1/24 2001:db8::1/64
+
+	addrs "$LAN" lan0 10.0.0.5/24 10.0.0.6/24 fd00::5/64 fd00::6/64
+	ip -n "$LAN" route add default via 10.0.0.1
+	ip -n "$LAN" -6 route add default via fd00::1
+
+	addrs "$LAN2" l20 192.168.50.10/24
+	ip -n "$LAN2" route add default via 192.168.50.1
+
+	for i in {80..89}; do
+		addrs "$WAN" wan0 "203.0.113.$i/24" "2001:db8::$i/64"
+	done
+	# IPv4 is masqueraded to 203.0.113.1, which is on-link; IPv6 is routed.
+	ip -n "$WAN" -6 route add fd00::/64 via 2001:db8::1
+
+	# Rules first: they make the kernel track connections in this
+	# namespace, and the nf_conntrack sysctls exist once it does.
+	in_ns "$RTR" iptables -t nat -A POSTROUTING -o rw0 -j MASQUERADE
+	in_ns "$RTR" ip6tables -A FORWARD -m conntrack --ctstate NEW,ESTABLISHED,RELATED -j ACCEPT
+	in_ns "$RTR" sysctl -q -w \
+		net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 \
+		net.netfilter.nf_conntrack_acct=1 \
+		net.netfilter.nf_conntrack_udp_timeout=600 \
+		net.netfilter.nf_conntrack_udp_timeout_stream=600 \
+		net.netfilter.nf_conntrack_icmp_timeout=600 \
+		net.netfilter.nf_conntrack_icmpv6_timeout=600 \
+		net.netfilter.nf_conntrack_tcp_timeout_time_wait=600 \
+		net.netfilter.nf_conntrack_tcp_timeout_close=600
+	[[ $(in_ns "$RTR" sysctl -n net.netfilter.nf_conntrack_acct) == 1 ]] ||
+		die "nf_conntrack_acct did not stick in $RTR"
+
+	in_ns "$WAN" iptables -A INPUT -p udp --dport 9999 -j DROP
+	in_ns "$WAN" ip6tables -A INPUT -p udp --dport 9999 -j DROP
+
+	write_env
+	trap - ERR
+	log "lab $LAB_ID is up (namespaces ${ALL_NS[*]})"
+	echo "LAB_ID=$LAB_ID"
+}
+
+write_env() {
+	cat >"$STATE/env" <<EOF
+LAB_ID=$LAB_ID
+LAB_STATE=$STATE
+LAB_LAN=$LAN
+LAB_LAN2=$LAN2
+LAB_RTR=$RTR
+LAB_WAN=$WAN
+LAB_RTR_IFACES=$RTR_IFACES
+LAB_LOCAL_SUBNETS=10.0.0.0/24,fd00::/64
+LAB_MANIFEST=$STATE/manifest.json
+EOF
+}
+
+need_up() {
+	need_id
+	need_root
+	[[ -f $STATE/env ]] || die "lab $LAB_ID is not up (no $STATE/env)"
+	local ns
+	for ns in "${ALL_NS[@]}"; do
+		ns_exists "$ns" || die "lab $LAB_ID is broken: namespace $ns is missing (run down, then up)"
+	done
+}
+
+# start NAME NS ARGS...: run labtraffic in NS in the background, its pid in
+# $STATE/pids/NAME.pid and its output in $STATE/NAME.log.
+start() {
+	local name=$1 ns=$2
+	shift 2
+	setsid ip netns exec "$ns" "$STATE/labtraffic" "$@" \
+		</dev/null >"$STATE/$name.log" 2>&1 &
+	echo $! >"$STATE/pids/$name.pid"
+}
+
+# wait_file FILE PIDFILE SECONDS: wait for FILE while the process lives.
+wait_file() {
+	local file=$1 pid i
+	pid=$(<"$2")
+	for ((i = 0; i < $3 * 10; i++)); do
+		[[ -e $file ]] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+cmd_traffic() {
+	need_up
+	if [[ -f $STATE/pids/client.pid ]]; then
+		die "traffic already ran in lab $LAB_ID (run close, or down and up again)"
+	fi
+	if [[ -n ${LABTRAFFIC:-} ]]; then
+		cp "$LABTRAFFIC" "$STATE/labtraffic"
+	else
+		(cd "$(repo_root)" && go build -o "$STATE/labtraffic" ./scripts/labtraffic)
+	fi
+
+	local wan_tcp="" wan_udp="" i name
+	for i in {80..89}; do
+		wan_tcp+="203.0.113.$i:8080,[2001:db8::$i]:8080,"
+		wan_udp+="203.0.113.$i:5300,[2001:db8::$i]:5300,"
+	done
+	start wan "$WAN" serve -lifetime "$LAB_SERVER_LIFETIME" -ready "$STATE/wan.ready" \
+		-tcp "$wan_tcp" -udp "$wan_udp"
+	start rtr "$RTR" serve -lifetime "$LAB_SERVER_LIFETIME" -ready "$STATE/rtr.ready" \
+		-udp "10.0.0.1:53,[fd00::1]:53"
+	start lan2 "$LAN2" serve -lifetime "$LAB_SERVER_LIFETIME" -ready "$STATE/lan2.ready" \
+		-tcp 192.168.50.10:8080 -udp 192.168.50.10:5300
+	for name in wan rtr lan2; do
+		wait_file "$STATE/$name.ready" "$STATE/pids/$name.pid" 10 ||
+			die "server in $name did not start: $(cat "$STATE/$name.log")"
+	done
+
+	rm -f "$STATE/manifest.json"
+	start client "$LAN" client -manifest "$STATE/manifest.json" -hold-max "$LAB_HOLD_MAX"
+	wait_file "$STATE/manifest.json" "$STATE/pids/client.pid" 60 ||
+		die "traffic client failed: $(cat "$STATE/client.log")"
+	log "traffic made; manifest in $STATE/manifest.json"
+	echo "$STATE/manifest.json"
+}
+
+cmd_close() {
+	need_up
+	[[ -f $STATE/pids/client.pid ]] || die "no traffic client running in lab $LAB_ID"
+	stop_pidfile "$STATE/pids/client.pid"
+	grep -q 'closed [0-9]* held connections' "$STATE/client.log" ||
+		die "client did not close its connections: $(cat "$STATE/client.log")"
+	log "long-lived connections closed"
+}
+
+cmd_status() {
+	need_id
+	local ns up=0 f
+	for ns in "${ALL_NS[@]}"; do
+		if ns_exists "$ns"; then
+			echo "namespace $ns: present ($(ip netns pids "$ns" 2>/dev/null | wc -l) processes)"
+			up=$((up + 1))
+		else
+			echo "namespace $ns: absent"
+		fi
+	done
+	if [[ -d $STATE/pids ]]; then
+		for f in "$STATE"/pids/*.pid; do
+			[[ -e $f ]] || continue
+			if is_lab_process "$(<"$f")"; then
+				echo "$(basename "$f" .pid): running (pid $(<"$f"))"
+			else
+				echo "$(basename "$f" .pid): exited"
+			fi
+		done
+	fi
+	if ns_exists "$RTR"; then
+		echo "conntrack entries in $RTR: $(in_ns "$RTR" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo '?')"
+	fi
+	[[ $up -eq ${#ALL_NS[@]} ]]
+}
+
+cmd_env() {
+	need_id
+	[[ -f $STATE/env ]] || die "lab $LAB_ID is not up"
+	cat "$STATE/env"
+}
+
+case ${1:-} in
+up) cmd_up ;;
+traffic) cmd_traffic ;;
+close) cmd_close ;;
+down) cmd_down ;;
+status) cmd_status ;;
+env) cmd_env ;;
+*)
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
