@@ -199,17 +199,17 @@ func TestReconcileReplay(t *testing.T) {
 			flows: []Flow{tcpA2, udpB, udp6D},
 			// hosts .80 (growth) and 2001:db8::80 (new); open D, update A,
 			// close C; locals 10.0.0.5 and fd00::5; ingest_state.
-			want:      CycleResult{NewHosts: 1, Opened: 1, Updated: 1, Closed: 1, RowsWritten: 8},
-			wantConns: []connRow{rowCclosed, rowA2, rowB, rowD},
+			want:       CycleResult{NewHosts: 1, Opened: 1, Updated: 1, Closed: 1, RowsWritten: 8},
+			wantConns:  []connRow{rowCclosed, rowA2, rowB, rowD},
 			wantHosts:  hostsB,
 			wantLocals: localsB,
 		},
 		{
-			name:      "C the same snapshot writes only the bookkeeping row",
-			now:       t2,
-			flows:     []Flow{udp6D, tcpA2, udpB}, // other order, same flows
-			want:      CycleResult{RowsWritten: 1},
-			wantConns: []connRow{rowCclosed, rowA2, rowB, rowD},
+			name:       "C the same snapshot writes only the bookkeeping row",
+			now:        t2,
+			flows:      []Flow{udp6D, tcpA2, udpB}, // other order, same flows
+			want:       CycleResult{RowsWritten: 1},
+			wantConns:  []connRow{rowCclosed, rowA2, rowB, rowD},
 			wantHosts:  hostsB,
 			wantLocals: localsB,
 		},
