@@ -1,8 +1,10 @@
 package conntrack
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // FlowKey identifies a flow across polls: protocol and the ORIGINAL
@@ -65,4 +67,51 @@ func (k FlowKey) AppendTo(b []byte) []byte {
 	b = append(b, '|')
 	b = strconv.AppendUint(b, uint64(k.DstPort), 10)
 	return b
+}
+
+// ParseKey parses the text form of a flow key (see Key) back into a
+// FlowKey. The protocol may be a name conntrack uses or a number.
+func ParseKey(s string) (FlowKey, error) {
+	var k FlowKey
+	parts := strings.Split(s, "|")
+	if len(parts) != 5 {
+		return k, fmt.Errorf("parse flow key %q: want 5 fields separated by |, got %d", s, len(parts))
+	}
+	proto, ok := protoByName(parts[0])
+	if !ok {
+		n, err := strconv.ParseUint(parts[0], 10, 8)
+		if err != nil {
+			return k, fmt.Errorf("parse flow key %q: protocol: %w", s, err)
+		}
+		proto = uint8(n)
+	}
+	k.Proto = proto
+	var err error
+	if k.Src, err = netip.ParseAddr(parts[1]); err != nil {
+		return k, fmt.Errorf("parse flow key %q: source: %w", s, err)
+	}
+	if k.Dst, err = netip.ParseAddr(parts[3]); err != nil {
+		return k, fmt.Errorf("parse flow key %q: destination: %w", s, err)
+	}
+	sp, err := strconv.ParseUint(parts[2], 10, 16)
+	if err != nil {
+		return k, fmt.Errorf("parse flow key %q: source port: %w", s, err)
+	}
+	dp, err := strconv.ParseUint(parts[4], 10, 16)
+	if err != nil {
+		return k, fmt.Errorf("parse flow key %q: destination port: %w", s, err)
+	}
+	k.SrcPort, k.DstPort = uint16(sp), uint16(dp)
+	return k, nil
+}
+
+// protoByName is the inverse of ProtoName for the protocols conntrack
+// names ("unknown" is no protocol).
+func protoByName(name string) (uint8, bool) {
+	for _, p := range [...]uint8{ProtoICMP, ProtoTCP, ProtoUDP, ProtoDCCP, ProtoGRE, ProtoICMPv6, ProtoSCTP, ProtoUDPLite} {
+		if ProtoName(p) == name {
+			return p, true
+		}
+	}
+	return 0, false
 }

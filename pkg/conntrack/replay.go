@@ -1,0 +1,103 @@
+package conntrack
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// FileSource replays saved conntrack output instead of running conntrack:
+// a plain file, a .gz file, or a directory whose regular files are replayed
+// one per Read in name order, looping (a live demo without a router). Hidden
+// files and *.stderr files in a directory are skipped. The file is re-read
+// on every Read, so editing it changes what the next Read sees.
+//
+// A FileSource is safe for concurrent use; it must not be copied after
+// the first Read.
+type FileSource struct {
+	Path string
+
+	mu   sync.Mutex
+	next int // index of the directory file the next Read replays
+}
+
+// Read parses the file (or the directory's next file) like Snapshot.Read
+// parses conntrack's output. An error names the path; as with Snapshot,
+// the caller must then discard what fn received.
+func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
+	st := Stats{Reported: -1}
+	if err := ctx.Err(); err != nil {
+		return st, fmt.Errorf("replay %s: %w", f.Path, err)
+	}
+	path, err := f.pick()
+	if err != nil {
+		return st, err
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return st, fmt.Errorf("replay conntrack output: %w", err)
+	}
+	defer file.Close()
+	var r io.Reader = file
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(file)
+		if err != nil {
+			return st, fmt.Errorf("replay %s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	st, err = Parse(ctxReader{ctx: ctx, r: r}, fn)
+	if err != nil {
+		return st, fmt.Errorf("replay %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// pick returns the file the next Read replays.
+func (f *FileSource) pick() (string, error) {
+	fi, err := os.Stat(f.Path)
+	if err != nil {
+		return "", fmt.Errorf("replay conntrack output: %w", err)
+	}
+	if !fi.IsDir() {
+		return f.Path, nil
+	}
+	entries, err := os.ReadDir(f.Path) // sorted by name
+	if err != nil {
+		return "", fmt.Errorf("replay conntrack output: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.Type().IsRegular() && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".stderr") {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("replay %s: the directory holds no file to replay", f.Path)
+	}
+	f.mu.Lock()
+	i := f.next % len(names)
+	f.next = i + 1
+	f.mu.Unlock()
+	return filepath.Join(f.Path, names[i]), nil
+}
+
+// ctxReader stops a replay of a big file when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
