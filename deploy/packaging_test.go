@@ -213,7 +213,7 @@ func TestArchiveFiles(t *testing.T) {
 		t.Fatalf("want 1 archive, got %d", len(c.Archives))
 	}
 	got := c.Archives[0].Files
-	want := []string{"README.md", "LICENSE", "configs/netmon.yaml", "deploy/**/*"}
+	want := []string{"README.md", "LICENSE", "configs/netmon.yaml", "deploy/README.md", "deploy/nfpm.yaml", "deploy/*/*"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("archive files (-want +got):\n%s", diff)
 	}
