@@ -42,7 +42,11 @@ fi
 
 version=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' dist/metadata.json)
 [ -n "$version" ] || fail "no version in dist/metadata.json"
-say "snapshot version $version"
+commit=$(sed -n 's/.*"commit": *"\([^"]*\)".*/\1/p' dist/metadata.json)
+say "snapshot version $version, commit $commit"
+if [ "$commit" = none ]; then
+	say "commit is 'none': goreleaser reads no git state in a clone without a remote"
+fi
 
 (cd dist && sha256sum --quiet -c checksums.txt) || fail "checksums.txt does not match dist/"
 
@@ -58,6 +62,7 @@ for arch in amd64 arm64 arm; do
 	# -trimpath keeps -ldflags out of the build info: look for the stamped
 	# string itself (only the amd64 one can be run, by package-check.sh).
 	grep -qF -- "$version" "${bins[0]}" || fail "${bins[0]}: version $version not stamped"
+	grep -qF -- "$commit" "${bins[0]}" || fail "${bins[0]}: commit $commit not stamped"
 done
 
 # Each archive: the binary and the files a router install needs.
