@@ -161,6 +161,37 @@ check_installed() {
 		--db /var/lib/netmon/netmon.db --input-file "$work/replay.txt" >/dev/null ||
 		fail "netmon ingest-once as user netmon with the packaged config failed"
 	[ "$(stat -c %U /var/lib/netmon/netmon.db)" = netmon ] || fail "database not owned by netmon"
+
+	check_capabilities
+}
+
+# check_capabilities: with exactly the ambient capabilities the installed
+# ingest unit grants, and no_new_privs as in the unit, the netmon user can
+# read the live conntrack table (conntrack inherits them from netmon), and
+# cannot without them. Needs a kernel conntrack table, as on a router.
+check_capabilities() {
+	local caps c capset=""
+	if ! conntrack -L >/dev/null 2>&1; then
+		say "conntrack -L fails even as root here: unit capabilities not exercised"
+		return
+	fi
+	caps=$(sed -n 's/^AmbientCapabilities=//p' /usr/lib/systemd/system/netmon-ingest.service)
+	for c in $caps; do
+		c=${c#CAP_}
+		capset="$capset,+${c,,}"
+	done
+	capset=${capset#,}
+	[ -n "$capset" ] || fail "netmon-ingest.service grants no ambient capability"
+	if setpriv --reuid=netmon --regid=netmon --init-groups --no-new-privs \
+		conntrack -L >/dev/null 2>&1; then
+		fail "conntrack -L works as netmon without capabilities: this check proves nothing here"
+	fi
+	setpriv --reuid=netmon --regid=netmon --init-groups --no-new-privs \
+		--inh-caps="$capset" --ambient-caps="$capset" --bounding-set="-all,$capset" \
+		/usr/bin/netmon ingest-once --config /etc/netmon/netmon.yaml \
+		--db /var/lib/netmon/netmon.db >/dev/null ||
+		fail "netmon ingest-once on the live table as netmon with $caps failed"
+	say "live table read as netmon with $caps (ambient) and no_new_privs"
 }
 
 # check_removed DEB: the package's own files are gone.
