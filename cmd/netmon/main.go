@@ -1,15 +1,24 @@
+// Command netmon shows which machines on a router's LAN talk to which hosts
+// on the internet, how much, and since when. See `netmon --help`.
 package main
 
 import (
-	_ "github.com/chromedp/chromedp"
-	_ "github.com/dustin/go-humanize"
-	_ "github.com/google/go-cmp/cmp"
-	_ "github.com/olekukonko/tablewriter"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/prometheus/procfs"
-	_ "github.com/spf13/cobra"
-	_ "github.com/spf13/viper"
-	_ "modernc.org/sqlite"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
-func main() {}
+// Set by the release build: -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd(buildInfo{version, commit, date}).ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(os.Stderr, err))
+}

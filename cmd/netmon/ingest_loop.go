@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netmon-dev/netmon/pkg/config"
+	"github.com/netmon-dev/netmon/pkg/ingest"
+)
+
+func newIngestLoopCmd(load loader) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ingest-loop",
+		Short: "Record outbound connections in the database every interval until stopped",
+		Long: `Run an ingest cycle every --interval until SIGINT or SIGTERM. Cycles never
+overlap: a slow cycle delays the next one. A failed cycle is logged and the
+loop goes on; on a signal the running cycle commits or rolls back first.
+
+With --input-file the file is read again every cycle, so editing it changes
+the database live; a directory is replayed one file per cycle, in name
+order, looping.`,
+		Example: `  netmon ingest-loop --interval 1s
+  CONNTRACK_INPUT_FILE=fixtures/replay netmon ingest-loop --db /tmp/netmon.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return err
+			}
+			return runIngestLoop(cmd.Context(), cfg, newSource(cfg), cmd.ErrOrStderr())
+		},
+	}
+	addSourceFlags(cmd.Flags())
+	addStoreFlags(cmd.Flags())
+	addLogFlags(cmd.Flags())
+	cmd.Flags().Duration("interval", config.Default().Interval, "time between cycles")
+	return cmd
+}
+
+// runIngestLoop runs cycles until ctx is cancelled, logging to logw.
+func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, logw io.Writer) error {
+	logger := newLogger(logw, cfg.LogLevel).With("component", "ingest")
+	db, in, err := openIngester(ctx, cfg, src, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	logger.Info("ingest loop started", "db", cfg.DBPath, "interval", cfg.Interval, "source", sourceName(cfg))
+	err = in.Loop(ctx, cfg.Interval, nil)
+	logger.Info("ingest loop stopped")
+	return err
+}
+
+func sourceName(cfg config.Config) string {
+	if cfg.InputFile != "" {
+		return cfg.InputFile
+	}
+	return cfg.ConntrackPath
+}
+
+// newLogger returns a text logger at level ("debug", "info", ...).
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/dustin/go-humanize"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/cobra"
+
+	"github.com/netmon-dev/netmon/pkg/config"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/ingest"
+)
+
+type printOutboundOptions struct {
+	top    int
+	output string
+}
+
+func newPrintOutboundCmd(load loader) *cobra.Command {
+	var opts printOutboundOptions
+	cmd := &cobra.Command{
+		Use:   "print-outbound",
+		Short: "Print the biggest outbound connections in the conntrack table now",
+		Long: `Read the conntrack table once (or a replayed capture), keep the outbound
+connections and print the top N by total bytes (uplink + downlink), ties
+broken by flow key so the output is stable.`,
+		Example: `  netmon print-outbound --top 20
+  netmon print-outbound --input-file fixtures/conntrack/router_extended.txt --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return err
+			}
+			if opts.top < 0 {
+				return usageError{fmt.Errorf("--top must be >= 0 (0 = all), got %d", opts.top)}
+			}
+			if opts.output != "table" && opts.output != "json" {
+				return usageError{fmt.Errorf("--output must be table or json, got %q", opts.output)}
+			}
+			return runPrintOutbound(cmd.Context(), cfg, opts, newSource(cfg), cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().IntVar(&opts.top, "top", 20, "how many connections to print (0 = all)")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "table", "output format: table or json")
+	addSourceFlags(cmd.Flags())
+	return cmd
+}
+
+// runPrintOutbound reads one snapshot from src and prints its top outbound
+// connections to w.
+func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutboundOptions, src ingest.Source, w io.Writer) error {
+	prefixes, err := cfg.Prefixes()
+	if err != nil {
+		return err
+	}
+	f, err := filter.New(prefixes)
+	if err != nil {
+		return err
+	}
+	var flows []conntrack.Entry
+	stats, err := src.Read(ctx, func(e *conntrack.Entry) {
+		if f.Outbound(e) {
+			flows = append(flows, *e)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sortByTotal(flows)
+	outbound := len(flows)
+	if opts.top > 0 && len(flows) > opts.top {
+		flows = flows[:opts.top]
+	}
+	if opts.output == "json" {
+		return writeFlowsJSON(w, flows)
+	}
+	return writeFlowsTable(w, flows, stats, outbound)
+}
+
+// sortByTotal orders flows by total bytes, largest first, then by key.
+func sortByTotal(flows []conntrack.Entry) {
+	slices.SortFunc(flows, func(a, b conntrack.Entry) int {
+		if c := cmp.Compare(b.TotalBytes(), a.TotalBytes()); c != 0 {
+			return c
+		}
+		return compareKeys(conntrack.KeyOf(&a), conntrack.KeyOf(&b))
+	})
+}
+
+func compareKeys(a, b conntrack.FlowKey) int {
+	if c := cmp.Compare(conntrack.ProtoName(a.Proto), conntrack.ProtoName(b.Proto)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+		return c
+	}
+	if c := a.Src.Compare(b.Src); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
+		return c
+	}
+	if c := a.Dst.Compare(b.Dst); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.DstPort, b.DstPort)
+}
+
+// flowJSON is the JSON form of one connection. /connections.json uses the
+// same names.
+type flowJSON struct {
+	Key             string   `json:"key"`
+	Proto           string   `json:"proto"`
+	SrcIP           string   `json:"src_ip"`
+	SrcPort         uint16   `json:"src_port"`
+	DstIP           string   `json:"dst_ip"`
+	DstPort         uint16   `json:"dst_port"`
+	State           string   `json:"state"`
+	Flags           []string `json:"flags"`
+	UplinkPackets   uint64   `json:"uplink_packets"`
+	UplinkBytes     uint64   `json:"uplink_bytes"`
+	DownlinkPackets uint64   `json:"downlink_packets"`
+	DownlinkBytes   uint64   `json:"downlink_bytes"`
+	TotalBytes      uint64   `json:"total_bytes"`
+}
+
+func toFlowJSON(e *conntrack.Entry) flowJSON {
+	k := conntrack.KeyOf(e)
+	return flowJSON{
+		Key:             k.String(),
+		Proto:           protoLabel(e.Proto),
+		SrcIP:           e.Orig.Src.String(),
+		SrcPort:         k.SrcPort,
+		DstIP:           e.Orig.Dst.String(),
+		DstPort:         k.DstPort,
+		State:           e.State,
+		Flags:           e.Status.Flags(),
+		UplinkPackets:   e.Orig.Packets,
+		UplinkBytes:     e.Orig.Bytes,
+		DownlinkPackets: e.Reply.Packets,
+		DownlinkBytes:   e.Reply.Bytes,
+		TotalBytes:      e.TotalBytes(),
+	}
+}
+
+// protoLabel is the protocol as keys and the database name it: the
+// conntrack name, or the number when conntrack has none.
+func protoLabel(p uint8) string {
+	if n := conntrack.ProtoName(p); n != "unknown" {
+		return n
+	}
+	return strconv.Itoa(int(p))
+}
+
+func writeFlowsJSON(w io.Writer, flows []conntrack.Entry) error {
+	out := make([]flowJSON, 0, len(flows))
+	for i := range flows {
+		out = append(out, toFlowJSON(&flows[i]))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeFlowsTable(w io.Writer, flows []conntrack.Entry, stats conntrack.Stats, outbound int) error {
+	if len(flows) == 0 {
+		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n", countsLine(stats, 0))
+		return err
+	}
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeader([]string{"Proto", "Source", "Destination", "State", "Flags", "Up", "Down", "Total"}),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
+			tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft,
+			tw.AlignRight, tw.AlignRight, tw.AlignRight,
+		}}),
+	)
+	for i := range flows {
+		e := &flows[i]
+		src, dst := endpoints(e)
+		if err := t.Append([]string{
+			protoLabel(e.Proto), src, dst, e.State, e.Status.String(),
+			humanize.IBytes(e.Orig.Bytes), humanize.IBytes(e.Reply.Bytes), humanize.IBytes(e.TotalBytes()),
+		}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s; showing %d\n", countsLine(stats, outbound), len(flows))
+	if err == nil && stats.TrailerMismatch() {
+		_, err = fmt.Fprintf(w, "warning: conntrack reported %d entries but %d lines were read\n", stats.Reported, stats.Lines)
+	}
+	return err
+}
+
+func countsLine(s conntrack.Stats, outbound int) string {
+	return fmt.Sprintf("%d entries read, %d outbound, %d malformed lines skipped", s.Entries, outbound, s.Skipped)
+}
+
+// endpoints formats the original source and destination: address:port
+// (IPv6 in brackets) for protocols with ports, the address alone
+// otherwise, with the echo id for ICMP.
+func endpoints(e *conntrack.Entry) (src, dst string) {
+	k := conntrack.KeyOf(e)
+	switch {
+	case conntrack.HasPorts(e.Proto):
+		return hostPort(k.Src, k.SrcPort), hostPort(k.Dst, k.DstPort)
+	case conntrack.IsICMP(e.Proto):
+		return fmt.Sprintf("%s id %d", k.Src, e.Orig.ICMPID), fmt.Sprintf("%s type %d", k.Dst, e.Orig.ICMPType)
+	}
+	return k.Src.String(), k.Dst.String()
+}
+
+func hostPort(a netip.Addr, port uint16) string {
+	return netip.AddrPortFrom(a, port).String()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/config"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/ingest"
+)
+
+// fakeSource replays a fixed text through the real parser, or fails.
+type fakeSource struct {
+	text string
+	err  error
+}
+
+var _ ingest.Source = (*fakeSource)(nil)
+
+func (f *fakeSource) Read(_ context.Context, fn func(*conntrack.Entry)) (conntrack.Stats, error) {
+	if f.err != nil {
+		return conntrack.Stats{Reported: -1}, f.err
+	}
+	return conntrack.Parse(strings.NewReader(f.text), fn)
+}
+
+func fileSource(name string) ingest.Source {
+	return &conntrack.FileSource{Path: fixture("conntrack", name)}
+}
+
+func TestPrintOutboundGolden(t *testing.T) {
+	v6 := config.Default()
+	v6.LocalSubnets = []string{"10.0.0.0/24", "fd00::/64"}
+	tests := []struct {
+		name   string
+		cfg    config.Config
+		opts   printOutboundOptions
+		input  string
+		golden string
+	}{
+		{"table top 20", config.Default(), printOutboundOptions{top: 20, output: "table"}, "router_extended.txt", "print-outbound.table.golden"},
+		{"table with ipv6 lan", v6, printOutboundOptions{top: 0, output: "table"}, "router_extended.txt", "print-outbound-v6.table.golden"},
+		{"json top 5", config.Default(), printOutboundOptions{top: 5, output: "json"}, "router_extended.txt", "print-outbound.json.golden"},
+		{"json no counters", config.Default(), printOutboundOptions{top: 0, output: "json"}, "tcp-no-counters.txt", "print-outbound-noacct.json.golden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := runPrintOutbound(context.Background(), tt.cfg, tt.opts, fileSource(tt.input), &out); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tt.golden, out.Bytes())
+		})
+	}
+}
+
+func TestPrintOutboundJSONShape(t *testing.T) {
+	var out bytes.Buffer
+	opts := printOutboundOptions{top: 0, output: "json"}
+	if err := runPrintOutbound(context.Background(), config.Default(), opts, fileSource("router_extended.txt"), &out); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		t.Fatal("no rows")
+	}
+	names := slices.Sorted(maps.Keys(rows[0]))
+	want := []string{"downlink_bytes", "downlink_packets", "dst_ip", "dst_port", "flags", "key", "proto",
+		"src_ip", "src_port", "state", "total_bytes", "uplink_bytes", "uplink_packets"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("JSON names (-want +got)\n%s", diff)
+	}
+	// Sorted by total bytes, largest first; totals are the sum of both directions.
+	var prev float64 = -1
+	for i, r := range rows {
+		total := r["total_bytes"].(float64)
+		if sum := r["uplink_bytes"].(float64) + r["downlink_bytes"].(float64); sum != total {
+			t.Errorf("row %d: total_bytes %v != up+down %v", i, total, sum)
+		}
+		if prev >= 0 && total > prev {
+			t.Errorf("row %d: total %v after %v: not sorted", i, total, prev)
+		}
+		prev = total
+	}
+}
+
+func TestPrintOutboundNothing(t *testing.T) {
+	tests := []struct {
+		name, text string
+	}{
+		{"empty table", ""},
+		{"only lan traffic", "ipv4     2 udp      17 27 src=10.0.0.5 dst=10.0.0.1 sport=44537 dport=53 packets=1 bytes=68 src=10.0.0.1 dst=10.0.0.5 sport=53 dport=44537 packets=1 bytes=148 mark=0 use=1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := runPrintOutbound(context.Background(), config.Default(), printOutboundOptions{top: 20, output: "table"}, &fakeSource{text: tt.text}, &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(out.String(), "No outbound connections right now") {
+				t.Errorf("output = %q", out.String())
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := runPrintOutbound(context.Background(), config.Default(), printOutboundOptions{output: "json"}, &fakeSource{}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(out.String()); got != "[]" {
+		t.Errorf("json with nothing outbound = %q, want []", got)
+	}
+}
+
+func TestPrintOutboundSourceError(t *testing.T) {
+	boom := errors.New("conntrack exited 1")
+	var out bytes.Buffer
+	err := runPrintOutbound(context.Background(), config.Default(), printOutboundOptions{top: 20, output: "table"}, &fakeSource{err: boom}, &out)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q on failure", out.String())
+	}
+}

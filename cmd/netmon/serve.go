@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/netmon-dev/netmon/pkg/config"
+	"github.com/netmon-dev/netmon/pkg/ingest"
+	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/sysmetrics"
+	"github.com/netmon-dev/netmon/pkg/web"
+)
+
+// addServeFlags adds the dashboard's flags.
+func addServeFlags(fs *pflag.FlagSet) {
+	def := config.Default()
+	fs.String("bind", def.Bind, "listen address; use the router's LAN address (the dashboard has no login)")
+	fs.Bool("ingest", def.Ingest, "run the ingest loop in this process (false: another process runs ingest-loop)")
+	fs.Duration("new-host-window", def.NewHostWindow, "remote hosts first seen within this window are marked NEW")
+	fs.Int("top-rows", def.TopRows, "connections shown on the dashboard")
+	fs.StringSlice("interfaces", def.MonitorInterfaces, "interfaces shown as tiles, comma separated (env NETMON_INTERFACES)")
+}
+
+// serveHooks lets tests learn the listen address (bind to port 0).
+type serveHooks struct {
+	listening func(net.Addr)
+}
+
+func newServeCmd(load loader, info buildInfo) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the live dashboard, JSON endpoints and Prometheus metrics",
+		Long: `Serve the dashboard on --bind: the active outbound connections, largest
+first, updated every second, with the router's load, memory, interface and
+conntrack-table tiles. Endpoints:
+
+  GET /                   dashboard
+  GET /connections.json   active connections (?limit=N)
+  GET /metrics.json       system figures
+  GET /metrics            Prometheus text format
+  GET /healthz            200 while ingest is recent, else 503
+
+By default the ingest loop runs in the same process; with --ingest=false
+the dashboard reads a database that a separate 'netmon ingest-loop' fills.
+The dashboard has no login: bind it to the LAN address only.`,
+		Example: `  netmon serve --bind 10.0.0.1:8080
+  netmon serve --input-file fixtures/replay --db /tmp/netmon-demo.db
+  netmon serve --ingest=false --bind 10.0.0.1:8080 --db /var/lib/netmon/netmon.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), cfg, newSource(cfg), cmd.ErrOrStderr(), serveHooks{})
+		},
+	}
+	addSourceFlags(cmd.Flags())
+	addStoreFlags(cmd.Flags())
+	addLogFlags(cmd.Flags())
+	addServeFlags(cmd.Flags())
+	cmd.Flags().Duration("interval", config.Default().Interval, "time between ingest cycles")
+	return cmd
+}
+
+// runServe serves the dashboard until ctx is done, running the ingest
+// loop beside it when cfg.Ingest is set.
+func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io.Writer, hooks serveHooks) error {
+	logger := newLogger(logw, cfg.LogLevel)
+	if config.BindsAll(cfg.Bind) {
+		logger.Warn("the dashboard has no login and listens on every address; bind it to the LAN address (e.g. --bind 10.0.0.1:8080) or firewall the port on the WAN", "bind", cfg.Bind)
+	}
+
+	var (
+		db  *store.DB
+		in  *ingest.Ingester
+		err error
+	)
+	if cfg.Ingest {
+		db, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
+	} else {
+		db, err = store.Open(ctx, cfg.DBPath)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	opts := web.Options{
+		Store: db,
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{
+			Root:       cfg.FSRoot,
+			Interfaces: cfg.MonitorInterfaces,
+		}),
+		Interval:      cfg.Interval,
+		NewHostWindow: cfg.NewHostWindow,
+		TopN:          cfg.TopRows,
+		Logger:        logger.With("component", "web"),
+	}
+	if in != nil {
+		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })
+	}
+	h, err := web.New(opts)
+	if err != nil {
+		return err
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Bind)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Bind, err)
+	}
+	if hooks.listening != nil {
+		hooks.listening(ln.Addr())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if in != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Loop only returns when ctx is done, after the running cycle ended.
+			_ = in.Loop(ctx, cfg.Interval, nil)
+		}()
+	}
+	err = web.ServeListener(ctx, ln, h, logger.With("component", "web"))
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// ingestStatus translates the loop's status into what the web server shows.
+func ingestStatus(st ingest.Status) web.IngestStatus {
+	return web.IngestStatus{
+		LastOK:       st.LastOK,
+		LastErr:      st.LastErr,
+		Cycles:       st.Cycles + st.Errors,
+		Errors:       st.Errors,
+		LastDuration: st.LastSummary.Took,
+		LastSkipped:  st.LastSummary.Skipped,
+	}
+}
