@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test.sh: every check netmon has, in the order a failure is cheapest to
+# find. README's test command and CI (.ci/run) both run exactly this.
+#
+#   FUZZTIME=20s        time per fuzz target (go test -fuzztime)
+#   NETMON_REQUIRE_E2E=1  fail (instead of skip) when the root-only router-lab
+#                       and package checks cannot run; CI sets it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${FUZZTIME:-20s}
+passed=0
+failed=0
+failures=()
+
+step() { # name, command...
+	local name=$1; shift
+	echo "=== $name"
+	local start=$SECONDS rc=0
+	"$@" || rc=$?
+	if [ "$rc" = 0 ]; then
+		passed=$((passed + 1))
+		echo "--- ok: $name ($((SECONDS - start))s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "--- FAIL: $name (exit $rc, $((SECONDS - start))s)"
+	fi
+}
+
+gofmt_clean() {
+	local out
+	out=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	[ -z "$out" ] || { echo "gofmt would change:"; echo "$out"; return 1; }
+}
+
+fuzz_all() {
+	local pkg target rc=0
+	for pkg in $(go list ./...); do
+		for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+			echo "fuzz $pkg $target for $fuzztime"
+			go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" || rc=1
+		done
+	done
+	return "$rc"
+}
+
+root_only() { # name, script: run a root-only check, or skip it when not root
+	local name=$1 script=$2 rc=0
+	"$script" || rc=$?
+	if [ "$rc" = 77 ]; then
+		if [ "${NETMON_REQUIRE_E2E:-0}" = 1 ]; then
+			echo "$name was skipped but NETMON_REQUIRE_E2E=1"
+			return 1
+		fi
+		echo "(skipped $name: run as root to include it)"
+		return 0
+	fi
+	return "$rc"
+}
+
+step "gofmt" gofmt_clean
+step "go vet" go vet ./...
+step "import boundaries" scripts/check-imports.sh
+step "CGO_ENABLED=0 build" env CGO_ENABLED=0 go build -trimpath -o /dev/null ./cmd/netmon
+step "unit tests (-race)" go test -race -count=1 ./...
+step "fuzz ($fuzztime per target)" fuzz_all
+step "benchmarks (1x)" go test -run='^$' -bench=. -benchtime=1x ./...
+if [ -x scripts/e2e.sh ]; then
+	step "router lab e2e" root_only "router lab e2e" scripts/e2e.sh
+fi
+if [ -x scripts/package-check.sh ]; then
+	step "deb package" root_only "deb package check" scripts/package-check.sh
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+	echo "failed: ${failures[*]}"
+fi
+echo "checks: $passed passed, $failed failed"
+[ "$failed" = 0 ]
