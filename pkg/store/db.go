@@ -40,12 +40,16 @@ type DB struct {
 //     and always see the last committed cycle, never half of one;
 //   - synchronous NORMAL: in WAL mode a power cut may lose the last cycles
 //     but never corrupts the file, and commits do not fsync every time;
-//   - foreign_keys: connections.dst_ip must name a remote host.
+//   - foreign_keys: connections.dst_ip must name a remote host;
+//   - cache_size 32 MiB (a ceiling, allocated only as pages are read): with
+//     the 2 MiB default a 100,000-row cycle spills dirty index pages to the
+//     WAL again and again (measured: 1.6 GB written for a 25 MB database).
 var pragmas = []string{
 	"busy_timeout(5000)",
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(ON)",
+	"cache_size(-32768)",
 }
 
 // dsn builds the modernc.org/sqlite data source name for path. _txlock

@@ -90,7 +90,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	want := []string{"connections", "ingest_state", "local_hosts", "remote_hosts"}
+	want := []string{"active_by_proto", "connections", "ingest_state", "local_hosts", "remote_hosts"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
@@ -161,5 +161,48 @@ func TestNewerSchemaError(t *testing.T) {
 	}
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Error("errors.Is(err, ErrNewerSchema) = false")
+	}
+}
+
+// TestUpgradeFromVersion1 builds a database with only the first shipped
+// migration, fills it as that version would have, and checks Open upgrades
+// it: the per-protocol counts of 0002 start from the existing rows.
+func TestUpgradeFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/v1.db"
+	raw := rawOpen(t, path)
+	if err := migrate(ctx, raw, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = raw.Exec(`
+		INSERT INTO remote_hosts VALUES ('203.0.113.80', 1, 1, 10, 10);
+		INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, first_seen_at, last_seen_at, closed_at) VALUES
+			('tcp', '10.0.0.5', 1, '203.0.113.80', 443, 1, 1, NULL),
+			('tcp', '10.0.0.5', 2, '203.0.113.80', 443, 1, 1, NULL),
+			('udp', '10.0.0.5', 3, '203.0.113.80', 53, 1, 1, NULL),
+			('udp', '10.0.0.5', 4, '203.0.113.80', 53, 1, 1, 5);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := userVersion(ctx, db.sql); err != nil || v != len(ms) {
+		t.Errorf("user_version = %d, %v; want %d", v, err, len(ms))
+	}
+	got, err := db.ActiveByProto(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"tcp": 2, "udp": 1}, got); diff != "" {
+		t.Errorf("ActiveByProto after upgrade (-want +got):\n%s", diff)
 	}
 }

@@ -162,7 +162,7 @@ func (db *DB) LocalHosts(ctx context.Context) ([]LocalHost, error) {
 // ActiveByProto counts the active connections per protocol name.
 func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
 	rows, err := db.sql.QueryContext(ctx,
-		`SELECT proto, count(*) FROM connections WHERE closed_at IS NULL GROUP BY proto`)
+		`SELECT proto, n FROM active_by_proto WHERE n > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("count active connections by protocol: %w", err)
 	}

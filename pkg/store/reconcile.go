@@ -230,6 +230,7 @@ type cycleWriter struct {
 
 	opens   []*snapFlow
 	updates []*snapFlow
+	protos  map[string]int // change of the active count per protocol
 	remotes map[netip.Addr]*delta
 	locals  map[netip.Addr]*delta
 }
@@ -255,6 +256,9 @@ func (c *cycleWriter) run(ctx context.Context, snap []snapFlow, retention time.D
 	if err := c.writeLocals(ctx); err != nil {
 		return err
 	}
+	if err := c.writeProtos(ctx); err != nil {
+		return err
+	}
 	_, err := c.tx.ExecContext(ctx,
 		`UPDATE ingest_state SET cycles = ?, last_cycle_at = ?, active_connections = ? WHERE id = 1`,
 		c.cycle, c.now, len(c.cache.rows))
@@ -268,6 +272,7 @@ func (c *cycleWriter) run(ctx context.Context, snap []snapFlow, retention time.D
 // diff compares the snapshot with the cache, marks the tuples it saw, and
 // collects what to write and the per-host growth.
 func (c *cycleWriter) diff(snap []snapFlow) {
+	c.protos = make(map[string]int)
 	c.remotes = make(map[netip.Addr]*delta)
 	c.locals = make(map[netip.Addr]*delta)
 	for i := range snap {
@@ -276,6 +281,9 @@ func (c *cycleWriter) diff(snap []snapFlow) {
 		var growth counters
 		switch {
 		case row == nil || f.counters.wentDown(row.counters):
+			if row == nil {
+				c.protos[f.Proto]++
+			}
 			c.opens = append(c.opens, f)
 			growth = f.counters
 		case f.counters != row.counters || f.State != row.state || f.Flags != row.flags:
@@ -442,6 +450,7 @@ func (c *cycleWriter) writeCloses(ctx context.Context) error {
 			return fmt.Errorf("close connection %s: %w", k, err)
 		}
 		delete(c.cache.rows, k)
+		c.protos[k.proto]--
 		c.res.Closed++
 		c.res.RowsWritten++
 	}
@@ -495,6 +504,27 @@ func (c *cycleWriter) writeLocals(ctx context.Context) error {
 			return fmt.Errorf("write local host %s: %w", s, err)
 		}
 		c.res.RowsWritten += int(n)
+	}
+	return nil
+}
+
+// writeProtos applies the cycle's change of the per-protocol active counts.
+func (c *cycleWriter) writeProtos(ctx context.Context) error {
+	names := make([]string, 0, len(c.protos))
+	for p, d := range c.protos {
+		if d != 0 {
+			names = append(names, p)
+		}
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		_, err := c.tx.ExecContext(ctx, `
+			INSERT INTO active_by_proto (proto, n) VALUES (?, ?)
+			ON CONFLICT (proto) DO UPDATE SET n = n + excluded.n`, p, c.protos[p])
+		if err != nil {
+			return fmt.Errorf("count active %s connections: %w", p, err)
+		}
+		c.res.RowsWritten++
 	}
 	return nil
 }

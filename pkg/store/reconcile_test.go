@@ -184,8 +184,8 @@ func TestReconcileReplay(t *testing.T) {
 			name:  "A first snapshot inserts everything",
 			now:   t0,
 			flows: []Flow{tcpA, udpB, icmpC},
-			// 2 hosts + 3 connections + 2 local hosts + ingest_state
-			want:      CycleResult{NewHosts: 2, Opened: 3, RowsWritten: 8},
+			// 2 hosts + 3 connections + 2 local hosts + 3 protocol counts + ingest_state
+			want:      CycleResult{NewHosts: 2, Opened: 3, RowsWritten: 11},
 			wantConns: []connRow{rowC, rowA, rowB},
 			wantHosts: []hostRow{
 				{"203.0.113.80", t0, t0, 1000 + 252, 5000 + 252},
@@ -198,8 +198,8 @@ func TestReconcileReplay(t *testing.T) {
 			now:   t1,
 			flows: []Flow{tcpA2, udpB, udp6D},
 			// hosts .80 (growth) and 2001:db8::80 (new); open D, update A,
-			// close C; locals 10.0.0.5 and fd00::5; ingest_state.
-			want:       CycleResult{NewHosts: 1, Opened: 1, Updated: 1, Closed: 1, RowsWritten: 8},
+			// close C; locals 10.0.0.5 and fd00::5; udp and icmp counts; ingest_state.
+			want:       CycleResult{NewHosts: 1, Opened: 1, Updated: 1, Closed: 1, RowsWritten: 10},
 			wantConns:  []connRow{rowCclosed, rowA2, rowB, rowD},
 			wantHosts:  hostsB,
 			wantLocals: localsB,
@@ -219,8 +219,8 @@ func TestReconcileReplay(t *testing.T) {
 			flows: []Flow{tcpA3, udpB2, icmpC, udpEz7, udpEz0},
 			// hosts .80 and .81; reopen A and C, insert E, update B, close D;
 			// locals 10.0.0.5 (growth) and 10.0.0.7 (new), 10.0.0.6 had no
-			// growth; ingest_state.
-			want:      CycleResult{Opened: 3, Updated: 1, Closed: 1, Duplicates: 1, RowsWritten: 10},
+			// growth; the icmp count (udp +1 -1 is no change); ingest_state.
+			want:      CycleResult{Opened: 3, Updated: 1, Closed: 1, Duplicates: 1, RowsWritten: 11},
 			wantConns: []connRow{rowC3, rowA3, rowB2, rowE, rowDclosed},
 			wantHosts: []hostRow{
 				{"2001:db8::80", t1, t1, 1300, 0},
@@ -238,8 +238,8 @@ func TestReconcileReplay(t *testing.T) {
 			name:  "E empty snapshot closes everything and prunes old history",
 			now:   t4,
 			flows: nil,
-			// close A, B, C, E; prune D (closed 2h ago); ingest_state.
-			want: CycleResult{Closed: 4, Pruned: 1, RowsWritten: 6},
+			// close A, B, C, E; prune D (closed 2h ago); 3 protocol counts; ingest_state.
+			want: CycleResult{Closed: 4, Pruned: 1, RowsWritten: 9},
 			wantConns: []connRow{
 				closedAt(rowC3, t4), closedAt(rowA3, t4), closedAt(rowB2, t4), closedAt(rowE, t4),
 			},
@@ -313,11 +313,11 @@ func TestReconcileAnotherWriter(t *testing.T) {
 		flows []Flow
 		want  CycleResult
 	}{
-		{"a opens f1", a, []Flow{f1}, CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 4}},
+		{"a opens f1", a, []Flow{f1}, CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 5}},
 		{"b sees f1 as known and grows it", b, []Flow{f1grown}, CycleResult{Updated: 1, RowsWritten: 4}},
 		// a's cache still holds f1 at 100/100: it must reload, or it would
 		// see f1 unchanged at 300/300 as an update and close nothing.
-		{"a reloads and closes f1", a, []Flow{f2}, CycleResult{NewHosts: 1, Opened: 1, Closed: 1, RowsWritten: 5}},
+		{"a reloads and closes f1", a, []Flow{f2}, CycleResult{NewHosts: 1, Opened: 1, Closed: 1, RowsWritten: 7}},
 	}
 	for i, st := range steps {
 		got, err := st.db.Reconcile(ctx, t0.Add(time.Duration(i)*time.Second), st.flows, 0)
@@ -396,7 +396,7 @@ func TestReconcileCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 4}, res); diff != "" {
+	if diff := cmp.Diff(CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 5}, res); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

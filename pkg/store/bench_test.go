@@ -1,0 +1,202 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// synthFlows makes n distinct outbound flows deterministically, shaped like
+// the lab captures (fixtures/conntrack/big_*): 50 LAN hosts, 20 IPv4 and 10
+// IPv6 remote hosts, mostly UDP with some TCP and ICMP, log-spread sizes.
+// gen shifts the source ports so that gen g and g+1 share no tuple.
+func synthFlows(n, gen int) []Flow {
+	flows := make([]Flow, n)
+	for i := range flows {
+		h := uint64(i+1) * 2654435761 % 1000003
+		f := Flow{
+			Proto:   "udp",
+			SrcIP:   netip.AddrFrom4([4]byte{10, 0, 0, byte(5 + i%50)}),
+			SrcPort: uint16(1024 + (i/50+gen*2003)%64000),
+			DstIP:   netip.AddrFrom4([4]byte{203, 0, 113, byte(80 + i%20)}),
+			DstPort: uint16(10000 + h%10000),
+			Flags:   "UNREPLIED",
+		}
+		switch {
+		case i%20 == 0:
+			f.Proto, f.State, f.Flags = "tcp", "TIME_WAIT", "ASSURED"
+			f.DstPort = 443
+		case i%20 == 1:
+			f.SrcIP = netip.MustParseAddr("fd00::" + strconv.FormatInt(int64(5+i%10), 16))
+			f.DstIP = netip.MustParseAddr("2001:db8::" + strconv.FormatInt(int64(0x80+i%10), 16))
+		case i%200 == 2:
+			f.Proto, f.Flags, f.DstPort = "icmp", "", 8
+		}
+		f.UplinkPackets, f.UplinkBytes = 1+h%10, 60+h%1400
+		if f.Flags != "UNREPLIED" {
+			f.DownlinkPackets, f.DownlinkBytes = 1+h%40, 200+h*h%60000
+		}
+		flows[i] = f
+	}
+	return flows
+}
+
+// writtenBytes reads wchar from /proc/self/io: bytes this process handed to
+// write(2), i.e. what SQLite wrote to the database and its WAL (the
+// benchmark writes nothing else). -1 where /proc is not available.
+func writtenBytes() int64 {
+	f, err := os.Open("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("wchar: ")); ok {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// BenchmarkReconcile measures one cycle for 10k and 100k flows: cold (into
+// an empty database), steady (the same snapshot again) and churn (10% of
+// the flows replaced by new tuples). Besides ns/op it reports flows/s,
+// rows written and bytes written (database + WAL) per cycle.
+func BenchmarkReconcile(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		base := synthFlows(n, 0)
+		b.Run(fmt.Sprintf("cold/%d", n), func(b *testing.B) {
+			benchCycles(b, n, func(b *testing.B, db *DB) {}, func(int) []Flow { return base }, true)
+		})
+		b.Run(fmt.Sprintf("steady/%d", n), func(b *testing.B) {
+			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
+			benchCycles(b, n, prime, func(int) []Flow { return base }, false)
+		})
+		b.Run(fmt.Sprintf("churn10/%d", n), func(b *testing.B) {
+			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
+			tenth := n / 10
+			// Iteration i replaces a different tenth with new tuples: a
+			// tenth of the flows closes and a tenth opens every cycle.
+			flows := append([]Flow(nil), base...)
+			next := func(i int) []Flow {
+				lo := (i % 10) * tenth
+				fresh := synthFlows(n, i+1)
+				copy(flows[lo:lo+tenth], fresh[lo:lo+tenth])
+				return flows
+			}
+			benchCycles(b, n, prime, next, false)
+		})
+	}
+}
+
+func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []Flow) CycleResult {
+	res, err := db.Reconcile(context.Background(), now, flows, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+// benchCycles times one Reconcile per iteration. fresh opens a new
+// database for every iteration (cold inserts); otherwise one database,
+// primed once, serves all iterations.
+func benchCycles(b *testing.B, n int, prime func(*testing.B, *DB), flowsFor func(i int) []Flow, fresh bool) {
+	var (
+		db      *DB
+		rows    int
+		written int64
+	)
+	open := func() {
+		var err error
+		db, err = Open(context.Background(), b.TempDir()+"/bench.db")
+		if err != nil {
+			b.Fatal(err)
+		}
+		prime(b, db)
+	}
+	open()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		if fresh && i > 0 {
+			db.Close()
+			open()
+		}
+		flows := flowsFor(i)
+		now := time.Unix(int64(i+1)*10, 0)
+		w0 := writtenBytes()
+		b.StartTimer()
+		res := reconcileOrFail(b, db, now, flows)
+		b.StopTimer()
+		written += writtenBytes() - w0
+		rows += res.RowsWritten
+		i++
+		b.StartTimer()
+	}
+	db.Close()
+	b.ReportMetric(float64(n)*float64(i)/b.Elapsed().Seconds(), "flows/s")
+	b.ReportMetric(float64(rows)/float64(i), "rows/cycle")
+	if written >= 0 {
+		b.ReportMetric(float64(written)/float64(i), "B-written/cycle")
+	}
+}
+
+// BenchmarkActiveConnections reads the top 200 of 100,000 active
+// connections, as the dashboard does on every refresh.
+func BenchmarkActiveConnections(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	reconcileOrFail(b, db, time.Unix(0, 0), synthFlows(100_000, 0))
+	b.Run("top200", func(b *testing.B) {
+		for b.Loop() {
+			conns, total, err := db.ActiveConnections(ctx, 200)
+			if err != nil || len(conns) != 200 || total != 100_000 {
+				b.Fatalf("%d rows, total %d, err %v", len(conns), total, err)
+			}
+		}
+	})
+	b.Run("by-proto", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ActiveByProto(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remote-host-count", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.RemoteHostCount(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestSynthFlowsDistinct guards the benchmark input: every tuple distinct,
+// and consecutive generations disjoint (so churn really churns).
+func TestSynthFlowsDistinct(t *testing.T) {
+	seen := map[tupleKey]bool{}
+	for gen := range 2 {
+		for _, f := range synthFlows(100_000, gen) {
+			k := keyOf(&f)
+			if seen[k] {
+				t.Fatalf("gen %d: tuple %s repeats", gen, k)
+			}
+			seen[k] = true
+		}
+	}
+}
