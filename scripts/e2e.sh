@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# e2e.sh: netmon end to end against a real kernel conntrack table.
+#
+# Builds netmon, brings up the namespace router lab (scripts/lab.sh), makes
+# known traffic (scripts/labtraffic) and runs netmon INSIDE the router
+# namespace with the real conntrack binary, checking each step against the
+# traffic manifest with scripts/e2echeck:
+#
+#   1. print-outbound --output json --top 0 (flags, then env) lists exactly
+#      the outbound flows, IPv6 too, with their payload counted, and none of
+#      the router-local or LAN-to-LAN flows;
+#   2. ingest-once stores them: rows, remote hosts, no closed_at;
+#   3. serve on the router namespace's loopback: /connections.json matches,
+#      /metrics.json reports the lab router's interfaces with the counters
+#      sysfs shows, /metrics parses as Prometheus text;
+#   4. the long-lived connections are closed (FIN, they go to TIME_WAIT) and
+#      then deleted from the table with `conntrack -D`, a real way flows
+#      disappear (TIME_WAIT would otherwise keep them for minutes);
+#   5. ingest-once again: the closed ones get closed_at, the others not,
+#      hosts keep first_seen_at, byte totals never go backwards;
+#   6. print-outbound and serve agree that the closed flows are gone.
+#
+# Needs root, `ip netns`, conntrack, iptables, iproute2 and Go
+# (apt: conntrack iptables iproute2 curl). Without root or without
+# `ip netns` it prints one line saying why and exits 77, which .ci/run
+# (running as root) treats as a failure. The lab is always taken down.
+# Set E2E_KEEP=1 to keep the work directory (printed at the end).
+set -Eeuo pipefail
+
+readonly SKIP=77
+if [[ $(id -u) -ne 0 ]]; then
+	echo "e2e.sh: skipped: needs root for network namespaces and conntrack"
+	exit $SKIP
+fi
+if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
+	echo "e2e.sh: skipped: 'ip netns' is not available (apt install iproute2)"
+	exit $SKIP
+fi
+for tool in conntrack iptables ip6tables curl go; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "e2e.sh: $tool is missing (apt install conntrack iptables iproute2 curl; Go from /usr/local/go)" >&2
+		exit 1
+	}
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lab=$repo/scripts/lab.sh
+tmp=$(mktemp -d /tmp/netmon-e2e.XXXXXX)
+LAB_ID=e2e$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+export LAB_ID
+serve_pid=
+
+passed=0
+failed=0
+cleanup() {
+	local rc=$?
+	if [[ -n $serve_pid ]]; then
+		kill -TERM "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
+	"$lab" down >/dev/null 2>&1 || true
+	if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then
+		rm -rf "$tmp"
+	else
+		echo "e2e: work directory kept: $tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "e2e: $*"; }
+
+# check NAME CMD...: run one check, count it, go on either way.
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		say "PASS $name"
+	else
+		failed=$((failed + 1))
+		say "FAIL $name"
+	fi
+}
+
+# fatal NAME CMD...: a step later checks depend on; stop if it fails.
+fatal() {
+	local name=$1
+	shift
+	if ! "$@"; then
+		say "FAIL $name (cannot go on)"
+		exit 1
+	fi
+}
+
+rtr() { ip netns exec "$LAB_RTR" "$@"; }
+
+start=$SECONDS
+say "building into $tmp"
+(
+	cd "$repo"
+	go build -o "$tmp/netmon" ./cmd/netmon
+	go build -o "$tmp/e2echeck" ./scripts/e2echeck
+	go build -o "$tmp/labtraffic" ./scripts/labtraffic
+) || {
+	say "FAIL build"
+	exit 1
+}
+netmon=$tmp/netmon
+ck=$tmp/e2echeck
+
+fatal "lab up" "$lab" up >/dev/null
+fatal "lab traffic" env LABTRAFFIC="$tmp/labtraffic" "$lab" traffic >/dev/null
+# shellcheck disable=SC1090
+source <("$lab" env)
+manifest=$LAB_MANIFEST
+cp "$manifest" "$tmp/manifest.json"
+rtr conntrack -L -o extended >"$tmp/table-1.txt" 2>/dev/null || true
+say "lab $LAB_ID up, $(wc -l <"$tmp/table-1.txt") flows in the router table"
+
+# 1. print-outbound, the subnets given as a flag and then through the env.
+outbound_flag() {
+	rtr "$netmon" print-outbound --output json --top 0 --local-subnets "$LAB_LOCAL_SUBNETS" \
+		>"$tmp/outbound-flag.json" 2>"$tmp/outbound-flag.stderr" &&
+		"$ck" flows -manifest "$manifest" -file "$tmp/outbound-flag.json"
+}
+outbound_env() { # [-closed]
+	local out=$tmp/outbound-env${1:-}.json
+	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" "$netmon" print-outbound --output json --top 0 \
+		>"$out" 2>"$out.stderr" &&
+		"$ck" flows -manifest "$manifest" -file "$out" "$@"
+}
+check "print-outbound --local-subnets lists exactly the outbound flows" outbound_flag
+check "print-outbound with NETMON_LOCAL_SUBNETS lists exactly the outbound flows" outbound_env
+
+# 2. ingest-once, first reading.
+db=$tmp/netmon.db
+ingest() {
+	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" "$netmon" ingest-once --db "$db" >>"$tmp/ingest.log" 2>&1
+}
+ingest_first() {
+	ingest && "$ck" db -manifest "$manifest" -db "$db" -save "$tmp/db-1.json"
+}
+check "ingest-once stores every outbound flow open" ingest_first
+
+# 3. serve on the router namespace's loopback.
+port=9180
+url=http://127.0.0.1:$port
+METRICS=${E2E_METRICS:-}
+start_serve() {
+	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" NETMON_INTERFACES="$LAB_RTR_IFACES" \
+		"$netmon" serve --bind "127.0.0.1:$port" --db "$db" >"$tmp/serve.log" 2>&1 &
+	serve_pid=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		rtr curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && return 0
+		kill -0 "$serve_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "serve did not answer on $url: $(tail -5 "$tmp/serve.log")"
+	return 1
+}
+web() { # [-closed]
+	rtr curl -fsS -o "$tmp/connections${1:-}.json" "$url/connections.json" &&
+		rtr "$ck" web -manifest "$manifest" -url "$url" -interfaces "$LAB_RTR_IFACES" \
+			-metrics "$METRICS" -save-dir "$tmp" "$@"
+}
+if start_serve; then
+	check "serve: /connections.json, /metrics.json, /metrics" web
+else
+	check "serve starts" false
+fi
+
+# 4. close the long-lived connections and delete them from the table.
+close_held() {
+	"$lab" close || return 1
+	local family proto src sport dst dport n=0
+	while read -r family proto src sport dst dport; do
+		rtr conntrack -D -f "$family" -p "$proto" -s "$src" -d "$dst" --sport "$sport" --dport "$dport" \
+			>>"$tmp/conntrack-delete.log" 2>&1 || {
+			say "conntrack -D found no $proto $src:$sport -> $dst:$dport"
+			return 1
+		}
+		n=$((n + 1))
+	done < <("$ck" long-lived -manifest "$manifest")
+	say "closed and deleted $n long-lived flows"
+	[[ $n -gt 0 ]]
+}
+fatal "close and conntrack -D the long-lived flows" close_held
+rtr conntrack -L -o extended >"$tmp/table-2.txt" 2>/dev/null || true
+
+# 5. ingest-once again.
+ingest_second() {
+	ingest && "$ck" db -manifest "$manifest" -db "$db" -closed -before "$tmp/db-1.json"
+}
+check "ingest-once closes the deleted flows, history never goes back" ingest_second
+
+# 6. print-outbound and serve without the closed flows.
+check "print-outbound no longer lists the closed flows" outbound_env -closed
+if [[ -n $serve_pid ]] && kill -0 "$serve_pid" 2>/dev/null; then
+	check "serve no longer lists the closed flows" web -closed
+	kill -TERM "$serve_pid"
+	if wait "$serve_pid"; then
+		check "serve stops cleanly on SIGTERM" true
+	else
+		check "serve stops cleanly on SIGTERM (exit $?)" false
+	fi
+	serve_pid=
+fi
+
+say "$((SECONDS - start)) s"
+echo "e2e: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

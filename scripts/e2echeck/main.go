@@ -1,0 +1,244 @@
+// Command e2echeck compares what netmon reports in the router lab with the
+// manifest of the flows scripts/labtraffic generated. scripts/e2e.sh runs
+// it after each step:
+//
+//	e2echeck flows -manifest M -file out.json [-closed]
+//	    print-outbound --output json (or /connections.json) lists exactly
+//	    the outbound flows, with their payload counted
+//	e2echeck db -manifest M -db netmon.db [-closed] [-save S] [-before S]
+//	    the database after ingest-once: rows, closed_at, remote hosts, and
+//	    against an earlier reading (-before) nothing went backwards
+//	e2echeck web -manifest M -url http://127.0.0.1:PORT -interfaces a,b [-closed] [-metrics n,..]
+//	    /connections.json, /metrics.json against sysfs, /metrics as
+//	    Prometheus text
+//	e2echeck long-lived -manifest M
+//	    print "family proto src sport dst dport" for each held flow, for
+//	    the script to delete them from the table with conntrack -D
+//
+// Every problem found is printed on its own line; the exit status is 1 if
+// there was any.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netmon-dev/netmon/scripts/internal/manifest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "e2echeck:", err)
+		os.Exit(1)
+	}
+}
+
+var (
+	// errUsage is returned for a wrong command line.
+	errUsage = errors.New("usage: e2echeck flows|db|web [flags]")
+	// errProblems is returned when a check found problems (printed already).
+	errProblems = errors.New("check failed")
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	manifestPath := fs.String("manifest", "", "manifest written by labtraffic (required)")
+	closed := fs.Bool("closed", false, "the long-lived flows were closed and deleted from the table")
+	var cmd func(m *manifest.Manifest) (string, []string, error)
+	switch args[0] {
+	case "flows":
+		file := fs.String("file", "", "JSON array of flows to check (required)")
+		cmd = func(m *manifest.Manifest) (string, []string, error) {
+			return runFlows(m, *file, *closed)
+		}
+	case "db":
+		dbPath := fs.String("db", "", "netmon database (required)")
+		save := fs.String("save", "", "write the database reading here, for a later -before")
+		before := fs.String("before", "", "an earlier reading (-save) that nothing may go back from")
+		cmd = func(m *manifest.Manifest) (string, []string, error) {
+			return runDB(ctx, m, *dbPath, *closed, *save, *before)
+		}
+	case "web":
+		url := fs.String("url", "", "base URL of netmon serve (required)")
+		ifaces := fs.String("interfaces", "", "interfaces /metrics.json must report, comma separated (required)")
+		metrics := fs.String("metrics", "", "metric families /metrics must hold, comma separated")
+		sysRoot := fs.String("sys-root", "/", "root under which sys/class/net is read")
+		saveDir := fs.String("save-dir", "", "store the fetched bodies here")
+		cmd = func(m *manifest.Manifest) (string, []string, error) {
+			w := webCheck{base: strings.TrimSuffix(*url, "/"), ifaces: splitList(*ifaces), metrics: splitList(*metrics),
+				sysRoot: *sysRoot, saveDir: *saveDir, closed: *closed}
+			return w.run(ctx, m)
+		}
+	case "long-lived":
+		cmd = func(m *manifest.Manifest) (string, []string, error) {
+			return "", nil, printLongLived(stdout, m)
+		}
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *manifestPath == "" {
+		return fmt.Errorf("%w: -manifest is required", errUsage)
+	}
+	m, err := manifest.Read(*manifestPath)
+	if err != nil {
+		return err
+	}
+	summary, problems, err := cmd(m)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "e2echeck %s: %s\n", args[0], p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %d problems: %w", args[0], len(problems), errProblems)
+	}
+	if summary != "" {
+		fmt.Fprintf(stdout, "e2echeck %s: ok: %s\n", args[0], summary)
+	}
+	return nil
+}
+
+// printLongLived writes one line per long-lived flow:
+// "ipv4|ipv6 proto src sport dst dport".
+func printLongLived(w io.Writer, m *manifest.Manifest) error {
+	for _, f := range m.Flows {
+		if !f.LongLived {
+			continue
+		}
+		family := "ipv4"
+		if f.SrcIP.Is6() {
+			family = "ipv6"
+		}
+		if _, err := fmt.Fprintf(w, "%s %s %s %d %s %d\n", family, f.Proto, f.SrcIP, f.SrcPort, f.DstIP, f.DstPort); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
+}
+
+func runFlows(m *manifest.Manifest, file string, closed bool) (string, []string, error) {
+	if file == "" {
+		return "", nil, fmt.Errorf("%w: flows needs -file", errUsage)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("read flows: %w", err)
+	}
+	flows, err := decodeFlows(b)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return fmt.Sprintf("%d flows match the manifest", len(flows)), checkFlows(m, flows, closed), nil
+}
+
+func runDB(ctx context.Context, m *manifest.Manifest, path string, closed bool, save, before string) (string, []string, error) {
+	if path == "" {
+		return "", nil, fmt.Errorf("%w: db needs -db", errUsage)
+	}
+	st, err := readDB(ctx, path)
+	if err != nil {
+		return "", nil, err
+	}
+	problems := checkDB(m, st, closed)
+	if before != "" {
+		prev, err := loadState(before)
+		if err != nil {
+			return "", nil, err
+		}
+		problems = append(problems, checkDBHistory(prev, st)...)
+	}
+	if save != "" {
+		if err := saveState(save, st); err != nil {
+			return "", nil, err
+		}
+	}
+	return fmt.Sprintf("%d connections, %d remote hosts", len(st.Conns), len(st.Hosts)), problems, nil
+}
+
+// webCheck checks the three JSON and text endpoints of netmon serve.
+type webCheck struct {
+	base             string
+	ifaces, metrics  []string
+	sysRoot, saveDir string
+	closed           bool
+}
+
+func (w webCheck) run(ctx context.Context, m *manifest.Manifest) (string, []string, error) {
+	if w.base == "" || len(w.ifaces) == 0 {
+		return "", nil, fmt.Errorf("%w: web needs -url and -interfaces", errUsage)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(path string) ([]byte, error) {
+		b, err := fetch(ctx, client, w.base+path)
+		if err == nil && w.saveDir != "" {
+			name := strings.NewReplacer("/", "", ".", "_").Replace(path) + ".out"
+			err = os.WriteFile(filepath.Join(w.saveDir, name), b, 0o644)
+		}
+		return b, err
+	}
+	var problems []string
+
+	conns, err := get("/connections.json")
+	if err != nil {
+		return "", nil, err
+	}
+	flows, err := decodeFlows(conns)
+	if err != nil {
+		return "", nil, fmt.Errorf("/connections.json: %w", err)
+	}
+	for _, p := range checkFlows(m, flows, w.closed) {
+		problems = append(problems, "/connections.json: "+p)
+	}
+
+	before, err := readAllIfCounters(w.sysRoot, w.ifaces)
+	if err != nil {
+		return "", nil, err
+	}
+	mj, err := get("/metrics.json")
+	if err != nil {
+		return "", nil, err
+	}
+	after, err := readAllIfCounters(w.sysRoot, w.ifaces)
+	if err != nil {
+		return "", nil, err
+	}
+	problems = append(problems, checkMetricsJSON(mj, w.ifaces, before, after)...)
+
+	prom, err := get("/metrics")
+	if err != nil {
+		return "", nil, err
+	}
+	problems = append(problems, checkPrometheus(prom, w.metrics)...)
+	return fmt.Sprintf("%d connections, interfaces %v, %d metric families required", len(flows), w.ifaces, len(w.metrics)), problems, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
