@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
@@ -16,6 +17,9 @@ var (
 	_ Classifier = fakeClassifier(nil)
 	_ Store      = (*fakeStore)(nil)
 	_ Store      = (*store.DB)(nil)
+	_ Source     = (*conntrack.Snapshot)(nil)
+	_ Source     = (*conntrack.FileSource)(nil)
+	_ Classifier = (*filter.Filter)(nil)
 )
 
 // fakeSource replays entries, then returns stats and err. With block set,

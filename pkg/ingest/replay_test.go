@@ -1,0 +1,68 @@
+package ingest
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/store"
+)
+
+// TestReplayRealCapture runs the real parser, filter and store over the
+// small_mixed capture twice: the first cycle stores exactly the outbound
+// flows, all from the LAN, and the second (same table) writes only the
+// bookkeeping row.
+func TestReplayRealCapture(t *testing.T) {
+	ctx := context.Background()
+	lan := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")}
+	f, err := filter.New(lan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "netmon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clock := &stepClock{t: t0, step: time.Second}
+	in := &Ingester{
+		Source: &conntrack.FileSource{Path: filepath.Join("..", "..", "fixtures", "conntrack", "small_mixed.txt")},
+		Filter: f, Store: db, Now: clock.Now, Retention: time.Hour,
+	}
+
+	first, err := in.ReconcileSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Entries != 29 || first.Skipped != 0 {
+		t.Errorf("first cycle: %d entries, %d skipped; want the capture's 29, 0", first.Entries, first.Skipped)
+	}
+	if first.Outbound == 0 || first.Outbound >= first.Entries {
+		t.Errorf("first cycle kept %d of %d entries: the filter should drop LAN-to-LAN and router flows", first.Outbound, first.Entries)
+	}
+	conns, total, err := db.ActiveConnections(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != first.Outbound-first.Duplicates || len(conns) != total || first.Opened != total {
+		t.Errorf("stored %d rows (total %d, opened %d) for %d outbound flows with %d duplicates",
+			len(conns), total, first.Opened, first.Outbound, first.Duplicates)
+	}
+	for _, c := range conns {
+		if !lan[0].Contains(c.SrcIP) && !lan[1].Contains(c.SrcIP) {
+			t.Errorf("stored a flow from outside the LAN: %+v", c.Flow)
+		}
+	}
+
+	second, err := in.ReconcileSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.CycleResult != (store.CycleResult{Duplicates: first.Duplicates, RowsWritten: 1}) {
+		t.Errorf("unchanged table: %+v; want only the bookkeeping row written", second.CycleResult)
+	}
+}
