@@ -206,7 +206,8 @@ func TestGoreleaserBuilds(t *testing.T) {
 	}
 }
 
-// TestArchiveFiles checks that the archives carry what the issue asks for.
+// TestArchiveFiles checks that the archives carry what the issue asks for
+// and that each entry matches files in the repository.
 func TestArchiveFiles(t *testing.T) {
 	c := loadGoreleaser(t)
 	if len(c.Archives) != 1 {
@@ -216,6 +217,12 @@ func TestArchiveFiles(t *testing.T) {
 	want := []string{"README.md", "LICENSE", "configs/netmon.yaml", "deploy/README.md", "deploy/nfpm.yaml", "deploy/*/*"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("archive files (-want +got):\n%s", diff)
+	}
+	for _, pattern := range got {
+		matches, err := filepath.Glob(filepath.Join(repoRoot, pattern))
+		if err != nil || len(matches) == 0 {
+			t.Errorf("archive file %s: matches nothing in the repository (%v)", pattern, err)
+		}
 	}
 }
 

@@ -11,7 +11,9 @@
 # Needs root on Debian: it installs and purges the package named netmon, and,
 # like the package, sets net.netfilter.nf_conntrack_acct=1 (the old value is
 # restored at the end). It refuses to run where netmon is already installed.
-# Exit status: 0 all checks passed, 1 a check failed, 2 cannot run here.
+# Exit status: 0 all checks passed, 1 a check failed, 2 bad usage, 77 cannot
+# run here (not root, not Debian, netmon already installed): a skip for
+# scripts/test.sh.
 set -euo pipefail
 
 nfpm_module=github.com/goreleaser/nfpm/v2
@@ -31,7 +33,7 @@ fail() {
 }
 cannot() {
 	say "cannot run here: $*" >&2
-	exit 2
+	exit 77
 }
 
 usage() {

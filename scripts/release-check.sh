@@ -7,7 +7,7 @@
 #
 # Slow: the first `go install` of goreleaser takes about 9 minutes and 2 GB,
 # so CI runs scripts/package-check.sh instead. Needs Go, and root on Debian
-# for the install step. Exit status: 0 ok, 1 a check failed, 2 cannot run.
+# for the install step. Exit status: 0 ok, 1 a check failed, 77 cannot run here.
 set -euo pipefail
 
 goreleaser_module=github.com/goreleaser/goreleaser/v2
@@ -22,7 +22,7 @@ fail() {
 }
 cannot() {
 	say "cannot run here: $*" >&2
-	exit 2
+	exit 77
 }
 
 command -v go >/dev/null || cannot "needs Go"
