@@ -28,8 +28,8 @@ func TestDump(t *testing.T) {
 tcp	1
 udp	1
 == connections (id, proto, src_ip, src_port, dst_ip, dst_port, state, flags, uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes, first_seen_at, last_seen_at, closed_at)
-1	udp	10.0.0.6	5353	203.0.113.81	53			1	60	1	120	180	1795626528040	1795626528040	NULL
-2	tcp	10.0.0.5	40000	203.0.113.80	443	ESTABLISHED	ASSURED	10	1000	20	5000	6000	1795626528040	1795626528040	NULL
+1	tcp	10.0.0.5	40000	203.0.113.80	443	ESTABLISHED	ASSURED	10	1000	20	5000	6000	1795626528040	1795626528040	NULL
+2	udp	10.0.0.6	5353	203.0.113.81	53			1	60	1	120	180	1795626528040	1795626528040	NULL
 == ingest_state (id, last_cycle_at, cycles, active_connections)
 1	1795626528040	1	2
 == local_hosts (ip, uplink_bytes, downlink_bytes)

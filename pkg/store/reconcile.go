@@ -3,11 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"sort"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // tupleKey identifies a connection row: the columns of the UNIQUE index.
@@ -103,6 +107,7 @@ type snapFlow struct {
 	key tupleKey
 	Flow
 	counters
+	srcText, dstText string // address text, filled for flows to insert
 }
 
 // mergeFlows validates flows and merges entries that share a tuple.
@@ -364,42 +369,102 @@ func (c *cycleWriter) writeRemotes(ctx context.Context) error {
 	return nil
 }
 
-// writeOpens inserts new tuples and reopens closed or restarted ones: the
-// upsert resets the row to the new flow (see migrations/0001_init.sql).
+// connCols are the columns an opened flow sets, in the order openArgs
+// gives them.
+const connCols = `proto, src_ip, src_port, dst_ip, dst_port, state, flags,
+	uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes,
+	first_seen_at, last_seen_at`
+
+// openArgs are the values of connCols for f opened at now.
+func openArgs(f *snapFlow, now int64) []any {
+	return []any{f.Proto, f.srcText, f.SrcPort, f.dstText, f.DstPort, f.State, f.Flags,
+		f.upPackets, f.upBytes, f.downPackets, f.downBytes, addSat(f.upBytes, f.downBytes), now, now}
+}
+
+// writeOpens writes the flows that start this cycle. A tuple the cache
+// holds (its counters went down) is reset in place by id. Any other is
+// INSERTed; if a closed row of the tuple is kept as history, the UNIQUE
+// index refuses the insert and that row is reopened instead (see
+// migrations/0001_init.sql). Inserts go in tuple order, the unique index's
+// order, which keeps its pages hot (cold 100k cycle: measurably faster).
 func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	if len(c.opens) == 0 {
 		return nil
 	}
-	st, err := c.tx.PrepareContext(ctx, `
-		INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, state, flags,
-			uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes,
-			first_seen_at, last_seen_at, closed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
-		ON CONFLICT (proto, src_ip, src_port, dst_ip, dst_port) DO UPDATE SET
-			state = excluded.state, flags = excluded.flags,
-			uplink_packets = excluded.uplink_packets, uplink_bytes = excluded.uplink_bytes,
-			downlink_packets = excluded.downlink_packets, downlink_bytes = excluded.downlink_bytes,
-			total_bytes = excluded.total_bytes,
-			first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
-			closed_at = NULL
+	for _, f := range c.opens {
+		f.srcText, f.dstText = f.SrcIP.String(), f.DstIP.String()
+	}
+	sort.Slice(c.opens, func(i, j int) bool { return c.opens[i].less(c.opens[j]) })
+
+	ins, err := c.tx.PrepareContext(ctx, `INSERT INTO connections (`+connCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare connection insert: %w", err)
+	}
+	defer ins.Close()
+	// Both resets set every column of connCols but the tuple itself.
+	const set = `state = ?6, flags = ?7, uplink_packets = ?8, uplink_bytes = ?9,
+		downlink_packets = ?10, downlink_bytes = ?11, total_bytes = ?12,
+		first_seen_at = ?13, last_seen_at = ?14, closed_at = NULL`
+	reset, err := c.tx.PrepareContext(ctx, `UPDATE connections SET `+set+` WHERE id = ?15`)
+	if err != nil {
+		return fmt.Errorf("prepare connection reset: %w", err)
+	}
+	defer reset.Close()
+	reopen, err := c.tx.PrepareContext(ctx, `UPDATE connections SET `+set+`
+		WHERE proto = ?1 AND src_ip = ?2 AND src_port = ?3 AND dst_ip = ?4 AND dst_port = ?5
 		RETURNING id`)
 	if err != nil {
-		return fmt.Errorf("prepare connection upsert: %w", err)
+		return fmt.Errorf("prepare connection reopen: %w", err)
 	}
-	defer st.Close()
+	defer reopen.Close()
+
 	for _, f := range c.opens {
+		args := openArgs(f, c.now)
 		var id int64
-		err := st.QueryRowContext(ctx, f.Proto, f.SrcIP.String(), f.SrcPort, f.DstIP.String(), f.DstPort,
-			f.State, f.Flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
-			addSat(f.upBytes, f.downBytes), c.now, c.now).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("open connection %s: %w", f.key, err)
+		if row := c.cache.rows[f.key]; row != nil {
+			id = row.id
+			if _, err := reset.ExecContext(ctx, append(args, id)...); err != nil {
+				return fmt.Errorf("restart connection %s: %w", f.key, err)
+			}
+		} else if r, err := ins.ExecContext(ctx, args...); err == nil {
+			if id, err = r.LastInsertId(); err != nil {
+				return fmt.Errorf("insert connection %s: %w", f.key, err)
+			}
+		} else if isUniqueViolation(err) {
+			if err := reopen.QueryRowContext(ctx, args...).Scan(&id); err != nil {
+				return fmt.Errorf("reopen connection %s: %w", f.key, err)
+			}
+		} else {
+			return fmt.Errorf("insert connection %s: %w", f.key, err)
 		}
 		c.cache.rows[f.key] = &activeRow{id: id, state: f.State, flags: f.Flags, counters: f.counters, seen: c.cycle}
 		c.res.Opened++
 		c.res.RowsWritten++
 	}
 	return nil
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate
+// key. Only that statement is undone; the transaction goes on.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// less orders flows as the UNIQUE index orders their rows.
+func (f *snapFlow) less(g *snapFlow) bool {
+	switch {
+	case f.Proto != g.Proto:
+		return f.Proto < g.Proto
+	case f.srcText != g.srcText:
+		return f.srcText < g.srcText
+	case f.SrcPort != g.SrcPort:
+		return f.SrcPort < g.SrcPort
+	case f.dstText != g.dstText:
+		return f.dstText < g.dstText
+	}
+	return f.DstPort < g.DstPort
 }
 
 func (c *cycleWriter) writeUpdates(ctx context.Context) error {
