@@ -1,0 +1,234 @@
+// netmon dashboard: polls the JSON endpoints and updates the page in
+// place. No framework, and nothing from the server is ever parsed as HTML:
+// every value goes into the page through textContent or a DOM property, so
+// a hostile string in a connection's state is shown as text.
+"use strict";
+
+(function () {
+  const CONN_MS = 1000;
+  const METRICS_MS = 2000;
+  const TIMEOUT_MS = 5000;
+
+  const root = document.getElementById("netmon");
+  if (!root) {
+    return;
+  }
+  const limit = Number(root.dataset.limit) || 200;
+  const $ = (id) => document.getElementById(id);
+
+  // Polls that failed and the time of their last success (initially the
+  // page load, whose data the server rendered).
+  const loadedAt = new Date();
+  const pollers = {
+    connections: { okAt: loadedAt, failing: false },
+    metrics: { okAt: loadedAt, failing: false },
+  };
+
+  // humanBytes mirrors go-humanize's IBytes, which renders the first page.
+  function humanBytes(n) {
+    if (n < 10) {
+      return n + " B";
+    }
+    const sizes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    const e = Math.floor(Math.log(n) / Math.log(1024));
+    const val = Math.floor((n / Math.pow(1024, e)) * 10 + 0.5) / 10;
+    return (val < 10 ? val.toFixed(1) : val.toFixed(0)) + " " + sizes[e];
+  }
+
+  const PORTS = new Set(["tcp", "udp", "udplite", "sctp", "dccp"]);
+
+  // endpoint mirrors the server's: "ip:port", "[ipv6]:port", or the bare
+  // address for protocols without ports.
+  function endpoint(proto, ip, port) {
+    if (!PORTS.has(proto)) {
+      return ip;
+    }
+    return (ip.includes(":") ? "[" + ip + "]" : ip) + ":" + port;
+  }
+
+  // ago mirrors the server's coarse ages.
+  function ago(nowMs, iso) {
+    const s = Math.floor((nowMs - Date.parse(iso)) / 1000);
+    if (!(s >= 1)) {
+      return "just now";
+    }
+    if (s < 60) {
+      return s + " s ago";
+    }
+    if (s < 3600) {
+      return Math.floor(s / 60) + " min ago";
+    }
+    if (s < 48 * 3600) {
+      return Math.floor(s / 3600) + " h ago";
+    }
+    return Math.floor(s / 86400) + " d ago";
+  }
+
+  function comma(n) {
+    return Number(n).toLocaleString("en-US");
+  }
+
+  function clock(d) {
+    const p = (n) => String(n).padStart(2, "0");
+    return p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
+  }
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined) {
+      e.textContent = text;
+    }
+    if (cls) {
+      e.className = cls;
+    }
+    return e;
+  }
+
+  function row(c, nowMs) {
+    const tr = document.createElement("tr");
+    tr.dataset.key = c.key;
+    tr.append(
+      el("td", c.proto),
+      el("td", endpoint(c.proto, c.src_ip, c.src_port), "addr"),
+      el("td", endpoint(c.proto, c.dst_ip, c.dst_port), "addr"),
+      el("td", c.state, "state"),
+      el("td", c.flags.join(","), "flags"),
+    );
+    const cells = [
+      [c.uplink_bytes, c.uplink_bytes + " bytes, " + c.uplink_packets + " packets"],
+      [c.downlink_bytes, c.downlink_bytes + " bytes, " + c.downlink_packets + " packets"],
+      [c.total_bytes, c.total_bytes + " bytes"],
+    ];
+    for (const [n, title] of cells) {
+      const td = el("td", humanBytes(n), "num");
+      td.title = title;
+      tr.append(td);
+    }
+    const seen = el("td", ago(nowMs, c.last_seen_at), "seen");
+    seen.title = c.last_seen_at;
+    tr.append(seen);
+    const badge = c.seen_before ? el("span", "SEEN", "badge seen") : el("span", "NEW", "badge new");
+    const td = el("td");
+    td.append(badge);
+    tr.append(td);
+    return tr;
+  }
+
+  function renderConnections(conns, total, nowMs) {
+    const rows = conns.map((c) => row(c, nowMs));
+    if (rows.length === 0) {
+      const tr = el("tr", undefined, "empty");
+      const td = el("td", "no active outbound connections");
+      td.colSpan = 10;
+      tr.append(td);
+      rows.push(tr);
+    }
+    $("rows").replaceChildren(...rows);
+    $("shown").textContent = String(conns.length);
+    $("total").textContent = String(total);
+  }
+
+  function rate(v) {
+    return v === null || v === undefined ? "–" : humanBytes(Math.floor(v)) + "/s";
+  }
+
+  function ifaceTile(it) {
+    const tile = el("div", undefined, "tile iface");
+    tile.dataset.iface = it.name;
+    tile.append(el("h2", it.name));
+    if (it.error) {
+      tile.append(el("p", it.error, "small bad"));
+      return tile;
+    }
+    const table = el("table", undefined, "io");
+    for (const dir of ["rx", "tx"]) {
+      const tr = document.createElement("tr");
+      tr.append(
+        el("th", dir),
+        el("td", humanBytes(it[dir + "_bytes"]), dir),
+        el("td", rate(it[dir + "_bytes_per_second"]), dir + "-rate"),
+        el("td", comma(it[dir + "_packets"]) + " pkts", dir + "-packets"),
+      );
+      table.append(tr);
+    }
+    tile.append(table);
+    return tile;
+  }
+
+  function renderMetrics(m) {
+    const nowMs = Date.parse(m.at) || Date.now();
+    const l = m.load;
+    $("load").textContent = [l.load1, l.load5, l.load15].map((x) => x.toFixed(2)).join("  ");
+    $("mem").textContent = humanBytes(m.memory.used_bytes) + " / " + humanBytes(m.memory.total_bytes);
+    $("mem-bar").max = Math.max(m.memory.total_bytes, 1);
+    $("mem-bar").value = m.memory.used_bytes;
+
+    const ct = m.conntrack;
+    $("tile-conntrack").hidden = !ct;
+    if (ct) {
+      $("ct-text").textContent = ct.error ? "–" : comma(ct.count) + " / " + comma(ct.max);
+      $("ct-bar").max = Math.max(ct.max, 1);
+      $("ct-bar").value = ct.error ? 0 : ct.count;
+      $("ct-error").textContent = ct.error || "";
+    }
+    $("ifaces").replaceChildren(...(m.interfaces || []).map(ifaceTile));
+
+    const ing = m.ingest;
+    const text = $("ingest-text");
+    text.textContent = ing.last_cycle_at
+      ? ago(nowMs, ing.last_cycle_at) + " · " + comma(ing.cycles) + " cycles"
+      : "no cycle yet";
+    text.classList.toggle("bad", !ing.healthy);
+    $("ingest-detail").textContent = ing.reason || "";
+  }
+
+  function updateStale() {
+    const failing = Object.values(pollers).filter((p) => p.failing);
+    const banner = $("stale");
+    if (failing.length === 0) {
+      banner.hidden = true;
+      return;
+    }
+    const since = new Date(Math.min(...failing.map((p) => p.okAt.getTime())));
+    banner.textContent = "data stale since " + clock(since) + " (server unreachable, retrying)";
+    banner.hidden = false;
+  }
+
+  async function getJSON(url) {
+    const res = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (!res.ok) {
+      throw new Error(url + ": HTTP " + res.status);
+    }
+    return { res: res, body: await res.json() };
+  }
+
+  // poll runs fn every ms milliseconds, the next run starting after the
+  // last one finished, and keeps going whatever happens.
+  function poll(name, ms, fn) {
+    const state = pollers[name];
+    const tick = async () => {
+      try {
+        await fn();
+        state.okAt = new Date();
+        state.failing = false;
+        root.dataset[name + "Polls"] = String(Number(root.dataset[name + "Polls"] || 0) + 1);
+      } catch (err) {
+        state.failing = true;
+      }
+      updateStale();
+      setTimeout(tick, ms);
+    };
+    setTimeout(tick, ms);
+  }
+
+  poll("connections", CONN_MS, async () => {
+    const { res, body } = await getJSON("/connections.json?limit=" + limit);
+    const total = Number(res.headers.get("X-Total-Count"));
+    const nowMs = Date.parse(res.headers.get("X-Server-Time") || "") || Date.now();
+    renderConnections(body, Number.isFinite(total) ? total : body.length, nowMs);
+  });
+  poll("metrics", METRICS_MS, async () => {
+    const { body } = await getJSON("/metrics.json");
+    renderMetrics(body);
+  });
+})();

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netmon-dev/netmon/pkg/store"
+)
+
+// connectionJSON is one element of /connections.json. The names are the
+// ones `netmon print-outbound --output json` uses, plus the times and
+// seen_before. Counters are exact integers.
+type connectionJSON struct {
+	Key             string   `json:"key"`
+	Proto           string   `json:"proto"`
+	SrcIP           string   `json:"src_ip"`
+	SrcPort         uint16   `json:"src_port"`
+	DstIP           string   `json:"dst_ip"`
+	DstPort         uint16   `json:"dst_port"`
+	State           string   `json:"state"`
+	Flags           []string `json:"flags"`
+	UplinkPackets   uint64   `json:"uplink_packets"`
+	UplinkBytes     uint64   `json:"uplink_bytes"`
+	DownlinkPackets uint64   `json:"downlink_packets"`
+	DownlinkBytes   uint64   `json:"downlink_bytes"`
+	TotalBytes      uint64   `json:"total_bytes"`
+	FirstSeenAt     string   `json:"first_seen_at"`
+	LastSeenAt      string   `json:"last_seen_at"`
+	// SeenBefore is true when the remote host was first seen before the
+	// new-host window: the dashboard's SEEN badge (else NEW).
+	SeenBefore bool `json:"seen_before"`
+}
+
+// timeFormat is RFC 3339 in UTC with milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// formatTime writes t as RFC 3339 UTC with milliseconds.
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// flowKey is the text key of a flow, "proto|src|sport|dst|dport", the
+// same text as conntrack.FlowKey.String for the flow it came from.
+func flowKey(f *store.Flow) string {
+	b := make([]byte, 0, 64)
+	b = append(b, f.Proto...)
+	b = append(b, '|')
+	b = f.SrcIP.AppendTo(b)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(f.SrcPort), 10)
+	b = append(b, '|')
+	b = f.DstIP.AppendTo(b)
+	b = append(b, '|')
+	b = strconv.AppendUint(b, uint64(f.DstPort), 10)
+	return string(b)
+}
+
+// splitFlags turns the stored "ASSURED,UNREPLIED" into a list; never nil.
+func splitFlags(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// toConnectionJSON converts a stored connection; newSince is the start of
+// the new-host window.
+func toConnectionJSON(c *store.Connection, newSince time.Time) connectionJSON {
+	return connectionJSON{
+		Key:             flowKey(&c.Flow),
+		Proto:           c.Proto,
+		SrcIP:           addrText(c.SrcIP),
+		SrcPort:         c.SrcPort,
+		DstIP:           addrText(c.DstIP),
+		DstPort:         c.DstPort,
+		State:           c.State,
+		Flags:           splitFlags(c.Flags),
+		UplinkPackets:   c.UplinkPackets,
+		UplinkBytes:     c.UplinkBytes,
+		DownlinkPackets: c.DownlinkPackets,
+		DownlinkBytes:   c.DownlinkBytes,
+		TotalBytes:      c.TotalBytes(),
+		FirstSeenAt:     formatTime(c.FirstSeenAt),
+		LastSeenAt:      formatTime(c.LastSeenAt),
+		SeenBefore:      c.HostFirstSeenAt.Before(newSince),
+	}
+}
+
+// addrText is a's text, "" for the zero Addr.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// parseLimit reads ?limit=: absent means 0 (all); otherwise an integer
+// from 1 to MaxLimit.
+func parseLimit(r *http.Request) (int, error) {
+	q, err := query(r, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if !q.Has("limit") {
+		return 0, nil
+	}
+	v := q.Get("limit")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, fmt.Errorf("limit: must be an integer from 1 to %d, got %q", MaxLimit, truncate(v))
+	}
+	return n, nil
+}
+
+// connections serves GET /connections.json[?limit=N]: the active
+// connections, biggest first; the count of all active connections is in
+// X-Total-Count and the server's clock in X-Server-Time (the page shows
+// ages against it, not against the browser's clock).
+func (s *server) connections(w http.ResponseWriter, r *http.Request) {
+	limit, err := parseLimit(r)
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	conns, total, err := s.store.ActiveConnections(r.Context(), limit)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	now := s.now()
+	newSince := now.Add(-s.window)
+	out := make([]connectionJSON, len(conns))
+	for i := range conns {
+		out[i] = toConnectionJSON(&conns[i], newSince)
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	w.Header().Set("X-Server-Time", formatTime(now))
+	s.writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,213 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/store"
+)
+
+// wantConns is sampleConns as /connections.json must show them.
+func wantConns() []connectionJSON {
+	return []connectionJSON{
+		{Key: "tcp|10.0.0.6|33857|203.0.113.80|443", Proto: "tcp", SrcIP: "10.0.0.6", SrcPort: 33857, DstIP: "203.0.113.80", DstPort: 443,
+			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268, TotalBytes: 20598,
+			FirstSeenAt: "2026-11-25T17:20:00.000Z", LastSeenAt: "2026-11-25T17:29:58.000Z", SeenBefore: true},
+		{Key: "tcp|fd00::5|47067|2001:db8::80|443", Proto: "tcp", SrcIP: "fd00::5", SrcPort: 47067, DstIP: "2001:db8::80", DstPort: 443,
+			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224, TotalBytes: 3529,
+			FirstSeenAt: "2026-11-25T17:29:30.000Z", LastSeenAt: "2026-11-25T17:30:00.000Z", SeenBefore: false},
+		{Key: "tcp|10.0.0.5|58337|203.0.113.91|80", Proto: "tcp", SrcIP: "10.0.0.5", SrcPort: 58337, DstIP: "203.0.113.91", DstPort: 80,
+			State: "<img src=x onerror=alert(1)>", Flags: []string{}, UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164, TotalBytes: 1389,
+			FirstSeenAt: "2026-11-25T17:29:55.000Z", LastSeenAt: "2026-11-25T17:29:59.000Z", SeenBefore: false},
+		{Key: "udp|10.0.0.6|40061|203.0.113.87|9999", Proto: "udp", SrcIP: "10.0.0.6", SrcPort: 40061, DstIP: "203.0.113.87", DstPort: 9999,
+			State: "<script>window.__netmonPwned=1</script>", Flags: []string{"UNREPLIED"}, UplinkPackets: 2, UplinkBytes: 184, TotalBytes: 184,
+			FirstSeenAt: "2026-11-25T14:30:00.000Z", LastSeenAt: "2026-11-25T17:28:30.000Z", SeenBefore: true},
+		{Key: "icmp|10.0.0.5|4660|203.0.113.80|8", Proto: "icmp", SrcIP: "10.0.0.5", SrcPort: 4660, DstIP: "203.0.113.80", DstPort: 8,
+			Flags: []string{}, UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, TotalBytes: 252,
+			FirstSeenAt: "2026-11-25T17:29:00.000Z", LastSeenAt: "2026-11-25T17:29:00.000Z", SeenBefore: true},
+	}
+}
+
+func TestConnections(t *testing.T) {
+	tests := []struct {
+		name   string
+		target string
+		want   []connectionJSON
+	}{
+		{name: "all", target: "/connections.json", want: wantConns()},
+		{name: "limit", target: "/connections.json?limit=2", want: wantConns()[:2]},
+		{name: "limit above the count", target: "/connections.json?limit=1000000", want: wantConns()},
+		{name: "empty limit is rejected", target: "/connections.json?limit", want: nil},
+	}
+	h, _ := testServer(t, nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := do(t, h, http.MethodGet, tc.target)
+			if tc.want == nil {
+				checkResponse(t, res, http.StatusBadRequest, "application/json; charset=utf-8")
+				return
+			}
+			checkResponse(t, res, http.StatusOK, "application/json; charset=utf-8")
+			var got []connectionJSON
+			if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("connections (-want +got):\n%s", diff)
+			}
+			if total := res.Header.Get("X-Total-Count"); total != "5" {
+				t.Errorf("X-Total-Count = %q, want 5", total)
+			}
+			if st := res.Header.Get("X-Server-Time"); st != "2026-11-25T17:30:00.000Z" {
+				t.Errorf("X-Server-Time = %q", st)
+			}
+		})
+	}
+}
+
+// TestConnectionsRawJSON checks the wire form: exact integers, [] for
+// no flags, and HTML metacharacters escaped so the JSON is inert even
+// if a browser were tricked into reading it as HTML.
+func TestConnectionsRawJSON(t *testing.T) {
+	h, _ := testServer(t, nil)
+	raw := body(t, do(t, h, http.MethodGet, "/connections.json"))
+	for _, want := range []string{`"flags":[]`, `"total_bytes":20598`, `"state":"\u003cimg src=x onerror=alert(1)\u003e"`, `"\u003cscript\u003ewindow.__netmonPwned=1\u003c/script\u003e"`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	for _, bad := range []string{"<img", "<script", "null"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("JSON holds %q", bad)
+		}
+	}
+}
+
+func TestConnectionsEmptyIsArray(t *testing.T) {
+	h, fs := testServer(t, nil)
+	fs.conns = nil
+	res := do(t, h, http.MethodGet, "/connections.json")
+	if got := strings.TrimSpace(body(t, res)); got != "[]" {
+		t.Errorf("empty body = %q, want []", got)
+	}
+	if total := res.Header.Get("X-Total-Count"); total != "0" {
+		t.Errorf("X-Total-Count = %q, want 0", total)
+	}
+}
+
+func TestConnectionsBadLimit(t *testing.T) {
+	for _, v := range []string{"-1", "0", "abc", "1.5", "1e3", "0x10", "99999999999999999999999", "1000001", "%20", "2%00"} {
+		t.Run(v, func(t *testing.T) {
+			h, fs := testServer(t, nil)
+			called := false
+			fs.active = func(context.Context, int) ([]store.Connection, int, error) {
+				called = true
+				return nil, 0, nil
+			}
+			res := do(t, h, http.MethodGet, "/connections.json?limit="+v)
+			checkResponse(t, res, http.StatusBadRequest, "application/json; charset=utf-8")
+			var e errorBody
+			if err := json.NewDecoder(res.Body).Decode(&e); err != nil || !strings.HasPrefix(e.Error, "limit: ") {
+				t.Errorf("error body = %+v (%v), want a limit error", e, err)
+			}
+			if called {
+				t.Error("the store was asked despite the bad limit")
+			}
+		})
+	}
+}
+
+func TestConnectionsPassesLimit(t *testing.T) {
+	tests := []struct {
+		name   string
+		target string
+		want   int
+	}{
+		{name: "no limit asks for all", target: "/connections.json", want: 0},
+		{name: "limit", target: "/connections.json?limit=200", want: 200},
+		{name: "dashboard asks for top n", target: "/", want: 7},
+		{name: "dashboard with limit", target: "/?limit=3", want: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, fs := testServer(t, func(o *Options) { o.TopN = 7 })
+			got := -1
+			fs.active = func(_ context.Context, limit int) ([]store.Connection, int, error) {
+				got = limit
+				return nil, 0, nil
+			}
+			do(t, h, http.MethodGet, tc.target)
+			if got != tc.want {
+				t.Errorf("store asked for limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConnectionsStoreError(t *testing.T) {
+	h, fs := testServer(t, nil)
+	fs.err = errors.New("database is locked: /secret/path.db")
+	res := do(t, h, http.MethodGet, "/connections.json")
+	checkResponse(t, res, http.StatusInternalServerError, "application/json; charset=utf-8")
+	if b := body(t, res); strings.Contains(b, "secret") {
+		t.Errorf("500 body leaks the error: %s", b)
+	}
+}
+
+// TestFlowKeyMatchesConntrack keeps the web key in step with
+// conntrack.FlowKey's text form for every kind of flow.
+func TestFlowKeyMatchesConntrack(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name string
+		key  conntrack.FlowKey
+	}{
+		{"tcp v4", conntrack.FlowKey{Proto: conntrack.ProtoTCP, Src: a("10.0.0.5"), SrcPort: 51234, Dst: a("93.184.216.34"), DstPort: 443}},
+		{"udp v6", conntrack.FlowKey{Proto: conntrack.ProtoUDP, Src: a("fd00::5"), SrcPort: 48758, Dst: a("2001:db8::80"), DstPort: 53}},
+		{"icmp", conntrack.FlowKey{Proto: conntrack.ProtoICMP, Src: a("10.0.0.5"), SrcPort: 4660, Dst: a("203.0.113.80"), DstPort: 8}},
+		{"unknown protocol", conntrack.FlowKey{Proto: 253, Src: a("10.0.0.6"), Dst: a("203.0.113.89")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			proto := conntrack.ProtoName(tc.key.Proto)
+			if proto == "unknown" {
+				proto = "253"
+			}
+			f := store.Flow{Proto: proto, SrcIP: tc.key.Src, SrcPort: tc.key.SrcPort, DstIP: tc.key.Dst, DstPort: tc.key.DstPort}
+			if got, want := flowKey(&f), tc.key.String(); got != want {
+				t.Errorf("flowKey = %q, conntrack says %q", got, want)
+			}
+		})
+	}
+}
+
+func TestSeenBeforeWindow(t *testing.T) {
+	tests := []struct {
+		name      string
+		hostFirst time.Duration // before now
+		window    time.Duration
+		want      bool
+	}{
+		{name: "inside the window", hostFirst: 59 * time.Second, window: time.Minute, want: false},
+		{name: "exactly at the edge is still new", hostFirst: time.Minute, window: time.Minute, want: false},
+		{name: "before the window", hostFirst: 61 * time.Second, window: time.Minute, want: true},
+		{name: "short test window", hostFirst: 3 * time.Second, window: 2 * time.Second, want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := store.Connection{HostFirstSeenAt: now.Add(-tc.hostFirst)}
+			if got := toConnectionJSON(&c, now.Add(-tc.window)).SeenBefore; got != tc.want {
+				t.Errorf("seen_before = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

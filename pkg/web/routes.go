@@ -1,0 +1,25 @@
+package web
+
+import "net/http"
+
+// routes is the one place that lists every URL the server answers.
+// Each path answers GET (and HEAD); other methods get a JSON 405, and
+// paths not listed a JSON 404. Every response, errors included, goes
+// through secure.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	get := func(path string, h http.HandlerFunc) {
+		mux.HandleFunc("GET "+path, h)
+		mux.HandleFunc(path, s.methodNotAllowed)
+	}
+	get("/{$}", s.dashboard)
+	get("/static/app.js", s.static("app.js", "text/javascript; charset=utf-8"))
+	get("/static/style.css", s.static("style.css", "text/css; charset=utf-8"))
+	get("/favicon.ico", s.noContent)
+	get("/connections.json", s.connections)
+	get("/metrics.json", s.systemMetrics)
+	get("/metrics", s.prometheus())
+	get("/healthz", s.healthz)
+	mux.HandleFunc("/", s.notFound)
+	return s.secure(mux)
+}

@@ -1,0 +1,175 @@
+// Package web serves netmon's live dashboard and its JSON and Prometheus
+// endpoints over the stdlib net/http.
+//
+// It reads the database through the small Store interface declared here
+// (it never sees *sql.DB), the in-process ingest loop through Health (nil
+// when a separate process ingests: health is then derived from the
+// database's last cycle), and the router's own figures through
+// SystemMetrics. Templates, JavaScript and CSS are embedded and parsed
+// once; the page's script polls the JSON endpoints and rebuilds only the
+// table body, with textContent, never by pasting data into HTML.
+package web
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/sysmetrics"
+)
+
+// Store is what the web server reads from the database. *store.DB
+// implements it.
+type Store interface {
+	// ActiveConnections returns at most limit active connections (all
+	// when limit <= 0), biggest total bytes first, ties by key, and the
+	// number of active connections in all.
+	ActiveConnections(ctx context.Context, limit int) ([]store.Connection, int, error)
+	// ActiveByProto counts active connections per protocol name.
+	ActiveByProto(ctx context.Context) (map[string]int, error)
+	// RemoteHostCount is the number of remote hosts ever seen.
+	RemoteHostCount(ctx context.Context) (int, error)
+	// LocalHosts returns the cumulative traffic of every LAN address.
+	LocalHosts(ctx context.Context) ([]store.LocalHost, error)
+	// LastCycle returns when the last reconcile cycle ran (zero if none)
+	// and how many cycles have run.
+	LastCycle(ctx context.Context) (time.Time, int64, error)
+}
+
+// SystemMetrics reads the router's load, memory, interfaces and conntrack
+// fill. *sysmetrics.Reader implements it.
+type SystemMetrics interface {
+	Read(ctx context.Context) (sysmetrics.Snapshot, error)
+}
+
+// Health reports the state of an ingest loop running in this process.
+type Health interface {
+	IngestStatus() IngestStatus
+}
+
+// HealthFunc adapts a function to Health, so cmd/netmon can wrap the
+// ingest loop's own status type without this package importing it.
+type HealthFunc func() IngestStatus
+
+// IngestStatus implements Health.
+func (f HealthFunc) IngestStatus() IngestStatus { return f() }
+
+// IngestStatus is what the web server needs to know about the ingest loop.
+type IngestStatus struct {
+	LastOK  time.Time // end of the last successful cycle; zero before the first
+	LastErr error     // error of the last cycle, nil when it succeeded
+	Cycles  int64     // cycles run, successful or not
+	Errors  int64     // cycles that failed
+	// LastDuration and LastSkipped describe the last successful cycle:
+	// how long it took and how many snapshot lines it could not parse.
+	LastDuration time.Duration
+	LastSkipped  int
+}
+
+// Defaults for the zero values of Options.
+const (
+	DefaultInterval      = time.Second
+	DefaultNewHostWindow = 60 * time.Second
+	DefaultTopN          = 200
+	// MaxLimit bounds ?limit= so a typo cannot ask for a billion rows.
+	MaxLimit = 1_000_000
+	// MaxHostSeries caps the per-LAN-host Prometheus series.
+	MaxHostSeries = 256
+)
+
+// Options configure New.
+type Options struct {
+	Store   Store         // required
+	Metrics SystemMetrics // required
+	// Health is the in-process ingest loop, or nil when another process
+	// ingests; health then comes from Store.LastCycle.
+	Health Health
+	// Interval is the ingest interval: /healthz fails after 3 intervals
+	// without a successful cycle. 0 means DefaultInterval.
+	Interval time.Duration
+	// NewHostWindow is how long a remote host's connections carry the NEW
+	// badge after the host was first seen. 0 means DefaultNewHostWindow.
+	NewHostWindow time.Duration
+	// TopN is how many rows the dashboard shows. 0 means DefaultTopN.
+	TopN int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives server-side errors; nil discards them.
+	Logger *slog.Logger
+	// Registry, when set, receives netmon's collector and is what /metrics
+	// serves, so the caller can add its own collectors. nil: a fresh
+	// registry with netmon's collector and the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// server holds the handlers' dependencies.
+type server struct {
+	store    Store
+	metrics  SystemMetrics
+	health   Health
+	interval time.Duration
+	window   time.Duration
+	topN     int
+	now      func() time.Time
+	log      *slog.Logger
+	page     *template.Template
+	registry *prometheus.Registry
+}
+
+// New returns the web handler: every route of routes.go behind the
+// security headers.
+func New(opts Options) (http.Handler, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.routes(), nil
+}
+
+// newServer checks opts, fills defaults and parses the template.
+func newServer(opts Options) (*server, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("web options: store is required")
+	case opts.Metrics == nil:
+		return nil, errors.New("web options: metrics is required")
+	case opts.Interval < 0:
+		return nil, errors.New("web options: interval: must be >= 0")
+	case opts.NewHostWindow < 0:
+		return nil, errors.New("web options: new host window: must be >= 0")
+	case opts.TopN < 0 || opts.TopN > MaxLimit:
+		return nil, errors.New("web options: top n: must be between 0 and 1000000")
+	}
+	s := &server{
+		store:    opts.Store,
+		metrics:  opts.Metrics,
+		health:   opts.Health,
+		interval: cmp.Or(opts.Interval, DefaultInterval),
+		window:   cmp.Or(opts.NewHostWindow, DefaultNewHostWindow),
+		topN:     cmp.Or(opts.TopN, DefaultTopN),
+		now:      opts.Now,
+		log:      opts.Logger,
+		registry: opts.Registry,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if s.page, err = parsePage(); err != nil {
+		return nil, err
+	}
+	if err := s.register(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
