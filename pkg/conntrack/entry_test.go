@@ -1,0 +1,118 @@
+package conntrack
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestProtoName(t *testing.T) {
+	tests := []struct {
+		proto                 uint8
+		name                  string
+		hasPorts, isICMP, rev bool
+	}{
+		{proto: ProtoICMP, name: "icmp", isICMP: true},
+		{proto: ProtoTCP, name: "tcp", hasPorts: true},
+		{proto: ProtoUDP, name: "udp", hasPorts: true},
+		{proto: ProtoDCCP, name: "dccp", hasPorts: true},
+		{proto: ProtoGRE, name: "gre"},
+		{proto: ProtoICMPv6, name: "icmpv6", isICMP: true},
+		{proto: ProtoSCTP, name: "sctp", hasPorts: true},
+		{proto: ProtoUDPLite, name: "udplite", hasPorts: true},
+		{proto: 253, name: "unknown"},
+		{proto: 0, name: "unknown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Entry{Proto: tc.proto}
+			got := []any{ProtoName(tc.proto), e.ProtoName(), HasPorts(tc.proto), IsICMP(tc.proto)}
+			want := []any{tc.name, tc.name, tc.hasPorts, tc.isICMP}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("proto %d (-want +got):\n%s", tc.proto, diff)
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    Status
+		wantFlags []string
+		wantText  string
+	}{
+		{name: "none", status: 0, wantFlags: []string{}, wantText: ""},
+		{name: "assured", status: StatusAssured, wantFlags: []string{"ASSURED"}, wantText: "ASSURED"},
+		{name: "unreplied", status: StatusUnreplied, wantFlags: []string{"UNREPLIED"}, wantText: "UNREPLIED"},
+		{
+			name:      "all in fixed order",
+			status:    StatusHWOffload | StatusOffload | StatusUnreplied | StatusAssured,
+			wantFlags: []string{"ASSURED", "UNREPLIED", "OFFLOAD", "HW_OFFLOAD"},
+			wantText:  "ASSURED,UNREPLIED,OFFLOAD,HW_OFFLOAD",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.wantFlags, tc.status.Flags()); diff != "" {
+				t.Errorf("Flags (-want +got):\n%s", diff)
+			}
+			if got := tc.status.String(); got != tc.wantText {
+				t.Errorf("String = %q, want %q", got, tc.wantText)
+			}
+			if got := ParseStatus(tc.status.String()); got != tc.status {
+				t.Errorf("ParseStatus(%q) = %v, want %v", tc.status.String(), got, tc.status)
+			}
+		})
+	}
+}
+
+func TestStatusHas(t *testing.T) {
+	s := StatusAssured | StatusUnreplied
+	tests := []struct {
+		name string
+		f    Status
+		want bool
+	}{
+		{name: "one set bit", f: StatusAssured, want: true},
+		{name: "both set bits", f: StatusAssured | StatusUnreplied, want: true},
+		{name: "unset bit", f: StatusOffload, want: false},
+		{name: "set and unset bit", f: StatusAssured | StatusOffload, want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.Has(tc.f); got != tc.want {
+				t.Errorf("%v.Has(%v) = %v, want %v", s, tc.f, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStatusIgnoresUnknown(t *testing.T) {
+	if got := ParseStatus("SEEN_REPLY,ASSURED,,bogus"); got != StatusAssured {
+		t.Errorf("ParseStatus = %v, want ASSURED", got)
+	}
+}
+
+func TestEventString(t *testing.T) {
+	tests := []struct {
+		ev   Event
+		want string
+	}{
+		{EventNone, ""}, {EventNew, "NEW"}, {EventUpdate, "UPDATE"}, {EventDestroy, "DESTROY"}, {Event(9), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.ev.String(); got != tc.want {
+				t.Errorf("Event(%d).String() = %q, want %q", tc.ev, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTotalBytes(t *testing.T) {
+	e := Entry{Orig: Tuple{Bytes: 330}, Reply: Tuple{Bytes: 20268}}
+	if got := e.TotalBytes(); got != 20598 {
+		t.Errorf("TotalBytes = %d, want 20598", got)
+	}
+}
