@@ -11,6 +11,8 @@
 //	e2echeck web -manifest M -url http://127.0.0.1:PORT -interfaces a,b [-closed] [-metrics n,..]
 //	    /connections.json, /metrics.json against sysfs, /metrics as
 //	    Prometheus text
+//	e2echeck wait -url URL [-timeout 10s]
+//	    poll URL until it answers 200 (netmon serve is up)
 //	e2echeck long-lived -manifest M
 //	    print "family proto src sport dst dport" for each held flow, for
 //	    the script to delete them from the table with conntrack -D
@@ -56,6 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
+	if args[0] == "wait" {
+		return runWait(ctx, args[1:], stderr)
+	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	manifestPath := fs.String("manifest", "", "manifest written by labtraffic (required)")
@@ -80,9 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metrics := fs.String("metrics", "", "metric families /metrics must hold, comma separated")
 		sysRoot := fs.String("sys-root", "/", "root under which sys/class/net is read")
 		saveDir := fs.String("save-dir", "", "store the fetched bodies here")
+		settle := fs.Duration("settle", 0, "poll /connections.json this long for it to match (serve's ingest loop catching up)")
 		cmd = func(m *manifest.Manifest) (string, []string, error) {
 			w := webCheck{base: strings.TrimSuffix(*url, "/"), ifaces: splitList(*ifaces), metrics: splitList(*metrics),
-				sysRoot: *sysRoot, saveDir: *saveDir, closed: *closed}
+				sysRoot: *sysRoot, saveDir: *saveDir, closed: *closed, settle: *settle}
 			return w.run(ctx, m)
 		}
 	case "long-lived":
@@ -181,6 +187,7 @@ type webCheck struct {
 	ifaces, metrics  []string
 	sysRoot, saveDir string
 	closed           bool
+	settle           time.Duration // how long /connections.json may take to match
 }
 
 func (w webCheck) run(ctx context.Context, m *manifest.Manifest) (string, []string, error) {
@@ -198,16 +205,30 @@ func (w webCheck) run(ctx context.Context, m *manifest.Manifest) (string, []stri
 	}
 	var problems []string
 
-	conns, err := get("/connections.json")
-	if err != nil {
-		return "", nil, err
-	}
-	flows, err := decodeFlows(conns)
-	if err != nil {
-		return "", nil, fmt.Errorf("/connections.json: %w", err)
-	}
-	for _, p := range checkFlows(m, flows, w.closed) {
-		problems = append(problems, "/connections.json: "+p)
+	// serve's own ingest loop catches up with the table within a cycle or
+	// two: poll /connections.json until it matches or the settle time ends.
+	deadline := time.Now().Add(w.settle)
+	var flows []flowJSON
+	for {
+		conns, err := get("/connections.json")
+		if err != nil {
+			return "", nil, err
+		}
+		if flows, err = decodeFlows(conns); err != nil {
+			return "", nil, fmt.Errorf("/connections.json: %w", err)
+		}
+		problems = problems[:0]
+		for _, p := range checkFlows(m, flows, w.closed) {
+			problems = append(problems, "/connections.json: "+p)
+		}
+		if len(problems) == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 
 	before, err := readAllIfCounters(w.sysRoot, w.ifaces)
@@ -228,8 +249,49 @@ func (w webCheck) run(ctx context.Context, m *manifest.Manifest) (string, []stri
 	if err != nil {
 		return "", nil, err
 	}
-	problems = append(problems, checkPrometheus(prom, w.metrics)...)
+	problems = append(problems, checkPrometheus(prom, w.metrics, labExpect(m, w.ifaces, w.closed))...)
 	return fmt.Sprintf("%d connections, interfaces %v, %d metric families required", len(flows), w.ifaces, len(w.metrics)), problems, nil
+}
+
+// runWait polls a URL until it answers 200 or the timeout passes.
+func runWait(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "URL to poll (required)")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *url == "" || *timeout <= 0 {
+		return fmt.Errorf("%w: wait needs -url and a positive -timeout", errUsage)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := fetch(ctx, client, *url)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w (last: %w)", *url, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// labExpect is what /metrics must report for the lab's traffic: the
+// router's interfaces, the active outbound connections, and every remote
+// host ever seen (hosts are never pruned, so closing changes nothing).
+func labExpect(m *manifest.Manifest, ifaces []string, closed bool) promExpect {
+	hosts := map[string]bool{}
+	for _, f := range m.Outbound() {
+		hosts[f.DstIP.String()] = true
+	}
+	return promExpect{ifaces: ifaces, active: len(expectedActive(m, closed)), remoteHosts: len(hosts)}
 }
 
 // splitList splits a comma-separated list, dropping empty items.

@@ -81,6 +81,29 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestRunWait(t *testing.T) {
+	up := fakeServe(t, map[string]string{"/healthz": `{"status":"ok"}`})
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"answers", []string{"wait", "-url", up + "/healthz"}, ""},
+		{"never 200", []string{"wait", "-url", up + "/missing", "-timeout", "300ms"}, "context deadline exceeded"},
+		{"no url", []string{"wait"}, "wait needs -url"},
+		{"bad timeout", []string{"wait", "-url", up, "-timeout", "0s"}, "positive -timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("run(%q) = %v, want error containing %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestSplitList(t *testing.T) {
 	tests := []struct {
 		in   string

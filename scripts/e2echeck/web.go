@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -115,9 +116,25 @@ func checkMetricsJSON(b []byte, want []string, before, after map[string]ifCounte
 	return p
 }
 
+// promExpect is what /metrics must show about the lab, beyond the
+// families named on the command line.
+type promExpect struct {
+	ifaces      []string // each a label interface="..." of the interface counters
+	active      int      // sum of netmon_active_connections
+	remoteHosts int      // netmon_remote_hosts
+}
+
+// Metric families the lab-specific checks read.
+const (
+	promActive      = "netmon_active_connections"
+	promRemoteHosts = "netmon_remote_hosts"
+	promIfaceRx     = "netmon_interface_receive_bytes_total"
+)
+
 // checkPrometheus parses b as the Prometheus text format and checks every
-// wanted metric family is there with at least one sample.
-func checkPrometheus(b []byte, want []string) []string {
+// wanted metric family is there with at least one sample, and that the
+// lab's interfaces, active connections and remote hosts are reported.
+func checkPrometheus(b []byte, want []string, exp promExpect) []string {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
@@ -133,7 +150,39 @@ func checkPrometheus(b []byte, want []string) []string {
 			p = append(p, fmt.Sprintf("/metrics: no samples of %s", name))
 		}
 	}
+	labels := map[string]bool{}
+	for _, m := range fams[promIfaceRx].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "interface" {
+				labels[l.GetValue()] = true
+			}
+		}
+	}
+	for _, name := range exp.ifaces {
+		if !labels[name] {
+			p = append(p, fmt.Sprintf("/metrics: %s has no sample for interface %q", promIfaceRx, name))
+		}
+	}
+	if got, ok := sumGauge(fams, promActive); !ok || got != float64(exp.active) {
+		p = append(p, fmt.Sprintf("/metrics: %s sums to %v (present: %v), want %d", promActive, got, ok, exp.active))
+	}
+	if got, ok := sumGauge(fams, promRemoteHosts); !ok || got != float64(exp.remoteHosts) {
+		p = append(p, fmt.Sprintf("/metrics: %s is %v (present: %v), want %d", promRemoteHosts, got, ok, exp.remoteHosts))
+	}
 	return p
+}
+
+// sumGauge adds up every sample of a gauge family; ok is false when the
+// family is missing.
+func sumGauge(fams map[string]*dto.MetricFamily, name string) (sum float64, ok bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		sum += m.GetGauge().GetValue()
+	}
+	return sum, true
 }
 
 // fetch GETs url and returns the body of a 200 answer.
