@@ -31,6 +31,13 @@ type Store interface {
 	Reconcile(ctx context.Context, now time.Time, flows []store.Flow, retention time.Duration) (store.CycleResult, error)
 }
 
+// ErrUnusableSnapshot is wrapped by the error of a cycle whose snapshot
+// was read without error but cannot be the table: not one of its lines
+// parsed (garbage, a single huge line), or conntrack's own trailer counts
+// more entries than lines were read (the listing was lost). Reconciling it
+// would close every connection, so the cycle leaves the database alone.
+var ErrUnusableSnapshot = errors.New("unusable snapshot")
+
 // DefaultCommitTimeout bounds how long a cycle may take to write once its
 // snapshot is read, when Ingester.CommitTimeout is zero.
 const DefaultCommitTimeout = time.Minute
@@ -107,7 +114,9 @@ func (in *Ingester) now() time.Time {
 // ReconcileSnapshot runs one cycle: read the snapshot (cancellable through
 // ctx), convert the outbound entries to flows, and reconcile them. A failed
 // read never reaches the store, so the database stays exactly as it was;
-// a successful empty snapshot is reconciled (and closes every connection).
+// a successful empty snapshot is reconciled (and closes every connection),
+// but one whose every line was malformed or whose trailer reports lines
+// that never came is refused with ErrUnusableSnapshot.
 // Once the snapshot is read, the write runs on a context detached from
 // ctx's cancellation but bounded by CommitTimeout, so a shutdown waits for
 // the cycle to commit or roll back instead of abandoning it halfway.
@@ -146,6 +155,9 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 	if err == nil {
 		err = ctx.Err() // a source that ignores ctx must not be trusted after a cancel
 	}
+	if err == nil {
+		err = usable(stats)
+	}
 	if err != nil {
 		return fmt.Errorf("read conntrack: %w", err)
 	}
@@ -162,6 +174,22 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	sum.CycleResult = res
+	return nil
+}
+
+// usable returns an error wrapping ErrUnusableSnapshot when a snapshot
+// read without error still cannot stand for the table.
+func usable(st conntrack.Stats) error {
+	switch {
+	case st.Entries == 0 && st.Skipped > 0:
+		first := ""
+		if len(st.Errors) > 0 {
+			first = " (first: " + st.Errors[0].Error() + ")"
+		}
+		return fmt.Errorf("%w: none of its %d lines parsed%s", ErrUnusableSnapshot, st.Skipped, first)
+	case st.Reported > st.Lines:
+		return fmt.Errorf("%w: conntrack reported %d entries but %d lines were read", ErrUnusableSnapshot, st.Reported, st.Lines)
+	}
 	return nil
 }
 
