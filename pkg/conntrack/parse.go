@@ -468,56 +468,85 @@ func parseHex16(b []byte) (uint16, string) {
 // fn is reused for the next line, so fn must copy what it keeps.
 //
 // Blank lines are skipped and not counted. The conntrack trailer ("...: N
-// flow entries have been shown.", possibly merged in from stderr) sets
-// Stats.Reported and is no flow. Malformed lines, and lines longer than
-// MaxLineBytes, are skipped and counted in Stats.Skipped, the first
-// MaxKeptErrors of them kept with their 1-based line numbers. The error is
-// only ever a read error of r; then the stats cover what was read.
+// flow entries have been shown.") sets Stats.Reported and is no flow. It
+// is recognised anywhere, even glued to the middle of a line: with stderr
+// merged into stdout (conntrack -L 2>&1) the unbuffered trailer lands
+// where stdout's buffer was last flushed, and the rest of that line
+// follows it. Malformed lines, and lines longer than MaxLineBytes, are
+// skipped and counted in Stats.Skipped, the first MaxKeptErrors of them
+// kept with their 1-based line numbers. The error is only ever a read
+// error of r; then the stats cover what was read.
 func Parse(r io.Reader, fn func(*Entry)) (Stats, error) {
-	st := Stats{Reported: -1}
+	p := streamParser{st: Stats{Reported: -1}, fn: fn}
 	br := bufio.NewReaderSize(r, MaxLineBytes)
-	var e Entry
 	lineNo := 0
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			lineNo++
-			st.Lines++
-			st.skip(&ParseError{Line: lineNo, Column: MaxLineBytes + 1,
+			p.carry = nil
+			p.st.Lines++
+			p.st.skip(&ParseError{Line: lineNo, Column: MaxLineBytes + 1,
 				Reason: "line longer than " + strconv.Itoa(MaxLineBytes) + " bytes"})
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = br.ReadSlice('\n')
 			}
 		} else if len(line) > 0 {
 			lineNo++
-			st.line(line, lineNo, &e, fn)
+			p.line(line, lineNo)
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return st, nil
+			if len(p.carry) > 0 { // a line cut by the trailer and never continued
+				p.line(nil, lineNo)
 			}
-			return st, fmt.Errorf("read conntrack output: %w", err)
+			if errors.Is(err, io.EOF) {
+				return p.st, nil
+			}
+			return p.st, fmt.Errorf("read conntrack output: %w", err)
 		}
 	}
 }
 
+// trailerEnd is how every trailer ends; no flow line does.
+var trailerEnd = []byte("have been shown.")
+
+// streamParser is Parse's state between lines.
+type streamParser struct {
+	st    Stats
+	fn    func(*Entry)
+	e     Entry
+	carry []byte // the start of a line the trailer cut in two, rare
+}
+
 // line handles one line of Parse's input.
-func (st *Stats) line(line []byte, lineNo int, e *Entry, fn func(*Entry)) {
-	if isBlank(line) {
+func (p *streamParser) line(line []byte, lineNo int) {
+	if len(p.carry) > 0 {
+		line = append(p.carry, line...)
+		p.carry = nil
+	}
+	body := bytes.TrimRight(line, "\r\n")
+	if bytes.HasSuffix(body, trailerEnd) {
+		if i := bytes.LastIndex(body, []byte("conntrack v")); i >= 0 {
+			if n, ok := ParseTrailer(body[i:]); ok {
+				p.st.Reported = n
+				if !isBlank(body[:i]) {
+					p.carry = append([]byte(nil), body[:i]...)
+				}
+				return
+			}
+		}
+	}
+	if isBlank(body) {
 		return
 	}
-	if n, ok := ParseTrailer(line); ok {
-		st.Reported = n
-		return
-	}
-	st.Lines++
-	if perr := parseLine(line, e); perr != nil {
+	p.st.Lines++
+	if perr := parseLine(body, &p.e); perr != nil {
 		perr.Line = lineNo
-		st.skip(perr)
+		p.st.skip(perr)
 		return
 	}
-	st.Entries++
-	fn(e)
+	p.st.Entries++
+	p.fn(&p.e)
 }
 
 // skip counts a malformed line and keeps its error while there is room.

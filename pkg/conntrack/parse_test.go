@@ -402,6 +402,17 @@ func TestParse(t *testing.T) {
 			wantEntries: 2,
 		},
 		{
+			name:        "trailer glued into a line by 2>&1",
+			input:       strings.NewReader(tcpLine[:50] + trailer29 + "\n" + tcpLine[50:] + "\n" + udpLine + "\n"),
+			wantStats:   Stats{Lines: 2, Entries: 2, Reported: 29},
+			wantEntries: 2,
+		},
+		{
+			name:      "line cut by the trailer and never continued",
+			input:     strings.NewReader(tcpLine[:50] + trailer29 + "\n"),
+			wantStats: Stats{Lines: 1, Skipped: 1, Reported: 29, Errors: []*ParseError{{Line: 1, Column: 46, Field: "src"}}},
+		},
+		{
 			name:        "malformed lines keep their line numbers",
 			input:       strings.NewReader(tcpLine + "\n\n" + bad + "\n" + udpLine + "\nnonsense\n"),
 			wantStats:   Stats{Lines: 4, Entries: 2, Skipped: 2, Reported: -1, Errors: []*ParseError{{Line: 3, Column: strings.Index(bad, "dport=99999") + 7, Field: "dport"}, {Line: 5, Column: 9, Field: "proto"}}},
@@ -565,5 +576,28 @@ func BenchmarkParseHugeLine(b *testing.B) {
 		if err != nil || st.Skipped != 1 {
 			b.Fatalf("Parse: %+v, %v", st, err)
 		}
+	}
+}
+
+// TestParseMergedStderr replays what `conntrack -L 2>&1` gives: stdout is
+// flushed in 4096-byte blocks, the trailer goes out unbuffered before the
+// last block, in the middle of a line.
+func TestParseMergedStderr(t *testing.T) {
+	stdout := readFixture(t, "small_mixed.txt")
+	stderr := readFixture(t, "small_mixed.stderr")
+	merged := append(append(append([]byte(nil), stdout[:4096]...), stderr...), stdout[4096:]...)
+	var keys, wantKeys []string
+	st, err := Parse(bytes.NewReader(merged), func(e *Entry) { keys = append(keys, Key(e)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(bytes.NewReader(stdout), func(e *Entry) { wantKeys = append(wantKeys, Key(e)) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Stats{Lines: 29, Entries: 29, Reported: 29}, st); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
 	}
 }
