@@ -3,12 +3,19 @@ package store
 import (
 	"bytes"
 	"context"
+	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
+var update = flag.Bool("update", false, "rewrite the golden files under fixtures/store")
+
+// TestDump checks the text image of a small database against
+// fixtures/store/dump.golden (go test -update rewrites it).
 func TestDump(t *testing.T) {
 	ctx := context.Background()
 	db := openTemp(t)
@@ -24,21 +31,20 @@ func TestDump(t *testing.T) {
 	if err := db.Dump(ctx, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := `== active_by_proto (proto, n)
-tcp	1
-udp	1
-== connections (id, proto, src_ip, src_port, dst_ip, dst_port, state, flags, uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes, first_seen_at, last_seen_at, closed_at)
-1	tcp	10.0.0.5	40000	203.0.113.80	443	ESTABLISHED	ASSURED	10	1000	20	5000	6000	1795626528040	1795626528040	NULL
-2	udp	10.0.0.6	5353	203.0.113.81	53			1	60	1	120	180	1795626528040	1795626528040	NULL
-== ingest_state (id, last_cycle_at, cycles, active_connections)
-1	1795626528040	1	2
-== local_hosts (ip, uplink_bytes, downlink_bytes)
-10.0.0.5	1000	5000
-10.0.0.6	60	120
-== remote_hosts (ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes)
-203.0.113.80	1795626528040	1795626528040	1000	5000
-203.0.113.81	1795626528040	1795626528040	60	120
-`
+	golden := filepath.Join("..", "..", "fixtures", "store", "dump.golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantBytes, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	want := string(wantBytes)
 	if diff := cmp.Diff(want, got.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
