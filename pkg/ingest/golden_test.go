@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,8 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
-	"github.com/netmon-dev/netmon/pkg/filter"
-	"github.com/netmon-dev/netmon/pkg/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under fixtures/ingest")
@@ -28,15 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under fixtures
 // of what every cycle writes.
 func TestReplayGolden(t *testing.T) {
 	ctx := context.Background()
-	f, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "netmon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	f, db := realPipeline(t)
 	clock := &stepClock{t: t0, step: 2500 * time.Millisecond}
 	in := &Ingester{Filter: f, Store: db, Now: clock.Now, Retention: 30 * time.Second}
 	var got bytes.Buffer

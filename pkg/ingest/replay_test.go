@@ -12,22 +12,32 @@ import (
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
+// labLAN is the lab's LAN (see ../shared/captures/README.md), IPv6 included.
+var labLAN = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")}
+
+// realPipeline returns the real filter for labLAN and a fresh database in
+// t.TempDir(), closed when the test ends.
+func realPipeline(t *testing.T) (*filter.Filter, *store.DB) {
+	t.Helper()
+	f, err := filter.New(labLAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return f, db
+}
+
 // TestReplayRealCapture runs the real parser, filter and store over the
 // small_mixed capture twice: the first cycle stores exactly the outbound
 // flows, all from the LAN, and the second (same table) writes only the
 // bookkeeping row.
 func TestReplayRealCapture(t *testing.T) {
 	ctx := context.Background()
-	lan := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")}
-	f, err := filter.New(lan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "netmon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	f, db := realPipeline(t)
 	clock := &stepClock{t: t0, step: time.Second}
 	in := &Ingester{
 		Source: &conntrack.FileSource{Path: filepath.Join("..", "..", "fixtures", "conntrack", "small_mixed.txt")},
@@ -53,7 +63,7 @@ func TestReplayRealCapture(t *testing.T) {
 			len(conns), total, first.Opened, first.Outbound, first.Duplicates)
 	}
 	for _, c := range conns {
-		if !lan[0].Contains(c.SrcIP) && !lan[1].Contains(c.SrcIP) {
+		if !labLAN[0].Contains(c.SrcIP) && !labLAN[1].Contains(c.SrcIP) {
 			t.Errorf("stored a flow from outside the LAN: %+v", c.Flow)
 		}
 	}
