@@ -8,7 +8,8 @@
 #
 #   1. print-outbound --output json --top 0 (flags, then env) lists exactly
 #      the outbound flows, IPv6 too, with their payload counted, and none of
-#      the router-local or LAN-to-LAN flows;
+#      the router-local or LAN-to-LAN flows; with only 10.0.0.0/24 as LAN,
+#      no IPv6 flow;
 #   2. ingest-once stores them: rows, remote hosts, no closed_at;
 #   3. serve on the router namespace's loopback: /connections.json matches,
 #      /metrics.json reports the lab router's interfaces with the counters
@@ -121,10 +122,10 @@ rtr conntrack -L -o extended >"$tmp/table-1.txt" 2>/dev/null || true
 say "lab $LAB_ID up, $(wc -l <"$tmp/table-1.txt") flows in the router table"
 
 # 1. print-outbound, the subnets given as a flag and then through the env.
-outbound_flag() {
-	rtr "$netmon" print-outbound --output json --top 0 --local-subnets "$LAB_LOCAL_SUBNETS" \
-		>"$tmp/outbound-flag.json" 2>"$tmp/outbound-flag.stderr" &&
-		"$ck" flows -manifest "$manifest" -file "$tmp/outbound-flag.json"
+outbound_flag() { # SUBNETS NAME
+	rtr "$netmon" print-outbound --output json --top 0 --local-subnets "$1" \
+		>"$tmp/outbound-$2.json" 2>"$tmp/outbound-$2.stderr" &&
+		"$ck" flows -manifest "$manifest" -file "$tmp/outbound-$2.json" -local "$1"
 }
 outbound_env() { # [-closed]
 	local out=$tmp/outbound-env${1:-}.json
@@ -132,7 +133,8 @@ outbound_env() { # [-closed]
 		>"$out" 2>"$out.stderr" &&
 		"$ck" flows -manifest "$manifest" -file "$out" "$@"
 }
-check "print-outbound --local-subnets lists exactly the outbound flows" outbound_flag
+check "print-outbound --local-subnets lists exactly the outbound flows" outbound_flag "$LAB_LOCAL_SUBNETS" flag
+check "print-outbound with only the IPv4 LAN lists no IPv6 flow" outbound_flag 10.0.0.0/24 ipv4
 check "print-outbound with NETMON_LOCAL_SUBNETS lists exactly the outbound flows" outbound_env
 
 # 2. ingest-once, first reading.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -50,6 +51,19 @@ func snippet(b []byte) string {
 		return strconv.Quote(string(b[:max])) + "..."
 	}
 	return strconv.Quote(string(b))
+}
+
+// restrictLocal returns a copy of m in which only flows from the given LAN
+// prefixes are outbound: what netmon must list when local_subnets holds
+// just those (for example IPv4 only, without the ULA prefix).
+func restrictLocal(m *manifest.Manifest, local []netip.Prefix) *manifest.Manifest {
+	out := &manifest.Manifest{Version: m.Version, Flows: slices.Clone(m.Flows)}
+	for i, f := range out.Flows {
+		if !slices.ContainsFunc(local, func(p netip.Prefix) bool { return p.Contains(f.SrcIP) }) {
+			out.Flows[i].Outbound = false
+		}
+	}
+	return out
 }
 
 // expectedActive returns the manifest flows netmon must list as active:

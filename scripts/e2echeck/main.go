@@ -2,7 +2,7 @@
 // manifest of the flows scripts/labtraffic generated. scripts/e2e.sh runs
 // it after each step:
 //
-//	e2echeck flows -manifest M -file out.json [-closed]
+//	e2echeck flows -manifest M -file out.json [-closed] [-local 10.0.0.0/24]
 //	    print-outbound --output json (or /connections.json) lists exactly
 //	    the outbound flows, with their payload counted
 //	e2echeck db -manifest M -db netmon.db [-closed] [-save S] [-before S]
@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -69,7 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "flows":
 		file := fs.String("file", "", "JSON array of flows to check (required)")
+		local := fs.String("local", "", "only flows from these LAN prefixes are outbound (comma separated; default: as the manifest says)")
 		cmd = func(m *manifest.Manifest) (string, []string, error) {
+			if *local != "" {
+				prefixes, err := parsePrefixes(*local)
+				if err != nil {
+					return "", nil, err
+				}
+				m = restrictLocal(m, prefixes)
+			}
 			return runFlows(m, *file, *closed)
 		}
 	case "db":
@@ -292,6 +301,19 @@ func labExpect(m *manifest.Manifest, ifaces []string, closed bool) promExpect {
 		hosts[f.DstIP.String()] = true
 	}
 	return promExpect{ifaces: ifaces, active: len(expectedActive(m, closed)), remoteHosts: len(hosts)}
+}
+
+// parsePrefixes parses a comma-separated prefix list.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(s) {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("%w: -local: %w", errUsage, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // splitList splits a comma-separated list, dropping empty items.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,7 @@ func TestRun(t *testing.T) {
 	}
 	good := write("good.json", correct(m, false))
 	short := write("short.json", correct(m, false)[1:])
+	v4 := write("v4.json", correct(restrictLocal(m, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}), false))
 	db := ingestCycles(t, m, false)
 
 	tests := []struct {
@@ -49,6 +51,9 @@ func TestRun(t *testing.T) {
 		{"db ok and saved", []string{"db", "-manifest", mPath, "-db", db, "-save", filepath.Join(dir, "s.json")}, "4 connections, 3 remote hosts", "", nil, ""},
 		{"db against saved", []string{"db", "-manifest", mPath, "-db", db, "-before", filepath.Join(dir, "s.json")}, "e2echeck db: ok", "", nil, ""},
 		{"db expecting closed", []string{"db", "-manifest", mPath, "-db", db, "-closed"}, "", "held: closed_at is NULL", errProblems, ""},
+		{"flows ipv4 only: ipv6 listed", []string{"flows", "-manifest", mPath, "-file", good, "-local", "10.0.0.0/24"}, "", "lists held (tcp|fd00::6|40001|2001:db8::82|8080), which is not outbound", errProblems, ""},
+		{"flows ipv4 only: matches", []string{"flows", "-manifest", mPath, "-file", v4, "-local", "10.0.0.0/24"}, "3 flows match", "", nil, ""},
+		{"flows bad prefix", []string{"flows", "-manifest", mPath, "-file", good, "-local", "10.0.0.0/33"}, "", "", errUsage, ""},
 		{"long-lived", []string{"long-lived", "-manifest", mPath}, "ipv6 tcp fd00::6 40001 2001:db8::82 8080\n", "", nil, ""},
 		{"no command", nil, "", "", errUsage, ""},
 		{"unknown command", []string{"fix"}, "", "", errUsage, ""},
