@@ -1,0 +1,360 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/ingest"
+	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/sysmetrics"
+	"github.com/netmon-dev/netmon/pkg/web"
+)
+
+// chromiumPath is Debian's chromium. Without it the browser tests skip,
+// except in CI (CI set), where they must run.
+const chromiumPath = "/usr/bin/chromium"
+
+// fixture returns a path under the repository's fixtures/.
+func fixture(parts ...string) string {
+	return filepath.Join(append([]string{"..", "..", "fixtures"}, parts...)...)
+}
+
+// newBrowser starts a headless chromium with a fresh profile and returns
+// a chromedp context for one tab.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no %s (apt-get install chromium); CI runs this test", chromiumPath)
+		}
+		t.Fatalf("CI is set but chromium is missing: %v", err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1400, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// serveHTTP serves h on a loopback port until the returned stop is
+// called (or the test ends).
+func serveHTTP(t *testing.T, h web.Options) (url string, stop func()) {
+	t.Helper()
+	handler, err := web.New(h)
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- web.ServeListener(ctx, ln, handler, nil) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
+}
+
+// openStore opens a database file in a temporary directory.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// lanFilter keeps flows from the lab's LAN, IPv4 and IPv6.
+func lanFilter(t *testing.T) *filter.Filter {
+	t.Helper()
+	f, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// copyReplay copies the demo replay's snapshots (not its README) into a
+// temporary directory.
+func copyReplay(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	names, err := filepath.Glob(fixture("replay", "*.txt"))
+	if err != nil || len(names) < 2 {
+		t.Fatalf("replay fixtures: %v (%d files)", err, len(names))
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(n)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// eval runs a JavaScript expression in the page.
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate until it holds or d passes.
+func waitFor(t *testing.T, ctx context.Context, what, expr string, d time.Duration) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// rowsSignature is each row's key and exact total bytes: it changes when
+// the data changes, not when an age ticks from "1 s ago" to "2 s ago".
+const rowsSignature = `[...document.querySelectorAll("#rows tr")].map(r => (r.dataset.key || "") + "=" + (r.children[7] ? r.children[7].title : "")).join(";")`
+
+// badgeOf returns the badge text of the first row whose key holds part.
+func badgeOf(part string) string {
+	return `(() => { const r = [...document.querySelectorAll("#rows tr")].find(r => (r.dataset.key || "").includes("` + part + `")); return r ? r.querySelector(".badge").textContent : ""; })()`
+}
+
+// TestDashboardInBrowser runs the whole chain (replayed conntrack
+// snapshots, parser, filter, real ingest loop, SQLite store, web handler,
+// HTTP) and watches the page in headless chromium.
+func TestDashboardInBrowser(t *testing.T) {
+	browser := newBrowser(t)
+	const (
+		interval = time.Second
+		window   = 3 * time.Second
+	)
+	db := openStore(t)
+	in := &ingest.Ingester{
+		Source: &conntrack.FileSource{Path: copyReplay(t)},
+		Filter: lanFilter(t),
+		Store:  db,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		in.Loop(loopCtx, interval, nil)
+	}()
+	t.Cleanup(func() {
+		stopLoop()
+		<-loopDone
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Status().Cycles == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ingest cycle after 10 s: %v", in.Status().LastErr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	url, stopServer := serveHTTP(t, web.Options{
+		Store:   db,
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
+		Health: web.HealthFunc(func() web.IngestStatus {
+			st := in.Status()
+			return web.IngestStatus{LastOK: st.LastOK, Cycles: st.Cycles}
+		}),
+		Interval:      interval,
+		NewHostWindow: window,
+		TopN:          50,
+	})
+
+	if err := chromedp.Do(browser, chromedp.Navigate(url+"/")); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	eval[any](t, browser, "window.__netmonMarker = 42")
+	if n := eval[int](t, browser, `document.querySelectorAll("#rows tr[data-key]").length`); n == 0 {
+		t.Fatal("the server rendered no rows")
+	}
+	first := eval[string](t, browser, rowsSignature)
+
+	t.Run("rows change without a reload", func(t *testing.T) {
+		waitFor(t, browser, "the rows to change", rowsSignature+` !== `+jsString(first), 15*time.Second)
+		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
+			t.Errorf("window marker = %d: the page was reloaded", m)
+		}
+	})
+
+	var screenshot []byte // taken while a NEW badge shows
+	t.Run("a new host's badge turns from NEW to SEEN", func(t *testing.T) {
+		waitFor(t, browser, "203.0.113.90 to show as NEW", badgeOf("|203.0.113.90|")+` === "NEW"`, 20*time.Second)
+		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		screenshot = png
+		waitFor(t, browser, "203.0.113.90 to show as SEEN", badgeOf("|203.0.113.90|")+` === "SEEN"`, 20*time.Second)
+		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
+			t.Errorf("window marker = %d: the page was reloaded", m)
+		}
+	})
+
+	t.Run("metric tiles fill", func(t *testing.T) {
+		// The server-rendered page holds the reader's first reading, which
+		// has no rate yet; a rate means app.js updated the tile.
+		waitFor(t, browser, "an interface rate", `document.querySelector('[data-iface="enp2s0"] .rx-rate').textContent.endsWith("/s")`, 10*time.Second)
+		tiles := eval[map[string]string](t, browser, `({
+			load: document.getElementById("load").textContent,
+			mem: document.getElementById("mem").textContent,
+			ct: document.getElementById("ct-text").textContent,
+			ctHidden: String(document.getElementById("tile-conntrack").hidden),
+			ingest: document.getElementById("ingest-text").textContent,
+			count: document.getElementById("count").textContent,
+			enp3s0: document.querySelector('[data-iface="enp3s0"] .rx').textContent,
+		})`)
+		checks := map[string]func(string) bool{
+			"load":     func(s string) bool { return strings.Count(s, ".") == 3 },
+			"mem":      func(s string) bool { return strings.Contains(s, "iB / ") },
+			"ct":       func(s string) bool { return s == "0 / 262,144" },
+			"ctHidden": func(s string) bool { return s == "false" },
+			"ingest":   func(s string) bool { return strings.HasSuffix(s, " cycles") },
+			"count":    func(s string) bool { return strings.HasPrefix(s, "top ") && strings.HasSuffix(s, " connections") },
+			"enp3s0":   func(s string) bool { return strings.HasSuffix(s, "B") },
+		}
+		for k, ok := range checks {
+			if !ok(tiles[k]) {
+				t.Errorf("tile %s = %q", k, tiles[k])
+			}
+		}
+	})
+
+	t.Run("screenshot", func(t *testing.T) {
+		png := screenshot
+		if png == nil {
+			t.Skip("no screenshot: the NEW badge never showed")
+		}
+		p := filepath.Join(t.TempDir(), "dashboard.png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+		if out := os.Getenv("NETMON_SCREENSHOT"); out != "" {
+			if err := os.WriteFile(out, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot also written to %s", out)
+		}
+	})
+
+	t.Run("stale data is announced and polling goes on", func(t *testing.T) {
+		stopServer()
+		waitFor(t, browser, "the stale banner", `!document.getElementById("stale").hidden && document.getElementById("stale").textContent.startsWith("data stale since ")`, 10*time.Second)
+		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
+			t.Errorf("window marker = %d: the page was reloaded", m)
+		}
+	})
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\u2028", `\u2028`, "\u2029", `\u2029`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// hostileFlows are connections whose state holds markup that would run
+// script if any layer pasted it into HTML unescaped. A state with spaces
+// cannot come through the conntrack text format, so they go straight
+// into the real store.
+func hostileFlows() []store.Flow {
+	a := netip.MustParseAddr
+	return []store.Flow{
+		{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 40001, DstIP: a("203.0.113.91"), DstPort: 80,
+			State: `<img src=x onerror=window.__netmonPwned=1>`, UplinkBytes: 300, DownlinkBytes: 9000},
+		{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 40002, DstIP: a("203.0.113.92"), DstPort: 80,
+			State: `<script>window.__netmonPwned=2</script>`, UplinkBytes: 200, DownlinkBytes: 8000},
+		{Proto: "udp", SrcIP: a("10.0.0.6"), SrcPort: 40003, DstIP: a("203.0.113.93"), DstPort: 53,
+			State: `"><svg onload=window.__netmonPwned=3>`, Flags: "ASSURED", UplinkBytes: 100, DownlinkBytes: 100},
+	}
+}
+
+// TestDashboardInBrowserHostile checks that hostile state text shows as
+// text, in the server-rendered rows and in the rows app.js rebuilds, and
+// that nothing in it runs.
+func TestDashboardInBrowserHostile(t *testing.T) {
+	browser := newBrowser(t)
+	db := openStore(t)
+	if _, err := db.Reconcile(context.Background(), time.Now(), hostileFlows(), 0); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	url, _ := serveHTTP(t, web.Options{
+		Store:   db,
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
+	})
+	if err := chromedp.Do(browser, chromedp.Navigate(url+"/")); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		got := eval[[]string](t, browser, `[...document.querySelectorAll("#rows td.state")].map(td => td.textContent).sort()`)
+		var want []string
+		for _, f := range hostileFlows() {
+			want = append(want, f.State)
+		}
+		slices.Sort(want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("state cells are not the payloads as text (-want +got):\n%s", diff)
+		}
+		if n := eval[int](t, browser, `document.querySelectorAll("#rows img, #rows script, #rows svg, body img").length`); n != 0 {
+			t.Errorf("%d elements were made from the payloads", n)
+		}
+		if pwned := eval[bool](t, browser, `"__netmonPwned" in window`); pwned {
+			t.Error("a payload ran")
+		}
+	}
+	t.Run("server-rendered rows", check)
+	t.Run("rows rebuilt by app.js", func(t *testing.T) {
+		waitFor(t, browser, "two connection polls", `Number(document.getElementById("netmon").dataset.connectionsPolls) >= 2`, 10*time.Second)
+		// Give a broken image's onerror time to fire, were there one.
+		if err := chromedp.Do(browser, chromedp.Sleep(300*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		check(t)
+	})
+}
