@@ -77,6 +77,16 @@ func loadActive(ctx context.Context, tx *sql.Tx, cycles int64) (*activeCache, er
 	}
 	defer rows.Close()
 	c := &activeCache{cycles: cycles, rows: make(map[tupleKey]*activeRow)}
+	// Protocols, states and flags take a handful of values: share one
+	// string for each instead of one per row.
+	words := map[string]string{}
+	intern := func(s *string) {
+		if w, ok := words[*s]; ok {
+			*s = w
+			return
+		}
+		words[*s] = *s
+	}
 	for rows.Next() {
 		var (
 			r        activeRow
@@ -93,6 +103,9 @@ func loadActive(ctx context.Context, tx *sql.Tx, cycles int64) (*activeCache, er
 		if k.dst, err = netip.ParseAddr(dst); err != nil {
 			return nil, fmt.Errorf("load connection %d: dst_ip: %w", r.id, err)
 		}
+		intern(&k.proto)
+		intern(&r.state)
+		intern(&r.flags)
 		r.seen = cycles
 		c.rows[k] = &r
 	}
