@@ -155,6 +155,15 @@ check_installed() {
 		say "systemd-analyze not installed: units not verified"
 	fi
 
+	# Each unit's command line, with --help added: netmon must accept every
+	# subcommand and flag the unit passes (cobra rejects an unknown one).
+	for f in /usr/lib/systemd/system/netmon*.service; do
+		# shellcheck disable=SC2046 # ExecStart= is split into words as systemd does
+		setpriv --reuid=netmon --regid=netmon --init-groups \
+			$(sed -n 's/^ExecStart=//p' "$f") --help >/dev/null ||
+			fail "$(basename "$f"): netmon rejects its ExecStart= command line"
+	done
+
 	# Run it the way the units do, as the netmon user with the packaged
 	# config, on a replayed table: the config loads and the state directory
 	# is writable for that user.
