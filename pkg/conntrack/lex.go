@@ -56,58 +56,57 @@ const (
 // compares the few candidates whole: cheaper than scanning for '=' and
 // switching on the key's text.
 func knownKey(b []byte) (keyID, int) {
-	has := func(k string) bool { return len(b) >= len(k) && string(b[:len(k)]) == k }
 	switch b[0] {
 	case 's':
 		switch {
-		case has("src="):
+		case hasPrefix(b, "src="):
 			return keySrc, 3
-		case has("sport="):
+		case hasPrefix(b, "sport="):
 			return keySport, 5
-		case has("srckey="):
+		case hasPrefix(b, "srckey="):
 			return keySrcKey, 6
 		}
 	case 'd':
 		switch {
-		case has("dst="):
+		case hasPrefix(b, "dst="):
 			return keyDst, 3
-		case has("dport="):
+		case hasPrefix(b, "dport="):
 			return keyDport, 5
-		case has("dstkey="):
+		case hasPrefix(b, "dstkey="):
 			return keyDstKey, 6
-		case has("delta-time="):
+		case hasPrefix(b, "delta-time="):
 			return keyDeltaTime, 10
 		}
 	case 'p':
-		if has("packets=") {
+		if hasPrefix(b, "packets=") {
 			return keyPackets, 7
 		}
 	case 'b':
-		if has("bytes=") {
+		if hasPrefix(b, "bytes=") {
 			return keyBytes, 5
 		}
 	case 'm':
-		if has("mark=") {
+		if hasPrefix(b, "mark=") {
 			return keyMark, 4
 		}
 	case 'u':
-		if has("use=") {
+		if hasPrefix(b, "use=") {
 			return keyUse, 3
 		}
 	case 't':
-		if has("type=") {
+		if hasPrefix(b, "type=") {
 			return keyType, 4
 		}
 	case 'c':
-		if has("code=") {
+		if hasPrefix(b, "code=") {
 			return keyCode, 4
 		}
 	case 'i':
-		if has("id=") {
+		if hasPrefix(b, "id=") {
 			return keyIdent, 2
 		}
 	case 'z':
-		if has("zone=") {
+		if hasPrefix(b, "zone=") {
 			return keyZone, 4
 		}
 	}

@@ -58,9 +58,7 @@ func ParseLine(line []byte) (Entry, error) {
 // an error, so that the caller can keep it without an interface conversion.
 func parseLine(line []byte, e *Entry) *ParseError {
 	*e = Entry{}
-	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
-		line = line[:len(line)-1]
-	}
+	line = trimEOL(line)
 	l := lexer{b: line}
 	var tok token
 	perr := parseHeader(&l, &tok, e)
@@ -186,6 +184,10 @@ func parseLine(line []byte, e *Entry) *ParseError {
 // offloaded flows) and the state word (absent for stateless protocols). It
 // leaves the first token after them in tok.
 func parseHeader(l *lexer, tok *token, e *Entry) *ParseError {
+	if fixedColumns(l, e) {
+		l.next(tok)
+		return parseTimeoutState(l, tok, e)
+	}
 	l.next(tok)
 	if tok.kind == tokEnd {
 		return perrAt(tok.col, "", "empty line")
@@ -246,6 +248,12 @@ func parseHeader(l *lexer, tok *token, e *Entry) *ParseError {
 	}
 	e.Proto = uint8(p)
 	l.next(tok)
+	return parseTimeoutState(l, tok, e)
+}
+
+// parseTimeoutState reads the timeout and the state word after the
+// protocol columns, either of which may be missing.
+func parseTimeoutState(l *lexer, tok *token, e *Entry) *ParseError {
 	if tok.kind == tokWord && len(tok.key) > 0 && tok.key[0] >= '0' && tok.key[0] <= '9' {
 		v, why := parseDec(tok.key, 1<<32-1)
 		if why != "" {
@@ -264,6 +272,49 @@ func parseHeader(l *lexer, tok *token, e *Entry) *ParseError {
 	}
 	return nil
 }
+
+// fixedFamilies and fixedProtos are the family and protocol columns
+// exactly as `conntrack -L -o extended` prints them ("%-8s %u "), the most
+// common first.
+var (
+	fixedFamilies = [...]struct {
+		text   string
+		family uint8
+	}{{"ipv4     2 ", 2}, {"ipv6     10 ", 10}}
+	fixedProtos = [...]struct {
+		text  string
+		proto uint8
+	}{
+		{"udp      17 ", ProtoUDP}, {"tcp      6 ", ProtoTCP}, {"icmp     1 ", ProtoICMP},
+		{"icmpv6   58 ", ProtoICMPv6}, {"gre      47 ", ProtoGRE}, {"sctp     132 ", ProtoSCTP},
+		{"dccp     33 ", ProtoDCCP}, {"udplite  136 ", ProtoUDPLite},
+	}
+)
+
+// fixedColumns is parseHeader's fast path: it reads the family and
+// protocol columns of a -o extended line in a few comparisons instead of
+// four tokens. Any other start (events, plain -L, odd spacing) is left to
+// the general path, which accepts the same text.
+func fixedColumns(l *lexer, e *Entry) bool {
+	rest := l.b[l.pos:]
+	for _, f := range fixedFamilies {
+		if !hasPrefix(rest, f.text) {
+			continue
+		}
+		rest = rest[len(f.text):]
+		for _, p := range fixedProtos {
+			if hasPrefix(rest, p.text) {
+				e.Family, e.Proto = f.family, p.proto
+				l.pos += len(f.text) + len(p.text)
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
 
 // finish checks that the entry is whole: both tuples with their addresses
 // and the fields their protocol always prints, and addresses of one family.
@@ -524,7 +575,7 @@ func (p *streamParser) line(line []byte, lineNo int) {
 		line = append(p.carry, line...)
 		p.carry = nil
 	}
-	body := bytes.TrimRight(line, "\r\n")
+	body := trimEOL(line)
 	if bytes.HasSuffix(body, trailerEnd) {
 		if i := bytes.LastIndex(body, []byte("conntrack v")); i >= 0 {
 			if n, ok := ParseTrailer(body[i:]); ok {
@@ -555,6 +606,15 @@ func (st *Stats) skip(perr *ParseError) {
 	if len(st.Errors) < MaxKeptErrors {
 		st.Errors = append(st.Errors, perr)
 	}
+}
+
+// trimEOL drops the line's trailing "\n" and "\r" (bytes.TrimRight with a
+// cutset costs more than the rest of Parse's per-line work).
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func isBlank(b []byte) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os/exec"
 	"strings"
@@ -221,8 +220,9 @@ func TestSnapshotReadCancelled(t *testing.T) {
 func TestSnapshotReadStreams(t *testing.T) {
 	seen := make(chan struct{})
 	s := Snapshot{Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, o, _ io.Writer) error {
-		// Fill more than Parse's buffer so the first line is handed on.
-		fmt.Fprintf(o, "%s\n%s\n", tcpLine, strings.Repeat(" ", MaxLineBytes))
+		if _, err := io.WriteString(o, tcpLine+"\n"); err != nil {
+			return err
+		}
 		select {
 		case <-seen:
 		case <-ctx.Done():
@@ -232,7 +232,7 @@ func TestSnapshotReadStreams(t *testing.T) {
 		return err
 	}}}
 	var keys []string
-	_, err := s.Read(context.Background(), func(e *Entry) {
+	st, err := s.Read(context.Background(), func(e *Entry) {
 		if len(keys) == 0 {
 			close(seen)
 		}
@@ -241,8 +241,8 @@ func TestSnapshotReadStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 {
-		t.Errorf("got %d entries, want 2", len(keys))
+	if len(keys) != 2 || st.Lines != 2 {
+		t.Errorf("got %d entries of %d lines, want 2 of 2", len(keys), st.Lines)
 	}
 }
 
