@@ -126,9 +126,9 @@ func (s *Snapshot) runError(ctx, runCtx context.Context, name string, timeout ti
 	case ctx.Err() != nil:
 		return fmt.Errorf("run %s: %w", name, ctx.Err())
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("run %s: %w after %s: the table may be huge or the system overloaded; raise the timeout", name, ErrTimeout, timeout)
+		return fmt.Errorf("run %s: %w (%s): the table may be huge or the system overloaded; raise the timeout", name, ErrTimeout, timeout)
 	case bytes.Contains(stderr, []byte("Operation not permitted")):
-		return fmt.Errorf("run %s: %w: run netmon as root or grant it CAP_NET_ADMIN (%s)", name, ErrPermission, msg)
+		return fmt.Errorf("run %s: %w (%s)", name, ErrPermission, msg)
 	case msg != "":
 		return fmt.Errorf("run %s: %w (%v): %s", name, ErrExit, runErr, msg)
 	}
