@@ -63,9 +63,18 @@ cleanup() {
 	"$lab" down >/dev/null 2>&1 || true
 	if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then
 		rm -rf "$tmp"
-	else
-		echo "e2e: work directory kept: $tmp"
+		return
 	fi
+	if [[ $rc -ne 0 ]]; then
+		# CI shows only this output: the logs that say why.
+		local f
+		for f in "$tmp"/serve.log "$tmp"/ingest.log "$tmp"/*.stderr; do
+			[[ -s $f ]] || continue
+			echo "--- ${f#"$tmp"/} (last 15 lines)"
+			tail -n 15 "$f"
+		done
+	fi
+	echo "e2e: work directory kept: $tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

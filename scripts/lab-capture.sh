@@ -19,7 +19,8 @@ out=$root/fixtures/lab
 	exit 1
 }
 
-export LAB_ID=cap$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+LAB_ID=cap$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+export LAB_ID
 trap '"$lab" down >/dev/null 2>&1 || true' EXIT
 
 "$lab" up >/dev/null

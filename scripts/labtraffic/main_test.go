@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +87,34 @@ func TestSplitList(t *testing.T) {
 				t.Errorf("splitList(%q) (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+// TestStdlibOnly keeps labtraffic (and the manifest package it shares with
+// the checker) on the standard library: it runs on the lab machine with
+// nothing but Go, and CI installs no module for it.
+func TestStdlibOnly(t *testing.T) {
+	const own = "github.com/netmon-dev/netmon/scripts/internal/manifest"
+	for _, dir := range []string{".", filepath.Join("..", "internal", "manifest")} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				first, _, _ := strings.Cut(path, "/")
+				if path != own && strings.Contains(first, ".") {
+					t.Errorf("%s imports %s, which is not in the standard library", file, path)
+				}
+			}
+		}
 	}
 }
