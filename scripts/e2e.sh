@@ -6,20 +6,24 @@
 # namespace with the real conntrack binary, checking each step against the
 # traffic manifest with scripts/e2echeck:
 #
+#   0. `lab.sh up` run twice with one id replaces the lab cleanly;
 #   1. print-outbound --output json --top 0 (flags, then env) lists exactly
 #      the outbound flows, IPv6 too, with their payload counted, and none of
 #      the router-local or LAN-to-LAN flows; with only 10.0.0.0/24 as LAN,
 #      no IPv6 flow;
 #   2. ingest-once stores them: rows, remote hosts, no closed_at;
-#   3. serve on the router namespace's loopback: /connections.json matches,
-#      /metrics.json reports the lab router's interfaces with the counters
-#      sysfs shows, /metrics parses as Prometheus text;
+#   3. serve (with its own ingest loop) on the router namespace's loopback:
+#      /connections.json matches, /metrics.json reports the lab router's
+#      interfaces with the counters sysfs shows, /metrics parses as
+#      Prometheus text and counts the lab's connections, hosts, interfaces;
 #   4. the long-lived connections are closed (FIN, they go to TIME_WAIT) and
 #      then deleted from the table with `conntrack -D`, a real way flows
 #      disappear (TIME_WAIT would otherwise keep them for minutes);
 #   5. ingest-once again: the closed ones get closed_at, the others not,
 #      hosts keep first_seen_at, byte totals never go backwards;
-#   6. print-outbound and serve agree that the closed flows are gone.
+#   6. print-outbound and serve agree that the closed flows are gone;
+#   7. the machine's own namespace kept its interfaces, addresses and routes
+#      while the lab ran and after, and `lab.sh down` (twice) removed it all.
 #
 # Needs root, `ip netns`, conntrack, iptables, iproute2 and Go
 # (apt: conntrack iptables iproute2); HTTP and SQLite are checked by the Go
@@ -121,7 +125,26 @@ say "building into $tmp"
 netmon=$tmp/netmon
 ck=$tmp/e2echeck
 
+# The machine's own namespace as the lab must leave it: interface names,
+# addresses and IPv4 routes (counters and IPv6 route lifetimes vary).
+init_view() {
+	ip -o link show | awk -F': ' '{print $2}' | sort
+	ip -o addr show | awk '{print $2, $4}' | sort
+	ip -4 route show
+}
+init_untouched() {
+	init_view >"$tmp/init-now.txt"
+	diff -u "$tmp/init-before.txt" "$tmp/init-now.txt"
+}
+init_view >"$tmp/init-before.txt"
+
+# up twice with one id: the second must replace the first cleanly (what
+# happens after an aborted run).
 fatal "lab up" quiet "$lab" up
+up_again() {
+	quiet "$lab" up && [[ $(ip netns list | grep -c "^nmlab-$LAB_ID-") -eq 4 ]]
+}
+check "lab up again with the same id replaces the lab" up_again
 fatal "lab traffic" quiet env LABTRAFFIC="$tmp/labtraffic" "$lab" traffic
 # shellcheck disable=SC1090
 source <("$lab" env)
@@ -221,6 +244,20 @@ if [[ -n $serve_pid ]] && kill -0 "$serve_pid" 2>/dev/null; then
 	fi
 	serve_pid=
 fi
+
+check "the machine's own namespace is untouched while the lab runs" init_untouched
+
+# down removes everything, and a second down is harmless.
+down_twice() {
+	"$lab" down 2>/dev/null && "$lab" down 2>/dev/null || return 1
+	if "$lab" status >/dev/null 2>&1; then
+		say "status still reports lab $LAB_ID up"
+		return 1
+	fi
+	[[ ! -e /run/netmon-lab-$LAB_ID ]] && ! ip netns list | grep -q "^nmlab-$LAB_ID-"
+}
+check "lab down removes everything, twice" down_twice
+check "the machine's own namespace is as before the lab" init_untouched
 
 say "$((SECONDS - start)) s"
 echo "e2e: $passed passed, $failed failed"
