@@ -8,6 +8,7 @@
 #   LAB_ID=x scripts/lab.sh status    show namespaces, processes and the conntrack count
 #   LAB_ID=x scripts/lab.sh env       print the lab's variables (LAB_RTR=..., for `source`)
 #   LAB_ID=x scripts/lab.sh down      remove everything of lab x (idempotent)
+#            scripts/lab.sh list      ids of the labs on this machine (state or namespaces left)
 #
 # Without LAB_ID, `up` picks a random id and prints `LAB_ID=<id>` as its last
 # line; the other commands need LAB_ID.
@@ -334,15 +335,28 @@ cmd_env() {
 	cat "$STATE/env"
 }
 
+# cmd_list prints the id of every lab that has a state directory or a
+# namespace on this machine, so a forgotten or aborted one can be removed.
+cmd_list() {
+	{
+		local d
+		for d in /run/netmon-lab-*; do
+			[[ -d $d ]] && echo "${d#/run/netmon-lab-}"
+		done
+		ip netns list 2>/dev/null | sed -n 's/^nmlab-\([a-z0-9]*\)-.*/\1/p'
+	} | sort -u
+}
+
 case ${1:-} in
 up) cmd_up ;;
+list) cmd_list ;;
 traffic) cmd_traffic ;;
 close) cmd_close ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
 *)
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac
