@@ -55,7 +55,8 @@ type activeRow struct {
 	state string
 	flags string
 	counters
-	seen int64 // the cycle number that last saw this tuple in a snapshot
+	seen    int64 // the cycle number that last saw this tuple in a snapshot
+	pending int32 // during a cycle: the tuple's index in cycleWriter.snap
 }
 
 // activeCache mirrors the rows with closed_at IS NULL. It is in step with
@@ -120,43 +121,77 @@ type snapFlow struct {
 	key tupleKey
 	Flow
 	counters
-	srcText, dstText string // address text, filled for flows to insert
+	srcText, dstText string     // address text, filled for flows to insert
+	row              *activeRow // the cached row, nil for a tuple not active before
 }
 
-// mergeFlows validates flows and merges entries that share a tuple.
+// validate rejects a flow the database cannot key.
+func validate(i int, f *Flow) error {
+	if f.Proto == "" {
+		return fmt.Errorf("flow %d: empty protocol", i)
+	}
+	if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
+		return fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
+	}
+	return nil
+}
+
+// collect validates flows, merges entries that share a tuple, and links
+// each distinct tuple to its cached row (nil for a tuple not active
+// before), marking that row seen this cycle.
+//
 // conntrack can list the same original tuple twice (in different zones):
-// they are merged by SUMMING their counters, state and flags taken from the
-// first. Summing, unlike keeping one, does not depend on the order conntrack
-// prints them in (hash order), so it cannot flip between the two and fake a
-// counter drop. It returns the distinct flows in first-seen order and the
-// number of duplicates merged.
-func mergeFlows(flows []Flow) ([]snapFlow, int, error) {
-	out := make([]snapFlow, 0, len(flows))
-	index := make(map[tupleKey]int, len(flows))
-	dups := 0
+// such entries are merged by SUMMING their counters; state and flags are
+// those of the entry whose (state, flags) text sorts last. Both choices are
+// independent of the order conntrack prints them in (hash order), so a
+// merged tuple cannot flip between two entries from one cycle to the next
+// and fake a counter drop or a state change.
+//
+// Known tuples find their duplicates through the cache (row.pending), so
+// a steady-state cycle builds no map of its own; only tuples new this
+// cycle go through a map.
+func (c *cycleWriter) collect(flows []Flow) error {
+	c.snap = make([]snapFlow, 0, len(flows))
+	var fresh map[tupleKey]int32
 	for i := range flows {
 		f := &flows[i]
-		if f.Proto == "" {
-			return nil, 0, fmt.Errorf("flow %d: empty protocol", i)
-		}
-		if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
-			return nil, 0, fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
+		if err := validate(i, f); err != nil {
+			return err
 		}
 		k := keyOf(f)
-		if j, ok := index[k]; ok {
-			m := &out[j]
-			c := countersOf(f)
-			m.upPackets = addSat(m.upPackets, c.upPackets)
-			m.upBytes = addSat(m.upBytes, c.upBytes)
-			m.downPackets = addSat(m.downPackets, c.downPackets)
-			m.downBytes = addSat(m.downBytes, c.downBytes)
-			dups++
+		row := c.cache.rows[k]
+		first := int32(-1)
+		switch {
+		case row != nil && row.seen == c.cycle:
+			first = row.pending
+		case row != nil:
+			row.seen, row.pending = c.cycle, int32(len(c.snap))
+		default:
+			if fresh == nil {
+				fresh = make(map[tupleKey]int32)
+			}
+			if j, ok := fresh[k]; ok {
+				first = j
+			} else {
+				fresh[k] = int32(len(c.snap))
+			}
+		}
+		if first >= 0 {
+			m := &c.snap[first]
+			add := countersOf(f)
+			m.upPackets = addSat(m.upPackets, add.upPackets)
+			m.upBytes = addSat(m.upBytes, add.upBytes)
+			m.downPackets = addSat(m.downPackets, add.downPackets)
+			m.downBytes = addSat(m.downBytes, add.downBytes)
+			if f.State > m.State || (f.State == m.State && f.Flags > m.Flags) {
+				m.State, m.Flags = f.State, f.Flags
+			}
+			c.res.Duplicates++
 			continue
 		}
-		index[k] = len(out)
-		out = append(out, snapFlow{key: k, Flow: *f, counters: countersOf(f)})
+		c.snap = append(c.snap, snapFlow{key: k, Flow: *f, counters: countersOf(f), row: row})
 	}
-	return out, dups, nil
+	return nil
 }
 
 // delta accumulates byte growth for one host within a cycle.
@@ -197,12 +232,6 @@ func (d *delta) add(up, down int64) {
 // lock serialises cycles and the in-memory cache of active rows is reloaded
 // when another process has reconciled in between.
 func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retention time.Duration) (res CycleResult, err error) {
-	snap, dups, err := mergeFlows(flows)
-	if err != nil {
-		return res, fmt.Errorf("reconcile: %w", err)
-	}
-	res.Duplicates = dups
-
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
@@ -211,9 +240,9 @@ func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retent
 	}
 	defer func() {
 		if err != nil {
-			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
-			db.active = nil
-			res = CycleResult{Duplicates: res.Duplicates}
+			tx.Rollback()   //nolint:errcheck // the cycle's error is the one to report
+			db.active = nil // collect marked rows; the rollback undid the rest
+			res = CycleResult{}
 		}
 	}()
 
@@ -228,7 +257,10 @@ func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retent
 	}
 	cycle := cycles + 1
 	c := &cycleWriter{tx: tx, now: now.UnixMilli(), cycle: cycle, res: &res, cache: db.active}
-	if err := c.run(ctx, snap, retention); err != nil {
+	if err := c.collect(flows); err != nil {
+		return res, fmt.Errorf("reconcile: %w", err)
+	}
+	if err := c.run(ctx, retention); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -246,6 +278,7 @@ type cycleWriter struct {
 	res   *CycleResult
 	cache *activeCache
 
+	snap    []snapFlow // the snapshot's distinct tuples (see collect)
 	opens   []*snapFlow
 	updates []*snapFlow
 	protos  map[string]int // change of the active count per protocol
@@ -253,8 +286,8 @@ type cycleWriter struct {
 	locals  map[netip.Addr]*delta
 }
 
-func (c *cycleWriter) run(ctx context.Context, snap []snapFlow, retention time.Duration) error {
-	c.diff(snap)
+func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
+	c.diff()
 	// Hosts first: connections.dst_ip references remote_hosts.
 	if err := c.writeRemotes(ctx); err != nil {
 		return err
@@ -287,15 +320,15 @@ func (c *cycleWriter) run(ctx context.Context, snap []snapFlow, retention time.D
 	return nil
 }
 
-// diff compares the snapshot with the cache, marks the tuples it saw, and
-// collects what to write and the per-host growth.
-func (c *cycleWriter) diff(snap []snapFlow) {
+// diff compares the snapshot's tuples with their cached rows and collects
+// what to write and the per-host growth.
+func (c *cycleWriter) diff() {
 	c.protos = make(map[string]int)
 	c.remotes = make(map[netip.Addr]*delta)
 	c.locals = make(map[netip.Addr]*delta)
-	for i := range snap {
-		f := &snap[i]
-		row := c.cache.rows[f.key]
+	for i := range c.snap {
+		f := &c.snap[i]
+		row := f.row
 		var growth counters
 		switch {
 		case row == nil || f.counters.wentDown(row.counters):
@@ -310,9 +343,7 @@ func (c *cycleWriter) diff(snap []snapFlow) {
 				upBytes:   f.upBytes - row.upBytes,
 				downBytes: f.downBytes - row.downBytes,
 			}
-			row.seen = c.cycle
 		default:
-			row.seen = c.cycle
 			continue
 		}
 		remote := c.remotes[f.DstIP]
@@ -435,8 +466,8 @@ func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	for _, f := range c.opens {
 		args := openArgs(f, c.now)
 		var id int64
-		if row := c.cache.rows[f.key]; row != nil {
-			id = row.id
+		if f.row != nil {
+			id = f.row.id
 			if _, err := reset.ExecContext(ctx, append(args, id)...); err != nil {
 				return fmt.Errorf("restart connection %s: %w", f.key, err)
 			}
@@ -494,7 +525,7 @@ func (c *cycleWriter) writeUpdates(ctx context.Context) error {
 	}
 	defer st.Close()
 	for _, f := range c.updates {
-		row := c.cache.rows[f.key]
+		row := f.row
 		_, err := st.ExecContext(ctx, f.State, f.Flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
 			addSat(f.upBytes, f.downBytes), c.now, row.id)
 		if err != nil {

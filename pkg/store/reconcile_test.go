@@ -162,7 +162,7 @@ func TestReconcileReplay(t *testing.T) {
 	rowD := connRow{keyD, "", "UNREPLIED", 2, 1300, 0, 0, 1300, t1, t1, time.Time{}}
 	rowDclosed := rowD
 	rowDclosed.Closed = t3
-	rowE := connRow{keyE, "", "", 2, 200, 1, 200, 400, t3, t3, time.Time{}}
+	rowE := connRow{keyE, "", "ASSURED", 2, 200, 1, 200, 400, t3, t3, time.Time{}} // flags of the merged entries: the text that sorts last
 	closedAt := func(r connRow, at time.Time) connRow { r.Closed = at; return r }
 	hostsB := []hostRow{
 		{"2001:db8::80", t1, t1, 1300, 0},
@@ -434,5 +434,53 @@ func TestSaturatingCounters(t *testing.T) {
 	}
 	if len(conns) != 1 || conns[0].UplinkBytes != math.MaxInt64 {
 		t.Errorf("stored uplink bytes = %+v, want one row with MaxInt64", conns)
+	}
+}
+
+// TestReconcileDuplicates merges repeated tuples whether the tuple is new
+// this cycle (found through a map) or already active (found through the
+// cache), and in either order of the two entries.
+func TestReconcileDuplicates(t *testing.T) {
+	zone0 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "", 1, 100, 0, 0)
+	zone7 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "ASSURED", 2, 300, 1, 50)
+	grown0 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "", 2, 200, 0, 0)
+	tests := []struct {
+		name      string
+		cycles    [][]Flow
+		want      CycleResult // of the last cycle
+		wantBytes [2]uint64   // the row's uplink, downlink bytes
+	}{
+		{"new tuple", [][]Flow{{zone0, zone7}},
+			CycleResult{NewHosts: 1, Opened: 1, Duplicates: 1, RowsWritten: 5}, [2]uint64{400, 50}},
+		{"new tuple, other order", [][]Flow{{zone7, zone0}},
+			CycleResult{NewHosts: 1, Opened: 1, Duplicates: 1, RowsWritten: 5}, [2]uint64{400, 50}},
+		{"active tuple grows in one zone", [][]Flow{{zone0, zone7}, {zone7, grown0}},
+			// growth +100 up: the host, the connection, the local host, ingest_state.
+			CycleResult{Updated: 1, Duplicates: 1, RowsWritten: 4}, [2]uint64{500, 50}},
+		{"active tuple unchanged in the other order", [][]Flow{{zone0, zone7}, {zone7, zone0}},
+			CycleResult{Duplicates: 1, RowsWritten: 1}, [2]uint64{400, 50}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTemp(t)
+			ctx := context.Background()
+			var got CycleResult
+			for i, flows := range tt.cycles {
+				var err error
+				if got, err = db.Reconcile(ctx, time.Unix(int64(i), 0), flows, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("last cycle (-want +got):\n%s", diff)
+			}
+			conns, _, err := db.ActiveConnections(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(conns) != 1 || [2]uint64{conns[0].UplinkBytes, conns[0].DownlinkBytes} != tt.wantBytes {
+				t.Errorf("rows = %+v, want one with bytes %v", conns, tt.wantBytes)
+			}
+		})
 	}
 }
