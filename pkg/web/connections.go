@@ -131,11 +131,9 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	newSince := now.Add(-s.window)
-	out := make([]connectionJSON, len(conns))
-	for i := range conns {
-		out[i] = toConnectionJSON(&conns[i], newSince)
-	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	w.Header().Set("X-Server-Time", formatTime(now))
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, jsonArray{n: len(conns), elem: func(i int) any {
+		return toConnectionJSON(&conns[i], newSince)
+	}})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -80,15 +81,47 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// writeJSON writes v as JSON with status. Encoding errors after the
-// header is out can only be logged.
+// jsonArray is a JSON array that writeJSON encodes element by element,
+// so a 100,000-row answer is never held in memory as one encoded buffer.
+type jsonArray struct {
+	n    int
+	elem func(i int) any
+}
+
+// encode writes the array to w, one element at a time.
+func (a jsonArray) encode(w *bufio.Writer, enc *json.Encoder) error {
+	w.WriteByte('[')
+	for i := range a.n {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		if err := enc.Encode(a.elem(i)); err != nil {
+			return err
+		}
+	}
+	_, err := w.WriteString("]\n")
+	return err
+}
+
+// writeJSON writes v (or a jsonArray) as JSON with status. Encoding
+// errors after the header is out can only be logged.
 func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	if err := enc.Encode(v); err != nil {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	var err error
+	if a, ok := v.(jsonArray); ok {
+		err = a.encode(bw, enc)
+	} else {
+		err = enc.Encode(v)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
 		s.log.Warn("write json", "err", err)
 	}
 }
