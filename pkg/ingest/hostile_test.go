@@ -270,10 +270,7 @@ func TestHostileSnapshots(t *testing.T) {
 	if n := bytes.Count(table, []byte("\n")); n != smallMixedLines {
 		t.Fatalf("small_mixed has %d lines, want %d", n, smallMixedLines)
 	}
-	lan, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lan := lanFilter(t)
 	for _, tc := range hostileCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -349,11 +346,7 @@ func TestHostileSnapshots(t *testing.T) {
 func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string) (*store.DB, *Ingester) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStore(t, path)
 	now := t0
 	in := &Ingester{
 		Source: &conntrack.FileSource{Path: seedPath},
@@ -369,6 +362,27 @@ func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string
 	}
 	now = t0.Add(time.Minute)
 	return db, in
+}
+
+// openStore opens a real database at path, closed when the test ends.
+func openStore(t *testing.T, path string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// lanFilter is the real filter for the lab's LANs, 10.0.0.0/24 and fd00::/64.
+func lanFilter(t *testing.T) *filter.Filter {
+	t.Helper()
+	f, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // allocated returns the bytes the process allocated while f ran.
