@@ -3,7 +3,8 @@
 // `conntrack -E` events and /proc/net/nf_conntrack) and turns each line into
 // a typed Entry.
 //
-// The package is pure vocabulary and parsing plus a small snapshot reader
-// that runs the conntrack command through an injectable Runner. It knows
-// nothing of SQL, HTTP, configuration or logging.
+// The package is pure vocabulary and parsing (ParseLine, Parse, over a
+// small hand-written lexer) plus two sources of whole tables: Snapshot runs
+// the conntrack command through an injectable Runner, FileSource replays
+// saved output. It knows nothing of SQL, HTTP, configuration or logging.
 package conntrack
