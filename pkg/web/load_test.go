@@ -59,7 +59,10 @@ func TestLoad(t *testing.T) {
 	url, _ := serveHTTP(t, web.Options{
 		Store:   db,
 		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
-		Health:  web.HealthFunc(func() web.IngestStatus { st := in.Status(); return web.IngestStatus{LastOK: st.LastOK, Cycles: st.Cycles} }),
+		Health: web.HealthFunc(func() web.IngestStatus {
+			st := in.Status()
+			return web.IngestStatus{LastOK: st.LastOK, Cycles: st.Cycles}
+		}),
 	})
 
 	var peakHeap atomic.Uint64
