@@ -52,7 +52,8 @@ func New(local []netip.Prefix) (*Filter, error) {
 }
 
 // ParsePrefixes parses CIDR strings such as "10.0.0.0/24" or "fd00::/64".
-// A bare address counts as a single-host prefix. Surrounding spaces are
+// A bare address counts as a single-host prefix; an IPv4-mapped IPv6 one
+// (::ffff:10.0.0.0/120) becomes its IPv4 prefix. Surrounding spaces are
 // trimmed; the error names the offending value.
 func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(ss))
@@ -72,6 +73,14 @@ func ParsePrefixes(ss []string) ([]netip.Prefix, error) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a CIDR prefix (like 10.0.0.0/24)", s)
+		}
+		if p.Addr().Is4In6() {
+			// conntrack prints IPv4 flows as IPv4: an IPv4-mapped IPv6
+			// prefix would silently match none of them.
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%q mixes IPv6 and IPv4-mapped addresses: write the IPv4 prefix", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		out = append(out, p)
 	}
