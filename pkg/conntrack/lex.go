@@ -141,7 +141,7 @@ func (l *lexer) next(t *token) {
 		l.value()
 	}
 	b, i := l.b, l.pos
-	for i < len(b) && byteClass[b[i]] == clsSpace {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
 	}
 	t.col = i + 1
