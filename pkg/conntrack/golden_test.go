@@ -67,6 +67,9 @@ var goldenCases = []struct {
 func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.big && testing.Short() && !*update {
+				t.Skip("big capture skipped in -short mode")
+			}
 			var got []byte
 			if tc.big {
 				got = bigGolden(t, tc.name)
@@ -123,6 +126,9 @@ func TestFixtureTrailers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.stdout, "big_") && testing.Short() {
+				t.Skip("big capture skipped in -short mode")
+			}
 			n, ok := ParseTrailer(readFixture(t, tc.stderr))
 			if !ok {
 				t.Fatalf("ParseTrailer(%s) found no trailer", tc.stderr)
