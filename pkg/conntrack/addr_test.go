@@ -75,3 +75,27 @@ func FuzzParseAddr(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseAddr compares the byte parsers with netip.ParseAddr on a
+// []byte->string conversion, the reason they exist (see allocs/op).
+func BenchmarkParseAddr(b *testing.B) {
+	for _, s := range []string{"203.0.113.80", "2001:db8::80", "2001:0db8:0000:0000:0000:0000:0000:0080"} {
+		in := []byte(s)
+		b.Run("own/"+s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := parseAddr(in); !ok {
+					b.Fatal("no address")
+				}
+			}
+		})
+		b.Run("netip/"+s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := netip.ParseAddr(string(in)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
