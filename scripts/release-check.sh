@@ -91,4 +91,117 @@ say "dist/ holds 3 binaries, 3 archives, 3 .deb, 3 .rpm and matching checksums"
 
 deb=(dist/netmon_*_amd64.deb)
 scripts/package-check.sh --deb "${deb[0]}" --version "$version"
+
+# inside_check prints the script run inside the container: the package's
+# life under systemd, with the dashboard bound to 127.0.0.1 by a drop-in
+# because the container has no 10.0.0.1.
+inside_check() {
+	cat <<'INSIDE'
+#!/bin/sh
+# shellcheck disable=SC2086 # $units is a list of unit names
+set -eu
+fail() { echo "boot-check: FAIL: $*" >&2; exit 1; }
+say() { echo "boot-check: $*"; }
+units="netmon-ingest.service netmon-web.service"
+pids() { systemctl show -p MainPID --value $units | tr '\n' ' '; }
+status() { grep "^$2:" "/proc/$(systemctl show -p MainPID --value "$1")/status" | cut -f2; }
+http() { curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:8080/ || true; }
+bind() { # unit, extra serve arguments
+	mkdir -p "/etc/systemd/system/$1.d"
+	printf '[Service]\nExecStart=\nExecStart=/usr/bin/netmon serve %s --bind 127.0.0.1:8080 --config /etc/netmon/netmon.yaml --db /var/lib/netmon/netmon.db\n' "$2" >"/etc/systemd/system/$1.d/bind.conf"
+}
+
+dpkg -i /root/netmon.deb >/dev/null || fail "dpkg -i"
+bind netmon-web.service --ingest=false
+bind netmon.service ""
+systemctl daemon-reload
+systemctl enable --now $units 2>/dev/null
+sleep 5
+for u in $units; do
+	[ "$(systemctl is-active "$u")" = active ] || { journalctl -u "$u" --no-pager | tail >&2; fail "$u not active"; }
+	[ "$(systemctl show -p NRestarts --value "$u")" = 0 ] || fail "$u restarted"
+done
+[ "$(http)" = 200 ] || fail "dashboard did not answer 200"
+[ "$(status netmon-ingest.service CapAmb)" = 0000000000001000 ] || fail "ingest: ambient caps are not CAP_NET_ADMIN alone"
+[ "$(status netmon-web.service CapEff)" = 0000000000000000 ] || fail "web: has capabilities"
+[ "$(status netmon-web.service NoNewPrivs)" = 1 ] || fail "web: no NoNewPrivs"
+[ "$(stat -c '%U:%G' /var/lib/netmon/netmon.db)" = netmon:netmon ] || fail "database not owned by netmon"
+say "both units active, conntrack read with CAP_NET_ADMIN only, dashboard answers"
+systemd-analyze security --no-pager $units | grep Overall
+
+before=$(pids)
+dpkg -i /root/netmon.deb >/dev/null || fail "reinstall"
+sleep 2
+after=$(pids)
+[ "$before" != "$after" ] || fail "upgrade did not restart the units ($before)"
+[ "$(systemctl is-enabled $units | sort -u)" = enabled ] || fail "upgrade changed enablement"
+say "upgrade restarted the running units"
+
+systemctl start netmon.service
+sleep 3
+[ "$(systemctl is-active netmon.service)" = active ] || fail "netmon.service not active"
+for u in $units; do
+	[ "$(systemctl is-active "$u")" = inactive ] || fail "netmon.service did not stop $u"
+done
+[ "$(http)" = 200 ] || fail "single unit: dashboard did not answer 200"
+say "netmon.service runs alone and serves"
+
+dpkg --purge netmon >/dev/null || fail "purge"
+for u in $units netmon.service; do
+	[ "$(systemctl is-active "$u")" != active ] || fail "$u still active after purge"
+done
+if ls /etc/systemd/system/*.wants/netmon* >/dev/null 2>&1; then fail "enablement links left"; fi
+if getent passwd netmon >/dev/null; then fail "user netmon left"; fi
+if [ -e /var/lib/netmon ] || [ -e /etc/netmon ]; then fail "data or config left"; fi
+say "ok: install, start, upgrade, single unit and purge under systemd"
+INSIDE
+}
+
+# boot_cleanup powers the container off (SIGTERM to systemd-nspawn) and
+# deletes it.
+boot_cleanup() {
+	if [ -n "$nspawn" ]; then
+		kill "$nspawn" 2>/dev/null || true
+		wait "$nspawn" 2>/dev/null || true
+		nspawn=""
+	fi
+	if [ -n "$boot_dir" ]; then rm -rf "$boot_dir"; fi
+}
+
+# The units under a real systemd: a Debian 12 container booted with
+# systemd-nspawn, its own network namespace, the .deb installed in it.
+boot_dir=""
+nspawn=""
+boot_check() {
+	local pkg=$1 root pid1="" i
+	apt-get install -y -qq --no-install-recommends debootstrap systemd-container >/dev/null ||
+		fail "apt-get install debootstrap systemd-container"
+	boot_dir=$(mktemp -d)
+	root="$boot_dir/rootfs"
+	trap boot_cleanup EXIT
+	say "debootstrap a Debian 12 container (about 3 minutes)"
+	debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,conntrack,curl \
+		bookworm "$root" http://deb.debian.org/debian >"$boot_dir/debootstrap.log" 2>&1 ||
+		{ tail -5 "$boot_dir/debootstrap.log" >&2; fail "debootstrap"; }
+	cp "$pkg" "$root/root/netmon.deb"
+	inside_check >"$root/root/boot-check.sh"
+
+	# --keep-unit --register=no: no systemd needed on this side.
+	systemd-nspawn -D "$root" -b --private-network --keep-unit --register=no \
+		-M netmon-check --console=passive >"$boot_dir/nspawn.log" 2>&1 &
+	nspawn=$!
+	for i in $(seq 60); do
+		pid1=$(pgrep -P "$nspawn" || true)
+		if [ -n "$pid1" ]; then
+			case $(nsenter -t "$pid1" -a systemctl is-system-running --wait 2>/dev/null) in
+			running | degraded) break ;;
+			esac
+		fi
+		[ "$i" = 60 ] && { cat "$boot_dir/nspawn.log" >&2; fail "container did not boot"; }
+		sleep 1
+	done
+	nsenter -t "$pid1" -a /bin/sh /root/boot-check.sh || fail "units under systemd (see above)"
+	boot_cleanup
+}
+boot_check "${deb[0]}"
 say "ok"
