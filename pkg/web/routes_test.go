@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -115,4 +116,28 @@ func checkResponse(t *testing.T, res *http.Response, status int, contentType str
 			t.Errorf("JSON Cache-Control = %q, want no-store", cc)
 		}
 	}
+}
+
+// FuzzQueryString sends arbitrary query strings to every endpoint that
+// reads one. Properties: the answer is 200 or 400 (never a 500 or a
+// panic), and it carries the security headers.
+func FuzzQueryString(f *testing.F) {
+	for _, q := range []string{"", "limit=200", "limit=-1", "limit=%zz", "limit=1;x", "limit=1&limit=2", "x=" + strings.Repeat("y", 300), "limit=99999999999999999999"} {
+		f.Add(q)
+	}
+	h, _ := testServer(f, nil)
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, path := range []string{"/", "/connections.json", "/metrics.json", "/healthz"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.URL.RawQuery = q
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest {
+				t.Fatalf("%s?%q: status %d", path, q, rec.Code)
+			}
+			if rec.Header().Get("Content-Security-Policy") != contentSecurityPolicy {
+				t.Fatalf("%s?%q: no CSP", path, q)
+			}
+		}
+	})
 }

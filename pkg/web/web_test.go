@@ -132,7 +132,7 @@ func sampleSnapshot() sysmetrics.Snapshot {
 
 // testServer builds a server over the fakes with the fixed clock; edit
 // adjusts the options first.
-func testServer(t *testing.T, edit func(*Options)) (http.Handler, *fakeStore) {
+func testServer(t testing.TB, edit func(*Options)) (http.Handler, *fakeStore) {
 	t.Helper()
 	fs := &fakeStore{
 		conns:     sampleConns(),
