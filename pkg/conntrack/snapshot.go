@@ -62,6 +62,7 @@ func (s *Snapshot) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 	defer cancel()
 
 	pr, pw := io.Pipe()
+	defer pr.Close() // also when fn panics: the writer must not block forever
 	stderr := &boundedBuffer{max: maxStderr}
 	done := make(chan error, 1)
 	go func() {

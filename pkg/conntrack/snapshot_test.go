@@ -285,3 +285,33 @@ func TestLimitReader(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotReadPanickingFn: a panic in fn reaches the caller, and the
+// command's writer is released instead of blocking forever.
+func TestSnapshotReadPanickingFn(t *testing.T) {
+	released := make(chan error, 1)
+	s := Snapshot{Runner: &fakeRunner{run: func(_ context.Context, _ string, _, _ []string, o, _ io.Writer) error {
+		for {
+			if _, err := io.WriteString(o, tcpLine+"\n"); err != nil {
+				released <- err
+				return err
+			}
+		}
+	}}}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Read swallowed fn's panic")
+			}
+		}()
+		s.Read(context.Background(), func(*Entry) { panic("boom") })
+	}()
+	select {
+	case err := <-released:
+		if !errors.Is(err, io.ErrClosedPipe) {
+			t.Errorf("writer released with %v, want io.ErrClosedPipe", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the command's writer is still blocked a minute after Read returned")
+	}
+}
