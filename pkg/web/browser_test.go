@@ -177,16 +177,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		Store:  db,
 		Logger: slog.New(slog.DiscardHandler),
 	}
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		in.Loop(loopCtx, interval, nil)
-	}()
-	t.Cleanup(func() {
-		stopLoop()
-		<-loopDone
-	})
+	runLoop(t, in, interval)
 	deadline := time.Now().Add(10 * time.Second)
 	for in.Status().Cycles == 0 {
 		if time.Now().After(deadline) {
@@ -195,12 +186,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	url, stopServer := serveHTTP(t, web.Options{
-		Store:   db,
-		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
-		Health: web.HealthFunc(func() web.IngestStatus {
-			st := in.Status()
-			return web.IngestStatus{LastOK: st.LastOK, Cycles: st.Cycles}
-		}),
+		Store:         db,
+		Metrics:       sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
+		Health:        ingestHealth(in),
 		Interval:      interval,
 		NewHostWindow: window,
 		TopN:          50,
@@ -289,6 +277,31 @@ func TestDashboardInBrowser(t *testing.T) {
 		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
 			t.Errorf("window marker = %d: the page was reloaded", m)
 		}
+	})
+}
+
+// runLoop runs the ingest loop until the test ends.
+func runLoop(t *testing.T, in *ingest.Ingester, interval time.Duration) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.Loop(ctx, interval, nil)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+}
+
+// ingestHealth is what cmd/netmon passes as Options.Health: the loop's
+// status in the web server's terms.
+func ingestHealth(in *ingest.Ingester) web.Health {
+	return web.HealthFunc(func() web.IngestStatus {
+		st := in.Status()
+		return web.IngestStatus{LastOK: st.LastOK, LastErr: st.LastErr, Cycles: st.Cycles + st.Errors, Errors: st.Errors,
+			LastDuration: st.LastSummary.Took, LastSkipped: st.LastSummary.Skipped}
 	})
 }
 

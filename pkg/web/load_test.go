@@ -46,23 +46,12 @@ func TestLoad(t *testing.T) {
 	if _, err := in.ReconcileSnapshot(context.Background()); err != nil {
 		t.Fatalf("first cycle: %v", err)
 	}
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		in.Loop(loopCtx, time.Second, nil)
-	}()
-	defer func() {
-		stopLoop()
-		<-loopDone
-	}()
+	runLoop(t, in, time.Second)
+
 	url, _ := serveHTTP(t, web.Options{
 		Store:   db,
 		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
-		Health: web.HealthFunc(func() web.IngestStatus {
-			st := in.Status()
-			return web.IngestStatus{LastOK: st.LastOK, Cycles: st.Cycles}
-		}),
+		Health:  ingestHealth(in),
 	})
 
 	var peakHeap atomic.Uint64
