@@ -327,13 +327,28 @@ func hostileFlows() []store.Flow {
 	}
 }
 
-// TestDashboardInBrowserHostile checks that hostile state text shows as
-// text, in the server-rendered rows and in the rows app.js rebuilds, and
-// that nothing in it runs.
-func TestDashboardInBrowserHostile(t *testing.T) {
+// formatFlows cover the cell formats: IPv6 in brackets, no ports for
+// ICMP and unknown protocols, sizes from bytes to MiB.
+func formatFlows() []store.Flow {
+	a := netip.MustParseAddr
+	return []store.Flow{
+		{Proto: "tcp", SrcIP: a("fd00::5"), SrcPort: 47067, DstIP: a("2001:db8::80"), DstPort: 443,
+			State: "ESTABLISHED", Flags: "ASSURED", UplinkPackets: 900, UplinkBytes: 61234, DownlinkPackets: 4000, DownlinkBytes: 5 << 20},
+		{Proto: "icmp", SrcIP: a("10.0.0.5"), SrcPort: 4660, DstIP: a("203.0.113.80"), DstPort: 8,
+			UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, DownlinkBytes: 252},
+		{Proto: "253", SrcIP: a("10.0.0.6"), DstIP: a("203.0.113.89"), Flags: "UNREPLIED", UplinkPackets: 1, UplinkBytes: 8},
+	}
+}
+
+// TestDashboardInBrowserStatic serves a store that does not change. It
+// checks that hostile state text shows as text, in the server-rendered
+// rows and in the rows app.js rebuilds, that nothing in it runs, and
+// that app.js formats every cell as the server did.
+func TestDashboardInBrowserStatic(t *testing.T) {
 	browser := newBrowser(t)
 	db := openStore(t)
-	if _, err := db.Reconcile(context.Background(), time.Now(), hostileFlows(), 0); err != nil {
+	flows := append(hostileFlows(), formatFlows()...)
+	if _, err := db.Reconcile(context.Background(), time.Now(), flows, 0); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
 	url, _ := serveHTTP(t, web.Options{
@@ -347,7 +362,7 @@ func TestDashboardInBrowserHostile(t *testing.T) {
 		t.Helper()
 		got := eval[[]string](t, browser, `[...document.querySelectorAll("#rows td.state")].map(td => td.textContent).sort()`)
 		var want []string
-		for _, f := range hostileFlows() {
+		for _, f := range flows {
 			want = append(want, f.State)
 		}
 		slices.Sort(want)
@@ -361,6 +376,9 @@ func TestDashboardInBrowserHostile(t *testing.T) {
 			t.Error("a payload ran")
 		}
 	}
+	// cells is every row's cells but the age, with their titles.
+	const cells = `[...document.querySelectorAll("#rows tr")].map(r => [...r.children].filter(td => !td.classList.contains("seen")).map(td => td.textContent.trim() + (td.title ? " (" + td.title + ")" : "")).join(" | "))`
+	server := eval[[]string](t, browser, cells)
 	t.Run("server-rendered rows", check)
 	t.Run("rows rebuilt by app.js", func(t *testing.T) {
 		waitFor(t, browser, "two connection polls", `Number(document.getElementById("netmon").dataset.connectionsPolls) >= 2`, 10*time.Second)
@@ -369,5 +387,15 @@ func TestDashboardInBrowserHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t)
+	})
+	t.Run("app.js formats cells as the server does", func(t *testing.T) {
+		if diff := cmp.Diff(server, eval[[]string](t, browser, cells)); diff != "" {
+			t.Errorf("rows differ (-server +app.js):\n%s", diff)
+		}
+		for _, want := range []string{"[2001:db8::80]:443", "5.0 MiB", "8 B", "203.0.113.89 |"} {
+			if !strings.Contains(strings.Join(server, "\n"), want) {
+				t.Errorf("rows lack %q:\n%s", want, strings.Join(server, "\n"))
+			}
+		}
 	})
 }
