@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/store"
+)
+
+// v1Rows is the size of the old database TestCrashDuringMigration
+// upgrades: big enough that migration 0002, which counts every active
+// connection, takes a good part of a run, so random kills land inside it.
+const v1Rows = 200_000
+
+// TestCrashDuringMigration SIGKILLs `netmon ingest-once` at random moments
+// while it upgrades a version-1 database of 200,000 connections. After
+// every kill the file passes integrity_check and is wholly at one version:
+// still 1 without the 0002 table, or 2 with per-protocol counts that match
+// the connections table; and it reopens, which finishes the upgrade. The first subtest of TestCrashSafety only kills fresh, nearly
+// empty databases, whose migration takes about a millisecond.
+func TestCrashDuringMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and a 200,000-row database")
+	}
+	bin := buildNetmon(t)
+	dir := t.TempDir()
+	v1 := filepath.Join(dir, "v1.db")
+	makeV1Database(t, v1, v1Rows)
+	input := fixture("conntrack", "small_mixed.txt")
+
+	// How long an upgrade takes here: open a copy in this process.
+	first := copyFile(t, v1, filepath.Join(dir, "whole.db"))
+	start := time.Now()
+	db, err := store.Open(context.Background(), first)
+	if err != nil {
+		t.Fatalf("open the v1 database: %v", err)
+	}
+	upgrade := time.Since(start)
+	db.Close()
+	if v := schemaCheck(t, first); v != 2 {
+		t.Fatalf("an uninterrupted open left version %d", v)
+	}
+
+	// Kill within the process's start-up plus twice the upgrade, so some
+	// kills land before it, most inside it, some after it committed.
+	window := 50*time.Millisecond + 2*upgrade
+	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
+	const kills = 12
+	versions := map[int]int{}
+	for i := range kills {
+		db := copyFile(t, v1, filepath.Join(dir, "kill"+strconv.Itoa(i)+".db"))
+		cmd := exec.Command(bin, "ingest-once", "--input-file", input, "--db", db)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(window))))
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		versions[schemaCheck(t, db)]++
+		os.Remove(db)
+	}
+	t.Logf("%d kills within %v (an upgrade takes %v): %d left version 1 (killed before the upgrade committed), %d version 2",
+		kills, window.Round(time.Millisecond), upgrade.Round(time.Millisecond), versions[1], versions[2])
+}
+
+// makeV1Database writes a database at path as netmon version 1 left it:
+// the first migration only, user_version 1, and rows active connections.
+func makeV1Database(t *testing.T, path string, rows int) {
+	t.Helper()
+	schema, err := os.ReadFile(filepath.Join("..", "..", "pkg", "store", "migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	stmts := []string{
+		"PRAGMA journal_mode = WAL",
+		string(schema),
+		"PRAGMA user_version = 1",
+		`INSERT INTO remote_hosts (ip, first_seen_at, last_seen_at) VALUES ('203.0.113.80', 1, 1)`,
+		`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ` + strconv.Itoa(rows-1) + `)
+		 INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, uplink_bytes, total_bytes, first_seen_at, last_seen_at)
+		 SELECT CASE i % 3 WHEN 0 THEN 'udp' ELSE 'tcp' END, '10.0.0.' || (i / 60000 + 1), i % 60000 + 1,
+		        '203.0.113.80', 443, i, i, 1, 1 FROM n`,
+		`UPDATE ingest_state SET cycles = 1, last_cycle_at = 1, active_connections = ` + strconv.Itoa(rows),
+		"PRAGMA wal_checkpoint(TRUNCATE)",
+	}
+	for _, s := range stmts {
+		if _, err := raw.Exec(s); err != nil {
+			t.Fatalf("build v1 database: %v", err)
+		}
+	}
+}
+
+// schemaCheck checks that the database at path is intact and wholly at
+// one schema version, and returns it.
+func schemaCheck(t *testing.T, path string) int {
+	t.Helper()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var ok string
+	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
+		t.Fatalf("integrity_check = %q, %v", ok, err)
+	}
+	var v, tables int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'active_by_proto'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case v == 1 && tables == 0:
+	case v == 2 && tables == 1:
+		want, got := map[string]int{}, map[string]int{}
+		if err := scanCounts(raw, `SELECT proto, count(*) FROM connections WHERE closed_at IS NULL GROUP BY proto`, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := scanCounts(raw, `SELECT proto, n FROM active_by_proto WHERE n > 0`, got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("active_by_proto disagrees with connections (-connections +active_by_proto):\n%s", diff)
+		}
+	default:
+		t.Fatalf("half a migration: user_version %d with %d active_by_proto tables", v, tables)
+	}
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	db.Close()
+	return v
+}
+
+func scanCounts(db *sql.DB, query string, into map[string]int) error {
+	rows, err := db.Query(query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			return err
+		}
+		into[p] = n
+	}
+	return rows.Err()
+}
+
+// copyFile copies src to dst and returns dst.
+func copyFile(t *testing.T, src, dst string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
