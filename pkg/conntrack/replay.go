@@ -14,8 +14,13 @@ import (
 // FileSource replays saved conntrack output instead of running conntrack:
 // a plain file, a .gz file, or a directory whose regular files are replayed
 // one per Read in name order, looping (a live demo without a router). Hidden
-// files and *.stderr files in a directory are skipped. The file is re-read
-// on every Read, so editing it changes what the next Read sees.
+// files, *.stderr and *.md files in a directory are skipped (a README may
+// describe the snapshots). The file is re-read on every Read, so editing it
+// changes what the next Read sees.
+//
+// A capture X.txt (or X.txt.gz) may have conntrack's stderr beside it as
+// X.stderr; its "N flow entries have been shown" trailer then sets
+// Stats.Reported, as with a live run.
 //
 // A FileSource is safe for concurrent use; it must not be copied after
 // the first Read.
@@ -56,7 +61,21 @@ func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("replay %s: %w", path, err)
 	}
+	if n, ok := siblingTrailer(path); ok {
+		st.Reported = n
+	}
 	return st, nil
+}
+
+// siblingTrailer reads the trailer of the X.stderr file saved beside the
+// capture X.txt or X.txt.gz, if there is one.
+func siblingTrailer(path string) (int, bool) {
+	base := strings.TrimSuffix(strings.TrimSuffix(path, ".gz"), ".txt")
+	b, err := os.ReadFile(base + ".stderr")
+	if err != nil || len(b) > 64<<10 {
+		return 0, false
+	}
+	return ParseTrailer(b)
 }
 
 // pick returns the file the next Read replays.
@@ -75,7 +94,8 @@ func (f *FileSource) pick() (string, error) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if e.Type().IsRegular() && !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, ".stderr") {
+		if e.Type().IsRegular() && !strings.HasPrefix(name, ".") &&
+			!strings.HasSuffix(name, ".stderr") && !strings.HasSuffix(name, ".md") {
 			names = append(names, name)
 		}
 	}

@@ -50,6 +50,7 @@ func TestFileSourceDirectoryLoops(t *testing.T) {
 		"a.txt":        tcpLine + "\n",
 		".a.txt.swp":   "editor junk",
 		"a.stderr":     "conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown.\n",
+		"README.md":    "# what these snapshots show\n",
 		"sub/c.txt":    icmpLine + "\n",
 		"c-icmp.txt":   icmpLine + "\n" + icmpLine + "\n",
 		"zz-empty.txt": "",
@@ -63,17 +64,22 @@ func TestFileSourceDirectoryLoops(t *testing.T) {
 		}
 	}
 	f := &FileSource{Path: dir}
-	var got []int
+	var got, reported []int
 	for range 6 {
 		_, st, err := readKeys(t, f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, st.Entries)
+		reported = append(reported, st.Reported)
 	}
-	// a.txt (1), b.txt (1), c-icmp.txt (2), zz-empty.txt (0), then again.
+	// a.txt (1), b.txt (1), c-icmp.txt (2), zz-empty.txt (0), then again;
+	// only a.txt has its stderr trailer beside it.
 	if diff := cmp.Diff([]int{1, 1, 2, 0, 1, 1}, got); diff != "" {
 		t.Errorf("entries per Read (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{1, -1, -1, -1, 1, -1}, reported); diff != "" {
+		t.Errorf("Reported per Read (-want +got):\n%s", diff)
 	}
 }
 
