@@ -3,12 +3,17 @@
 # find. README's test command and CI (.ci/run) both run exactly this.
 #
 #   FUZZTIME=20s        time per fuzz target (go test -fuzztime)
+#   FUZZMINIMIZETIME=5s time to minimise each new input (go test
+#                       -fuzzminimizetime; Go's default of 60s stalls a
+#                       target seeded with whole captures for its whole
+#                       FUZZTIME and leaves orphan workers spinning)
 #   NETMON_REQUIRE_E2E=1  fail (instead of skip) when the root-only router-lab
 #                       and package checks cannot run; CI sets it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${FUZZTIME:-20s}
+fuzzminimizetime=${FUZZMINIMIZETIME:-5s}
 passed=0
 failed=0
 failures=()
@@ -39,7 +44,7 @@ fuzz_all() {
 	for pkg in $(go list ./...); do
 		for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
 			echo "fuzz $pkg $target for $fuzztime"
-			go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" || rc=1
+			go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" -fuzzminimizetime="$fuzzminimizetime" "$pkg" || rc=1
 		done
 	done
 	return "$rc"
