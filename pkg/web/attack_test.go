@@ -1,0 +1,125 @@
+package web_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netmon-dev/netmon/pkg/sysmetrics"
+	"github.com/netmon-dev/netmon/pkg/web"
+)
+
+// TestRawRequests sends hand-written, hostile or odd HTTP/1.1 requests
+// over a real loopback connection to the real server (web.ServeListener
+// over a real store) and checks each answer's status. Every answer the
+// handler writes carries the security headers; the few that net/http
+// writes itself before any handler runs (a request it cannot parse, a
+// header block over MaxHeaderBytes) are plain-text errors with no body of
+// ours, and the connection is then closed.
+func TestRawRequests(t *testing.T) {
+	url, _ := serveHTTP(t, web.Options{
+		Store:   openStore(t),
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
+	})
+	addr := strings.TrimPrefix(url, "http://")
+	req := func(lines ...string) string { return strings.Join(lines, "\r\n") + "\r\n\r\n" }
+	const host = "Host: 127.0.0.1"
+	tests := []struct {
+		name   string
+		raw    string
+		status int
+		// byServer: net/http answers before the handler, so the answer
+		// carries no security headers of ours.
+		byServer bool
+	}{
+		{name: "dashboard", raw: req("GET / HTTP/1.1", host), status: http.StatusOK},
+		{name: "unknown path", raw: req("GET /admin HTTP/1.1", host), status: http.StatusNotFound},
+		{name: "dot-dot path is cleaned, then redirected", raw: req("GET /static/../../go.mod HTTP/1.1", host), status: http.StatusTemporaryRedirect},
+		{name: "escaped dot-dot", raw: req("GET /static/%2e%2e/%2e%2e/go.mod HTTP/1.1", host), status: http.StatusNotFound},
+		{name: "NUL in the path", raw: req("GET /%00 HTTP/1.1", host), status: http.StatusNotFound},
+		{name: "POST with a body", raw: "POST /connections.json HTTP/1.1\r\n" + host + "\r\nContent-Length: 11\r\n\r\n{\"limit\":1}", status: http.StatusMethodNotAllowed},
+		{name: "PUT", raw: req("PUT / HTTP/1.1", host, "Content-Length: 0"), status: http.StatusMethodNotAllowed},
+		{name: "DELETE", raw: req("DELETE /connections.json HTTP/1.1", host), status: http.StatusMethodNotAllowed},
+		{name: "TRACE", raw: req("TRACE / HTTP/1.1", host), status: http.StatusMethodNotAllowed},
+		{name: "OPTIONS on a route", raw: req("OPTIONS /metrics HTTP/1.1", host), status: http.StatusMethodNotAllowed},
+		{name: "made-up method", raw: req("BREW /healthz HTTP/1.1", host), status: http.StatusMethodNotAllowed},
+		{name: "limit in exponent form", raw: req("GET /connections.json?limit=1e9 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit in hex", raw: req("GET /connections.json?limit=0x10 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit NUL", raw: req("GET /connections.json?limit=%00 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit beyond int64", raw: req("GET /connections.json?limit=99999999999999999999 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit negative", raw: req("GET /connections.json?limit=-5 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit with a plus sign", raw: req("GET /connections.json?limit=+5 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit over MaxLimit", raw: req("GET /connections.json?limit=1000001 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "limit as markup", raw: req("GET /connections.json?limit=%3Cscript%3E HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "array-style key", raw: req("GET /connections.json?limit[]=1 HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "query of 4 kB", raw: req("GET /?"+strings.Repeat("a=1&", 1024)+" HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "invalid UTF-8 in the query", raw: req("GET /connections.json?limit=%ff%fe HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "header block over MaxHeaderBytes", raw: req("GET / HTTP/1.1", host, "X-Big: "+strings.Repeat("b", 64<<10)), status: http.StatusRequestHeaderFieldsTooLarge, byServer: true},
+		{name: "URL over MaxHeaderBytes", raw: req("GET /"+strings.Repeat("u", 64<<10)+" HTTP/1.1", host), status: http.StatusRequestHeaderFieldsTooLarge, byServer: true},
+		{name: "no Host header", raw: req("GET / HTTP/1.1"), status: http.StatusBadRequest, byServer: true},
+		{name: "two Host headers", raw: req("GET / HTTP/1.1", host, host), status: http.StatusBadRequest, byServer: true},
+		// net/http reads the body as chunked and drops Content-Length
+		// (RFC 9112 6.3), then closes the connection: no smuggling.
+		{name: "Content-Length and chunked together", raw: req("POST / HTTP/1.1", host, "Content-Length: 4", "Transfer-Encoding: chunked") + "0\r\n\r\n", status: http.StatusMethodNotAllowed},
+		// ServeMux refuses the "*" target; without DisableGeneralOptionsHandler
+		// net/http would answer 200 itself, without our headers.
+		{name: "OPTIONS *", raw: req("OPTIONS * HTTP/1.1", host), status: http.StatusBadRequest},
+		{name: "CONNECT", raw: req("CONNECT 203.0.113.80:443 HTTP/1.1", "Host: 203.0.113.80:443"), status: http.StatusMethodNotAllowed},
+		{name: "absolute-form target", raw: req("GET http://evil.example/connections.json HTTP/1.1", "Host: evil.example"), status: http.StatusOK},
+		{name: "garbage request line", raw: req("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", host), status: http.StatusBadRequest, byServer: true},
+		{name: "header with a NUL", raw: req("GET / HTTP/1.1", host, "X-A: a\x00b"), status: http.StatusBadRequest, byServer: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := rawRoundTrip(t, addr, tc.raw)
+			defer res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			csp := res.Header.Get("Content-Security-Policy")
+			if tc.byServer {
+				if csp != "" {
+					t.Errorf("answer said to come from net/http carries our headers: %v", res.Header)
+				}
+				return
+			}
+			for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"} {
+				if res.Header.Get(h) == "" {
+					t.Errorf("answer lacks %s: %v", h, res.Header)
+				}
+			}
+			if tc.status == http.StatusMethodNotAllowed && res.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("405 with Allow %q", res.Header.Get("Allow"))
+			}
+		})
+	}
+	// The server is still there for a normal client after all of it.
+	res := rawRoundTrip(t, addr, req("GET /connections.json HTTP/1.1", host))
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("connections.json after the attacks: %d", res.StatusCode)
+	}
+}
+
+// rawRoundTrip writes raw on a fresh connection to addr and reads one
+// response.
+func rawRoundTrip(t *testing.T, addr, raw string) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(raw)); err != nil {
+		t.Fatalf("write request: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	return res
+}
