@@ -2,12 +2,20 @@ package web_test
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/store"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 	"github.com/netmon-dev/netmon/pkg/web"
 )
@@ -122,4 +130,93 @@ func rawRoundTrip(t *testing.T, addr, raw string) *http.Response {
 		t.Fatalf("read response: %v", err)
 	}
 	return res
+}
+
+// TestMarkupThroughRealStore writes text fields holding markup, quotes
+// and event handlers straight into a real store (the parser refuses such
+// state words, see TestHostileReplay; this checks the web layer would hold
+// even if one got through) and reads them back over HTTP: the JSON
+// decodes to the exact bytes and holds no raw <, > or &; the page holds
+// them only HTML-escaped.
+func TestMarkupThroughRealStore(t *testing.T) {
+	hostile := []string{
+		`<script>alert(1)</script>`,
+		`<img src=x onerror=alert(1)>`,
+		`"><b>bold</b>&amp;`,
+		`' onmouseover='alert(1)`,
+		"</td></tr><tr><td>\u2028\u2029",
+	}
+	db := openStore(t)
+	now := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	var flows []store.Flow
+	for i, s := range hostile {
+		flows = append(flows, store.Flow{
+			Proto: "tcp", SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: uint16(40000 + i),
+			DstIP: netip.MustParseAddr("203.0.113.80"), DstPort: 443,
+			State: s, Flags: "ASSURED," + s, UplinkBytes: uint64(1000 - i),
+		})
+	}
+	if _, err := db.Reconcile(context.Background(), now, flows, 0); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := serveHTTP(t, web.Options{
+		Store:   db,
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
+		Now:     func() time.Time { return now },
+	})
+
+	raw := get(t, url+"/connections.json")
+	if i := strings.IndexAny(raw, "<>&"); i >= 0 {
+		t.Errorf("JSON holds a raw %q: ...%s...", raw[i], raw[max(0, i-20):min(len(raw), i+20)])
+	}
+	var got []struct {
+		State string   `json:"state"`
+		Flags []string `json:"flags"`
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("decode JSON: %v", err)
+	}
+	var states []string
+	for _, c := range got {
+		states = append(states, c.State)
+		if len(c.Flags) == 0 || c.Flags[len(c.Flags)-1] != c.State {
+			t.Errorf("flags %q do not end in the state %q", c.Flags, c.State)
+		}
+	}
+	if diff := cmp.Diff(hostile, states); diff != "" {
+		t.Errorf("states through JSON (-stored +decoded):\n%s", diff)
+	}
+
+	page := get(t, url+"/")
+	for _, s := range hostile {
+		if strings.Contains(page, s) {
+			t.Errorf("page holds %q raw", s)
+		}
+	}
+	for _, s := range hostile[:3] {
+		if esc := html.EscapeString(s); !strings.Contains(page, esc) {
+			t.Errorf("page lacks the escaped form %q", esc)
+		}
+	}
+	if n := strings.Count(page, "<script"); n != 1 {
+		t.Errorf("page has %d <script tags, want only app.js's", n)
+	}
+}
+
+// get fetches url, which must answer 200, and returns the body.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
+	}
+	return string(b)
 }
