@@ -151,7 +151,7 @@ func TestMarkupThroughRealStore(t *testing.T) {
 	var flows []store.Flow
 	for i, s := range hostile {
 		flows = append(flows, store.Flow{
-			Proto: "tcp", SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: uint16(40000 + i),
+			Proto: "tcp" + s, SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: uint16(40000 + i),
 			DstIP: netip.MustParseAddr("203.0.113.80"), DstPort: 443,
 			State: s, Flags: "ASSURED," + s, UplinkBytes: uint64(1000 - i),
 		})
@@ -170,6 +170,7 @@ func TestMarkupThroughRealStore(t *testing.T) {
 		t.Errorf("JSON holds a raw %q: ...%s...", raw[i], raw[max(0, i-20):min(len(raw), i+20)])
 	}
 	var got []struct {
+		Proto string   `json:"proto"`
 		State string   `json:"state"`
 		Flags []string `json:"flags"`
 	}
@@ -179,6 +180,9 @@ func TestMarkupThroughRealStore(t *testing.T) {
 	var states []string
 	for _, c := range got {
 		states = append(states, c.State)
+		if c.Proto != "tcp"+c.State {
+			t.Errorf("proto %q, want tcp%s", c.Proto, c.State)
+		}
 		if len(c.Flags) == 0 || c.Flags[len(c.Flags)-1] != c.State {
 			t.Errorf("flags %q do not end in the state %q", c.Flags, c.State)
 		}
