@@ -64,7 +64,7 @@ func newBrowser(t *testing.T) context.Context {
 
 // serveHTTP serves h on a loopback port until the returned stop is
 // called (or the test ends).
-func serveHTTP(t *testing.T, h web.Options) (url string, stop func()) {
+func serveHTTP(t testing.TB, h web.Options) (url string, stop func()) {
 	t.Helper()
 	handler, err := web.New(h)
 	if err != nil {
@@ -91,7 +91,7 @@ func serveHTTP(t *testing.T, h web.Options) (url string, stop func()) {
 }
 
 // openStore opens a database file in a temporary directory.
-func openStore(t *testing.T) *store.DB {
+func openStore(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
 	if err != nil {
@@ -102,7 +102,7 @@ func openStore(t *testing.T) *store.DB {
 }
 
 // lanFilter keeps flows from the lab's LAN, IPv4 and IPv6.
-func lanFilter(t *testing.T) *filter.Filter {
+func lanFilter(t testing.TB) *filter.Filter {
 	t.Helper()
 	f, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")})
 	if err != nil {
@@ -168,7 +168,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	browser := newBrowser(t)
 	const (
 		interval = time.Second
-		window   = 3 * time.Second
+		window   = 4 * time.Second
 	)
 	db := openStore(t)
 	in := &ingest.Ingester{
@@ -281,7 +281,7 @@ func TestDashboardInBrowser(t *testing.T) {
 }
 
 // runLoop runs the ingest loop until the test ends.
-func runLoop(t *testing.T, in *ingest.Ingester, interval time.Duration) {
+func runLoop(t testing.TB, in *ingest.Ingester, interval time.Duration) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
