@@ -134,3 +134,51 @@ func TestPrintOutboundSourceError(t *testing.T) {
 		t.Errorf("printed %q on failure", out.String())
 	}
 }
+
+// TestTopFlows checks the bounded selection against a full sort of every
+// outbound flow of the real 10,000-line capture, whose many unreplied UDP
+// flows tie on total bytes, so the key order is exercised too.
+func TestTopFlows(t *testing.T) {
+	var all []conntrack.Entry
+	if _, err := fileSource("big_10000.txt.gz").Read(context.Background(), func(e *conntrack.Entry) {
+		all = append(all, *e)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(all)
+	sortByTotal(want)
+	keys := func(es []conntrack.Entry) []string {
+		out := make([]string, len(es))
+		for i := range es {
+			out[i] = conntrack.Key(&es[i])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{
+		{"all", 0},
+		{"one", 1},
+		{"top 20", 20},
+		{"every flow", len(all)},
+		{"more than there are", len(all) + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := topFlows{n: tc.n}
+			for i := range all {
+				top.offer(&all[i])
+			}
+			w := want
+			if tc.n > 0 && tc.n < len(w) {
+				w = w[:tc.n]
+			}
+			if diff := cmp.Diff(keys(w), keys(top.result())); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+			if top.seen != len(all) {
+				t.Errorf("seen = %d, want %d", top.seen, len(all))
+			}
+		})
+	}
+}
