@@ -28,22 +28,39 @@ type LoadResult struct {
 func (r LoadResult) P(p float64) time.Duration { return percentile(r.Latencies, p) }
 
 // load sends workers*perWorker GET requests to url from workers
-// concurrent goroutines, each waiting for its previous response (a closed
-// loop, as browsers polling a dashboard do). It stops early when ctx ends.
-func load(ctx context.Context, client *http.Client, url string, workers, perWorker int) LoadResult {
+// concurrent goroutines, each waiting for its previous response. With
+// every = 0 each worker sends its next request at once (a closed loop that
+// saturates the server: latency is then mostly time spent queueing behind
+// the other workers). With every > 0 each worker sends one request per
+// interval, like a dashboard polling, the workers' schedules spread evenly
+// over the interval; a request sent late because the previous one was slow
+// is timed from when it should have been sent, so a stall is not hidden
+// by the requests it delayed. It stops early when ctx ends.
+func load(ctx context.Context, client *http.Client, url string, workers, perWorker int, every time.Duration) LoadResult {
 	var (
 		mu  sync.Mutex
 		res LoadResult
 		wg  sync.WaitGroup
 	)
 	start := time.Now()
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
-			for range perWorker {
+			offset := every * time.Duration(w) / time.Duration(workers)
+			for i := range perWorker {
+				due := start.Add(offset + every*time.Duration(i))
+				if wait := time.Until(due); wait > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+				}
 				if ctx.Err() != nil {
 					return
 				}
-				d, n, err := get(ctx, client, url)
+				if every == 0 {
+					due = time.Now()
+				}
+				d, n, err := get(ctx, client, url, due)
 				mu.Lock()
 				if err != nil {
 					res.Errors++
@@ -64,14 +81,13 @@ func load(ctx context.Context, client *http.Client, url string, workers, perWork
 	return res
 }
 
-// get fetches url and reads the whole body, returning the time taken and
-// the body size.
-func get(ctx context.Context, client *http.Client, url string) (time.Duration, int64, error) {
+// get fetches url and reads the whole body, returning the time from
+// start to the last byte and the body size.
+func get(ctx context.Context, client *http.Client, url string, start time.Time) (time.Duration, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("new request: %w", err)
 	}
-	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, 0, fmt.Errorf("get %s: %w", url, err)

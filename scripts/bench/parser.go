@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -29,8 +30,14 @@ type parseSample struct {
 // with many iterations, and the difference of their CPU times (rusage)
 // divided by the difference of lines parsed is the parser's cost per line
 // on one core, with the process start, fixture loading and calibration
-// run cancelled out.
-func (e *env) parser(ctx context.Context) ([]Row, error) {
+// run cancelled out. capture is the benchmark's input, gunzipped, to count
+// its lines.
+func (e *env) parser(ctx context.Context, capture string) ([]Row, error) {
+	data, err := os.ReadFile(capture)
+	if err != nil {
+		return nil, fmt.Errorf("read capture: %w", err)
+	}
+	perOp := bytes.Count(data, []byte{'\n'})
 	bin := filepath.Join(e.Work, "conntrack.test")
 	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./pkg/conntrack")
 	build.Dir = e.Repo
@@ -59,11 +66,12 @@ func (e *env) parser(ctx context.Context) ([]Row, error) {
 		s.DCPU = cpu[1] - cpu[0]
 		samples = append(samples, s)
 	}
-	return parserRows(samples)
+	return parserRows(samples, perOp)
 }
 
-// parserRows turns BenchmarkParse samples into rows.
-func parserRows(samples []parseSample) ([]Row, error) {
+// parserRows turns BenchmarkParse samples over a capture of perOp lines
+// into rows.
+func parserRows(samples []parseSample, perOp int) ([]Row, error) {
 	const name = "BenchmarkParse"
 	var lines []BenchLine
 	for _, s := range samples {
@@ -74,28 +82,23 @@ func parserRows(samples []parseSample) ([]Row, error) {
 		return nil, fmt.Errorf("no %s lines/s in the benchmark output", name)
 	}
 	mbs, _ := medianMetric(lines, name, "MB/s")
-	nsop, _ := medianMetric(lines, name, "ns/op")
 	bop, _ := medianMetric(lines, name, "B/op")
 	allocs, _ := medianMetric(lines, name, "allocs/line")
-	perOp := wallRate * nsop / 1e9 // lines parsed per benchmark op
 	var rates []float64
 	for _, s := range samples {
 		if s.DCPU > 0 {
-			rates = append(rates, float64(s.DIter)*perOp/s.DCPU.Seconds())
+			rates = append(rates, float64(s.DIter*perOp)/s.DCPU.Seconds())
 		}
 	}
 	if len(rates) == 0 {
 		return nil, fmt.Errorf("%s: no sample where the long run took more CPU than the short one", name)
 	}
 	cpuRate := median(rates)
-	bytesPerLine := 0.0
-	if perOp > 0 {
-		bytesPerLine = bop / perOp
-	}
+	bytesPerLine := bop / float64(max(perOp, 1))
 	conntrackRate := 1 / conntrackEntry
 	return []Row{
 		{
-			What: fmt.Sprintf("parser, big_100000 (%s real lines), 1 core, median of %d", count(int64(perOp+0.5)), len(rates)),
+			What: fmt.Sprintf("parser, big_100000 (%s real lines), 1 core, median of %d", count(int64(perOp)), len(rates)),
 			Netmon: fmt.Sprintf("%s lines/CPU-s (%.0f MB/CPU-s); wall clock %s lines/s, %.0f MB/s",
 				count(int64(cpuRate)), cpuRate*mbs/wallRate, count(int64(wallRate)), mbs),
 			Baseline: fmt.Sprintf("conntrack prints %s/s", count(int64(conntrackRate))),
@@ -106,7 +109,7 @@ func parserRows(samples []parseSample) ([]Row, error) {
 		{
 			What:   "parser garbage per line",
 			Netmon: fmt.Sprintf("%.5f allocs/line, %.2f B/line", allocs, bytesPerLine),
-			Ratio:  fmt.Sprintf("%.0f B in %.0f allocs per whole 100k-line parse", bop, allocs*perOp),
+			Ratio:  fmt.Sprintf("%.0f B in %.0f allocs per whole 100k-line parse", bop, allocs*float64(perOp)),
 			Target: "0 allocs/line (< 0.001)",
 			Result: verdict(allocs < 0.001),
 		},

@@ -37,7 +37,7 @@ func TestParserRows(t *testing.T) {
 		{name: "no CPU difference", samples: []parseSample{{Lines: []BenchLine{line(1e6, 1e8)}, DIter: 10}}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := parserRows(tc.samples)
+			rows, err := parserRows(tc.samples, 100_000)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
 			}

@@ -45,11 +45,11 @@ type plan struct {
 func planFor(mode string) (plan, error) {
 	switch mode {
 	case "quick":
-		return plan{runs: 3, coldRuns: 1, parseCount: 1, parseShort: 2, parseLong: 7, loopWindow: 15 * time.Second, workers: 8, small: 25, full: 1, fullWkrs: 2}, nil
+		return plan{runs: 3, coldRuns: 1, parseCount: 1, parseShort: 2, parseLong: 7, loopWindow: 15 * time.Second, workers: 8, small: 40, full: 1, fullWkrs: 2}, nil
 	case "default":
-		return plan{runs: 5, coldRuns: 3, parseCount: 3, parseShort: 3, parseLong: 13, loopWindow: time.Minute, workers: 8, small: 100, full: 2, fullWkrs: 4}, nil
+		return plan{runs: 5, coldRuns: 3, parseCount: 3, parseShort: 3, parseLong: 13, loopWindow: time.Minute, workers: 8, small: 150, full: 2, fullWkrs: 4}, nil
 	case "big":
-		return plan{runs: 9, coldRuns: 5, parseCount: 5, parseShort: 5, parseLong: 30, loopWindow: 2 * time.Minute, workers: 8, small: 250, full: 3, fullWkrs: 4}, nil
+		return plan{runs: 9, coldRuns: 5, parseCount: 5, parseShort: 5, parseLong: 30, loopWindow: 2 * time.Minute, workers: 8, small: 400, full: 3, fullWkrs: 4}, nil
 	}
 	return plan{}, fmt.Errorf("mode %q: want quick, default or big", mode)
 }
@@ -107,7 +107,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		rows = append(rows, rs...)
 		return nil
 	}
-	if err := section("parser", func() ([]Row, error) { return e.parser(ctx) }); err != nil {
+	if err := section("parser", func() ([]Row, error) { return e.parser(ctx, caps[100_000]) }); err != nil {
 		return err
 	}
 	for _, n := range []int{10_000, 100_000} {

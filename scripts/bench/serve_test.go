@@ -59,8 +59,9 @@ func TestServeRows(t *testing.T) {
 		{"nothing answered", LoadResult{Wall: time.Second}, Miss},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows := serveRows(tc.small, LoadResult{Latencies: lat(900), Wall: time.Second}, 8, 2, procSample{}, procSample{At: time.Unix(1, 0)})
-			if len(rows) != 2 || rows[0].Result != tc.want {
+			other := LoadResult{Latencies: lat(900), Wall: time.Second}
+			rows := serveRows(tc.small, other, other, 8, 2, procSample{}, procSample{At: time.Unix(1, 0)}, procSample{At: time.Unix(2, 0)})
+			if len(rows) != 3 || rows[0].Result != tc.want {
 				t.Errorf("rows %+v, want first %s", rows, tc.want)
 			}
 		})
