@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,7 +55,7 @@ func (s *server) secure(next http.Handler) http.Handler {
 func query(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("malformed query string")
+		return nil, errors.New("malformed query string")
 	}
 	for k, v := range q {
 		if !slices.Contains(allowed, k) {
