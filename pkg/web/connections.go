@@ -11,10 +11,11 @@ import (
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
-// connectionJSON is one element of /connections.json. The names are the
-// ones `netmon print-outbound --output json` uses, plus the times and
-// seen_before. Counters are exact integers.
-type connectionJSON struct {
+// FlowJSON is the JSON form of one connection: the names and values that
+// `netmon print-outbound --output json` prints and every element of
+// /connections.json starts with. Counters are exact integers; Flags is
+// never null.
+type FlowJSON struct {
 	Key             string   `json:"key"`
 	Proto           string   `json:"proto"`
 	SrcIP           string   `json:"src_ip"`
@@ -28,8 +29,33 @@ type connectionJSON struct {
 	DownlinkPackets uint64   `json:"downlink_packets"`
 	DownlinkBytes   uint64   `json:"downlink_bytes"`
 	TotalBytes      uint64   `json:"total_bytes"`
-	FirstSeenAt     string   `json:"first_seen_at"`
-	LastSeenAt      string   `json:"last_seen_at"`
+}
+
+// NewFlowJSON returns the JSON form of f.
+func NewFlowJSON(f *store.Flow) FlowJSON {
+	return FlowJSON{
+		Key:             flowKey(f),
+		Proto:           f.Proto,
+		SrcIP:           addrText(f.SrcIP),
+		SrcPort:         f.SrcPort,
+		DstIP:           addrText(f.DstIP),
+		DstPort:         f.DstPort,
+		State:           f.State,
+		Flags:           splitFlags(f.Flags),
+		UplinkPackets:   f.UplinkPackets,
+		UplinkBytes:     f.UplinkBytes,
+		DownlinkPackets: f.DownlinkPackets,
+		DownlinkBytes:   f.DownlinkBytes,
+		TotalBytes:      f.TotalBytes(),
+	}
+}
+
+// connectionJSON is one element of /connections.json: FlowJSON plus the
+// times and seen_before.
+type connectionJSON struct {
+	FlowJSON
+	FirstSeenAt string `json:"first_seen_at"`
+	LastSeenAt  string `json:"last_seen_at"`
 	// SeenBefore is true when the remote host was first seen before the
 	// new-host window: the dashboard's SEEN badge (else NEW).
 	SeenBefore bool `json:"seen_before"`
@@ -69,22 +95,10 @@ func splitFlags(s string) []string {
 // the new-host window.
 func toConnectionJSON(c *store.Connection, newSince time.Time) connectionJSON {
 	return connectionJSON{
-		Key:             flowKey(&c.Flow),
-		Proto:           c.Proto,
-		SrcIP:           addrText(c.SrcIP),
-		SrcPort:         c.SrcPort,
-		DstIP:           addrText(c.DstIP),
-		DstPort:         c.DstPort,
-		State:           c.State,
-		Flags:           splitFlags(c.Flags),
-		UplinkPackets:   c.UplinkPackets,
-		UplinkBytes:     c.UplinkBytes,
-		DownlinkPackets: c.DownlinkPackets,
-		DownlinkBytes:   c.DownlinkBytes,
-		TotalBytes:      c.TotalBytes(),
-		FirstSeenAt:     formatTime(c.FirstSeenAt),
-		LastSeenAt:      formatTime(c.LastSeenAt),
-		SeenBefore:      c.HostFirstSeenAt.Before(newSince),
+		FlowJSON:    NewFlowJSON(&c.Flow),
+		FirstSeenAt: formatTime(c.FirstSeenAt),
+		LastSeenAt:  formatTime(c.LastSeenAt),
+		SeenBefore:  c.HostFirstSeenAt.Before(newSince),
 	}
 }
 
