@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"strconv"
 
 	"github.com/dustin/go-humanize"
 	"github.com/olekukonko/tablewriter"
@@ -19,6 +18,7 @@ import (
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/ingest"
+	"github.com/netmon-dev/netmon/pkg/web"
 )
 
 type printOutboundOptions struct {
@@ -156,56 +156,11 @@ func compareKeys(a, b conntrack.FlowKey) int {
 	return cmp.Compare(a.DstPort, b.DstPort)
 }
 
-// flowJSON is the JSON form of one connection. /connections.json uses the
-// same names.
-type flowJSON struct {
-	Key             string   `json:"key"`
-	Proto           string   `json:"proto"`
-	SrcIP           string   `json:"src_ip"`
-	SrcPort         uint16   `json:"src_port"`
-	DstIP           string   `json:"dst_ip"`
-	DstPort         uint16   `json:"dst_port"`
-	State           string   `json:"state"`
-	Flags           []string `json:"flags"`
-	UplinkPackets   uint64   `json:"uplink_packets"`
-	UplinkBytes     uint64   `json:"uplink_bytes"`
-	DownlinkPackets uint64   `json:"downlink_packets"`
-	DownlinkBytes   uint64   `json:"downlink_bytes"`
-	TotalBytes      uint64   `json:"total_bytes"`
-}
-
-func toFlowJSON(e *conntrack.Entry) flowJSON {
-	k := conntrack.KeyOf(e)
-	return flowJSON{
-		Key:             k.String(),
-		Proto:           protoLabel(e.Proto),
-		SrcIP:           e.Orig.Src.String(),
-		SrcPort:         k.SrcPort,
-		DstIP:           e.Orig.Dst.String(),
-		DstPort:         k.DstPort,
-		State:           e.State,
-		Flags:           e.Status.Flags(),
-		UplinkPackets:   e.Orig.Packets,
-		UplinkBytes:     e.Orig.Bytes,
-		DownlinkPackets: e.Reply.Packets,
-		DownlinkBytes:   e.Reply.Bytes,
-		TotalBytes:      e.TotalBytes(),
-	}
-}
-
-// protoLabel is the protocol as keys and the database name it: the
-// conntrack name, or the number when conntrack has none.
-func protoLabel(p uint8) string {
-	if n := conntrack.ProtoName(p); n != "unknown" {
-		return n
-	}
-	return strconv.Itoa(int(p))
-}
-
 func writeFlowsJSON(w io.Writer, flows []conntrack.Entry) error {
-	out := make([]flowJSON, 0, len(flows))
+	out := make([]web.FlowJSON, 0, len(flows))
 	for i := range flows {
-		out = append(out, toFlowJSON(&flows[i]))
+		f := ingest.FlowOf(&flows[i])
+		out = append(out, web.NewFlowJSON(&f))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -228,7 +183,7 @@ func writeFlowsTable(w io.Writer, flows []conntrack.Entry, stats conntrack.Stats
 		e := &flows[i]
 		src, dst := endpoints(e)
 		if err := t.Append([]string{
-			protoLabel(e.Proto), src, dst, e.State, e.Status.String(),
+			ingest.FlowOf(e).Proto, src, dst, e.State, e.Status.String(),
 			humanize.IBytes(e.Orig.Bytes), humanize.IBytes(e.Reply.Bytes), humanize.IBytes(e.TotalBytes()),
 		}); err != nil {
 			return err
