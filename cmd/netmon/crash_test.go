@@ -235,3 +235,67 @@ func waitForCycle(t *testing.T, path string, after int64) {
 	}
 	t.Fatalf("no cycle after %d committed within 60s", after)
 }
+
+// TestReaderBesideWriterProcess reads the database from this process, as
+// `netmon serve --ingest=false` does, while a real `netmon ingest-loop`
+// process writes cycles into it: every read sees a whole cycle and none
+// fails with "database is locked".
+func TestReaderBesideWriterProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildNetmon(t)
+	dir := t.TempDir()
+	replay := filepath.Join(dir, "replay")
+	if err := os.Mkdir(replay, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b := writeHalves(t, replay)
+	complete := []snapshotTotals{totalsOf(t, a), totalsOf(t, b)}
+	path := filepath.Join(dir, "netmon.db")
+
+	cmd := exec.Command(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("ingest-loop after SIGTERM: %v", err)
+		}
+	}()
+	waitForCycle(t, path, 0)
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var first, last int64
+	for i := 0; i < 200 || last < first+5; i++ {
+		if i > 5000 {
+			t.Fatalf("the writer committed only %d cycles during %d reads", last-first, i)
+		}
+		conns, n, err := db.ActiveConnections(ctx, 0)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		got := snapshotTotals{count: n}
+		for j := range conns {
+			got.bytes += conns[j].TotalBytes()
+		}
+		if got != complete[0] && got != complete[1] {
+			t.Fatalf("read %d saw %+v, not a whole cycle (%+v)", i, got, complete)
+		}
+		_, cycles, err := db.LastCycle(ctx)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if i == 0 {
+			first = cycles
+		}
+		last = cycles
+	}
+	t.Logf("reads saw cycles %d to %d, all whole", first, last)
+}
