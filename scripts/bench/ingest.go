@@ -96,7 +96,7 @@ func medianIngest(runs []ingestRun) ingestRun {
 func (e *env) ingestOnce(ctx context.Context, db, capture string) (ingestRun, error) {
 	before := dbSize(db)
 	var out bytes.Buffer
-	r, err := measure(ctx, "", []string{e.Netmon, "ingest-once", "--db", db, "--input-file", capture}, &out)
+	r, err := e.measure(ctx, "", []string{e.Netmon, "ingest-once", "--db", db, "--input-file", capture}, &out)
 	if err != nil {
 		return ingestRun{}, err
 	}

@@ -27,7 +27,7 @@ func main() {
 	flag.StringVar(&o.Repo, "repo", ".", "repository root (for go test and fixtures/)")
 	flag.StringVar(&o.Work, "work", "", "scratch directory for captures and databases (default: a new temporary one)")
 	flag.StringVar(&o.Out, "out", "bench-results.md", "file the markdown table is written to as well")
-	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, about a minute), default (about 5 minutes) or big (more runs, longer windows)")
+	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, under a minute), default (about 2 minutes) or big (more runs, longer windows)")
 	flag.StringVar(&o.Shared, "shared", "../shared/captures", "directory of the shared captures; -mode big also uses the ones found there")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -28,7 +28,7 @@ func (e *env) printOutbound(ctx context.Context, capture string, lines int) ([]R
 	runs := make([][]Run, len(cmds))
 	for range e.runs {
 		for i, c := range cmds {
-			r, err := measure(ctx, "", c, nil)
+			r, err := e.measure(ctx, "", c, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -72,10 +72,10 @@ func medianCPU(runs []Run) time.Duration {
 // (keys may differ in ties and in how they are spelled).
 func (e *env) sameTop(ctx context.Context, netmon, mawk []string) (bool, error) {
 	var nOut, mOut bytes.Buffer
-	if _, err := measure(ctx, "", netmon, &nOut); err != nil {
+	if _, err := e.measure(ctx, "", netmon, &nOut); err != nil {
 		return false, err
 	}
-	if _, err := measure(ctx, "", mawk, &mOut); err != nil {
+	if _, err := e.measure(ctx, "", mawk, &mOut); err != nil {
 		return false, err
 	}
 	a, err := netmonTotals(nOut.Bytes())

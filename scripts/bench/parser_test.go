@@ -53,3 +53,13 @@ func TestParserRows(t *testing.T) {
 		})
 	}
 }
+
+func TestCountLines(t *testing.T) {
+	n, err := countLines("../../fixtures/conntrack/small_mixed.txt")
+	if err != nil || n != 29 {
+		t.Errorf("= %d, %v; want 29 lines", n, err)
+	}
+	if _, err := countLines("../../fixtures/conntrack/nonexistent.txt"); err == nil {
+		t.Error("no error for a missing file")
+	}
+}

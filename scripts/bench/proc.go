@@ -119,8 +119,7 @@ func parseStatusKB(b []byte, key string) (int64, error) {
 type Run struct {
 	Wall      time.Duration
 	User, Sys time.Duration
-	// MaxRSS is the peak resident set size (getrusage ru_maxrss, the figure
-	// /usr/bin/time -v prints as "Maximum resident set size").
+	// MaxRSS is the peak resident set size, as GNU time reports it.
 	MaxRSS int64
 	// IO is /proc/<pid>/io read after the process exited, before it was reaped.
 	IO IO
@@ -129,15 +128,43 @@ type Run struct {
 // CPU is user plus system time.
 func (r Run) CPU() time.Duration { return r.User + r.Sys }
 
+// measurer runs commands to completion and measures them.
+//
+// The peak RSS comes from GNU time (/usr/bin/time, Debian package time)
+// wrapped around the command, not from this process's wait4: Linux folds
+// the RSS high-water mark of the memory a child had before exec into the
+// child's ru_maxrss, and a Go parent's children start on the parent's
+// memory (vfork), so every child would report at least this program's own
+// peak (measured: dd "using" 105 MB under a 105 MB parent; 2.6 MB under
+// time, which forks from a small process).
+type measurer struct {
+	// Time is the GNU time binary.
+	Time string
+	// Scratch is a directory for time's output file.
+	Scratch string
+}
+
 // measure runs argv in dir ("" = the current directory) to completion
-// with stdout going to out (nil: /dev/null). It reads /proc/<pid>/io of the exited but not yet reaped
-// process (waitid with WNOWAIT), so the last writes are counted, and takes
-// CPU time and peak RSS from wait4's rusage.
-func measure(ctx context.Context, dir string, argv []string, out io.Writer) (Run, error) {
+// with stdout going to out (nil: /dev/null). It reads /proc/<pid>/io of
+// the exited but not yet reaped time process (waitid with WNOWAIT), which
+// includes the I/O of the command it reaped, so the last writes are
+// counted; CPU time comes from wait4's rusage, which includes reaped
+// children too.
+func (m measurer) measure(ctx context.Context, dir string, argv []string, out io.Writer) (Run, error) {
 	if len(argv) == 0 {
 		return Run{}, errors.New("measure: empty command")
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if m.Time == "" {
+		return Run{}, errors.New("measure: no GNU time binary")
+	}
+	rssFile, err := os.CreateTemp(m.Scratch, "maxrss-")
+	if err != nil {
+		return Run{}, fmt.Errorf("create time output: %w", err)
+	}
+	rssFile.Close()
+	defer os.Remove(rssFile.Name())
+	full := append([]string{m.Time, "-f", "%M", "-o", rssFile.Name()}, argv...)
+	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
 	cmd.Dir = dir
 	if out == nil {
 		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -153,7 +180,7 @@ func measure(ctx context.Context, dir string, argv []string, out io.Writer) (Run
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return Run{}, fmt.Errorf("start %s: %w", argv[0], err)
+		return Run{}, fmt.Errorf("start %s: %w", m.Time, err)
 	}
 	pid := cmd.Process.Pid
 	var info unix.Siginfo
@@ -188,13 +215,33 @@ func measure(ctx context.Context, dir string, argv []string, out io.Writer) (Run
 	if !ok {
 		return Run{}, errors.New("no rusage for the child")
 	}
+	b, err := os.ReadFile(rssFile.Name())
+	if err != nil {
+		return Run{}, fmt.Errorf("read time output: %w", err)
+	}
+	kb, err := parseTimeRSS(b)
+	if err != nil {
+		return Run{}, err
+	}
 	return Run{
 		Wall:   wall,
 		User:   time.Duration(ru.Utime.Nano()),
 		Sys:    time.Duration(ru.Stime.Nano()),
-		MaxRSS: ru.Maxrss * 1024,
+		MaxRSS: kb * 1024,
 		IO:     pio,
 	}, nil
+}
+
+// parseTimeRSS reads the kilobytes GNU time -f %M wrote: the last line
+// (a failed command adds a "Command exited with non-zero status" line
+// before it).
+func parseTimeRSS(b []byte) (int64, error) {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	n, err := strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse time output %q: %w", b, err)
+	}
+	return n, nil
 }
 
 // tailBuffer keeps the last 4 KiB written to it: enough of a child's stderr

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,46 +97,89 @@ func TestParseStatusKB(t *testing.T) {
 	}
 }
 
+// gnuTime returns a measurer, or skips the test without GNU time.
+func gnuTime(t *testing.T) measurer {
+	t.Helper()
+	bin, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		t.Skip("no /usr/bin/time (apt install time)")
+	}
+	return measurer{Time: bin, Scratch: t.TempDir()}
+}
+
 // TestMeasure runs real children and checks that the bytes they write
 // and the memory they touch are seen, including writes made just before
-// exiting.
+// exiting, and that this process's own memory does not leak into the
+// child's peak RSS.
 func TestMeasure(t *testing.T) {
+	m := gnuTime(t)
 	dir := t.TempDir()
 	ctx := context.Background()
 
-	r, err := measure(ctx, dir, []string{"sh", "-c", "head -c 300000 /dev/zero > out"}, nil)
-	if err != nil {
-		t.Fatal(err)
+	ballast := make([]byte, 96<<20)
+	for i := range ballast {
+		ballast[i] = 1
 	}
-	// The shell's own wchar is small; head is its child, whose I/O is not
-	// the shell's: exec it instead so that the measured process writes.
-	r, err = measure(ctx, dir, []string{"dd", "if=/dev/zero", "of=out2", "bs=100000", "count=3", "status=none"}, nil)
+	r, err := m.measure(ctx, dir, []string{"dd", "if=/dev/zero", "of=out", "bs=100000", "count=3", "status=none"}, nil)
+	runtime.KeepAlive(ballast)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.IO.WChar < 300000 {
 		t.Errorf("wchar = %d, want >= 300000", r.IO.WChar)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "out2")); err != nil || fi.Size() != 300000 {
+	if fi, err := os.Stat(filepath.Join(dir, "out")); err != nil || fi.Size() != 300000 {
 		t.Errorf("dd output: %v, %v", fi, err)
 	}
-	if r.Wall <= 0 || r.MaxRSS <= 0 {
-		t.Errorf("wall %v, maxrss %d: want both > 0", r.Wall, r.MaxRSS)
+	if r.Wall <= 0 || r.MaxRSS <= 0 || r.MaxRSS > 32<<20 {
+		t.Errorf("wall %v, maxrss %d: want both > 0 and dd well under the 96 MiB this test holds", r.Wall, r.MaxRSS)
+	}
+
+	// 40 MB held by the child itself (a shell variable) must show.
+	r, err = m.measure(ctx, dir, []string{"sh", "-c", `x=$(head -c 40000000 /dev/zero | tr '\0' a); echo ${#x}`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MaxRSS < 38<<20 {
+		t.Errorf("maxrss %d: the child's own 40 MB do not show", r.MaxRSS)
 	}
 
 	var out bytes.Buffer
-	if _, err := measure(ctx, "", []string{"echo", "hello"}, &out); err != nil {
+	if _, err := m.measure(ctx, "", []string{"echo", "hello"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "hello\n" {
 		t.Errorf("stdout = %q", out.String())
 	}
 
-	if _, err := measure(ctx, "", []string{"sh", "-c", "echo boom >&2; exit 3"}, nil); err == nil {
+	if _, err := m.measure(ctx, "", []string{"sh", "-c", "echo boom >&2; exit 3"}, nil); err == nil {
 		t.Error("failing command: no error")
 	}
-	if _, err := measure(ctx, "", nil, nil); err == nil {
+	if _, err := m.measure(ctx, "", nil, nil); err == nil {
 		t.Error("empty command: no error")
+	}
+	if _, err := (measurer{}).measure(ctx, "", []string{"true"}, nil); err == nil {
+		t.Error("no time binary: no error")
+	}
+}
+
+func TestParseTimeRSS(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{name: "plain", in: "2696\n", want: 2696},
+		{name: "after a failure line", in: "Command exited with non-zero status 3\n1800\n", want: 1800},
+		{name: "empty", in: "", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseTimeRSS([]byte(tc.in))
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("= %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -58,6 +59,7 @@ func planFor(mode string) (plan, error) {
 type env struct {
 	Options
 	plan
+	measurer
 	log    io.Writer
 	filter *filter.Filter
 	awk    string // top20.awk
@@ -80,12 +82,16 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		defer os.RemoveAll(dir)
 		o.Work = dir
 	}
+	timeBin, err := exec.LookPath("/usr/bin/time")
+	if err != nil {
+		return fmt.Errorf("GNU time (apt install time), for peak RSS: %w", err)
+	}
 	// netmon's default local_subnets, the one top20.awk hard-codes too.
 	f, err := filter.New([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")})
 	if err != nil {
 		return err
 	}
-	e := &env{Options: o, plan: p, log: log, filter: f, awk: filepath.Join(o.Repo, "scripts", "bench", "top20.awk")}
+	e := &env{Options: o, plan: p, measurer: measurer{Time: timeBin, Scratch: o.Work}, log: log, filter: f, awk: filepath.Join(o.Repo, "scripts", "bench", "top20.awk")}
 
 	caps := map[int]string{}
 	for _, n := range []int{10_000, 100_000} {
