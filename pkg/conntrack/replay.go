@@ -3,6 +3,7 @@ package conntrack
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,10 @@ import (
 // the first Read.
 type FileSource struct {
 	Path string
+	// MaxBytes bounds the bytes one Read takes from the file, after
+	// decompression (0 → DefaultMaxBytes); more is an error wrapping
+	// ErrTooLarge, so a gzip bomb cannot keep a cycle busy for ever.
+	MaxBytes int64
 
 	mu   sync.Mutex
 	next int // index of the directory file the next Read replays
@@ -57,7 +62,15 @@ func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 		defer zr.Close()
 		r = zr
 	}
-	st, err = Parse(ctxReader{ctx: ctx, r: r}, fn)
+	maxBytes := f.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	lr := &limitReader{r: r, left: maxBytes}
+	st, err = Parse(ctxReader{ctx: ctx, r: lr}, fn)
+	if lr.exceeded {
+		return st, fmt.Errorf("replay %s: %w (more than %d bytes)", path, ErrTooLarge, maxBytes)
+	}
 	if err != nil {
 		return st, fmt.Errorf("replay %s: %w", path, err)
 	}
@@ -66,6 +79,11 @@ func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 	}
 	return st, nil
 }
+
+// errNotRegular: the replay path is a FIFO, device or socket, whose open
+// may block for ever (a FIFO without a writer) or whose content never ends
+// (/dev/zero).
+var errNotRegular = errors.New("not a regular file or directory")
 
 // siblingTrailer reads the trailer of the X.stderr file saved beside the
 // capture X.txt or X.txt.gz, if there is one.
@@ -85,6 +103,9 @@ func (f *FileSource) pick() (string, error) {
 		return "", fmt.Errorf("replay conntrack output: %w", err)
 	}
 	if !fi.IsDir() {
+		if !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("replay %s: %w", f.Path, errNotRegular)
+		}
 		return f.Path, nil
 	}
 	entries, err := os.ReadDir(f.Path) // sorted by name
