@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -223,4 +225,118 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %s", url, res.StatusCode, b)
 	}
 	return string(b)
+}
+
+// TestSlowClients opens many slow connections at once against a server
+// with shortened timeouts (production: web.ReadHeaderTimeout and friends):
+// headers dripped a byte at a time (the deadline is absolute, so dripping
+// does not extend it), a body dripped after complete headers, and an idle
+// keep-alive connection. Each is cut off, and a normal client polling
+// meanwhile gets every answer.
+func TestSlowClients(t *testing.T) {
+	handler, err := web.New(web.Options{
+		Store:   openStore(t),
+		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.NewServer("", handler, nil)
+	srv.ReadHeaderTimeout = 300 * time.Millisecond
+	srv.ReadTimeout = 600 * time.Millisecond
+	srv.IdleTimeout = 600 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	const each = 10
+	kinds := []struct {
+		name   string
+		prefix string // sent at once
+		drip   bool   // then one byte every 50 ms
+	}{
+		{"headers a byte at a time", "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", true},
+		{"body a byte at a time", "POST /connections.json HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", true},
+		{"idle keep-alive", "GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n", false},
+	}
+	type outcome struct {
+		kind string
+		took time.Duration
+		err  error
+	}
+	results := make(chan outcome, each*len(kinds))
+	for _, k := range kinds {
+		for range each {
+			go func() {
+				took, err := holdUntilCut(addr, k.prefix, k.drip, 10*time.Second)
+				results <- outcome{k.name, took, err}
+			}()
+		}
+	}
+
+	// A normal client meanwhile.
+	client := &http.Client{Timeout: 10 * time.Second}
+	stop := time.Now().Add(1500 * time.Millisecond)
+	served := 0
+	for time.Now().Before(stop) {
+		res, err := client.Get("http://" + addr + "/connections.json")
+		if err != nil {
+			t.Fatalf("normal client among slow ones: %v", err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("normal client among slow ones: status %d", res.StatusCode)
+		}
+		served++
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	slowest := map[string]time.Duration{}
+	for range each * len(kinds) {
+		o := <-results
+		if o.err != nil {
+			t.Errorf("%s: %v", o.kind, o.err)
+		}
+		slowest[o.kind] = max(slowest[o.kind], o.took)
+	}
+	t.Logf("normal client served %d requests meanwhile; slowest cut-off per kind: %v", served, slowest)
+}
+
+// holdUntilCut sends prefix on a new connection, then (drip) a byte every
+// 50 ms, reading whatever the server answers, and returns how long the
+// server took to close the connection, or an error if it was still open
+// after limit.
+func holdUntilCut(addr, prefix string, drip bool, limit time.Duration) (time.Duration, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, prefix); err != nil {
+		return time.Since(start), nil
+	}
+	buf := make([]byte, 4096)
+	for time.Since(start) < limit {
+		if drip {
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return time.Since(start), nil // reset: cut off
+			}
+		}
+		conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		_, err := conn.Read(buf)
+		var ne net.Error
+		switch {
+		case err == nil: // part of an answer: keep reading
+		case errors.As(err, &ne) && ne.Timeout(): // still open, nothing said
+		default:
+			return time.Since(start), nil // EOF or reset: cut off
+		}
+	}
+	return limit, fmt.Errorf("still connected after %v", limit)
 }
