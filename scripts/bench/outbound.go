@@ -45,7 +45,8 @@ func (e *env) printOutbound(ctx context.Context, capture string, lines int) ([]R
 		Netmon: fmt.Sprintf("%s (CPU %s)", ms(nm.Wall), ms(medianCPU(runs[0]))),
 		Baseline: fmt.Sprintf("mawk %s (CPU %s); cat %s, wc -l %s",
 			ms(mk.Wall), ms(medianCPU(runs[1])), ms(catR.Wall), ms(wc.Wall)),
-		Ratio:   ratio(float64(mk.Wall), float64(nm.Wall)) + " faster than mawk",
+		Ratio: fmt.Sprintf("%s faster than mawk (CPU time: %s)",
+			ratio(float64(mk.Wall), float64(nm.Wall)), ratio(float64(medianCPU(runs[1])), float64(medianCPU(runs[0])))),
 		PeakRSS: fmt.Sprintf("%s (mawk %s)", size(nm.MaxRSS), size(mk.MaxRSS)),
 	}
 	if !same {

@@ -101,6 +101,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		}
 		caps[n] = path
 	}
+	loadStart := loadAvg()
 	var rows []Row
 	section := func(name string, fn func() ([]Row, error)) error {
 		fmt.Fprintf(log, "bench: %s\n", name)
@@ -150,7 +151,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	rows = append(rows, floorRow())
 
 	var md bytes.Buffer
-	fmt.Fprintf(&md, "%s\n\n", machine(o.Mode))
+	fmt.Fprintf(&md, "%s\n\n", machine(o.Mode, loadStart, loadAvg()))
 	if err := writeTable(&md, rows); err != nil {
 		return err
 	}
@@ -218,8 +219,8 @@ func (e *env) synth(path string, n int) (string, SynthStats, error) {
 	return dst, st, err
 }
 
-// machine describes the machine and load the figures come from.
-func machine(mode string) string {
+// machine describes the machine and the load the figures come from.
+func machine(mode, loadStart, loadEnd string) string {
 	model := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for l := range strings.SplitSeq(string(b), "\n") {
@@ -233,14 +234,21 @@ func machine(mode string) string {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
-		}
+	return fmt.Sprintf("Machine: %d CPUs (%s), Linux %s, %s; load average (1, 5, 15 min) %s at the start, %s at the end; mode %s; %s.",
+		runtime.NumCPU(), model, kernel, runtime.Version(), loadStart, loadEnd, mode, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+}
+
+// loadAvg returns the three load averages of /proc/loadavg, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
 	}
-	return fmt.Sprintf("Machine: %d CPUs (%s), Linux %s, %s; load average at the end %s; mode %s; %s.",
-		runtime.NumCPU(), model, kernel, runtime.Version(), load, mode, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // floorRow quotes the conntrack floor from the lab captures' README: it

@@ -78,10 +78,16 @@ func TestGunzipAndSynth(t *testing.T) {
 }
 
 func TestMachine(t *testing.T) {
-	got := machine("quick")
-	for _, want := range []string{"CPUs", "Linux", "go1.", "mode quick"} {
+	got := machine("quick", "1.00 2.00 3.00", "4.00 5.00 6.00")
+	for _, want := range []string{"CPUs", "Linux", "go1.", "mode quick", "1.00 2.00 3.00 at the start, 4.00 5.00 6.00 at the end"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
+	}
+}
+
+func TestLoadAvg(t *testing.T) {
+	if f := strings.Fields(loadAvg()); len(f) != 3 {
+		t.Errorf("loadAvg() = %q, want three numbers", loadAvg())
 	}
 }
