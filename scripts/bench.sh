@@ -7,6 +7,9 @@
 #   scripts/bench.sh --quick    fewer runs, 15 s ingest-loop window, about 40 s (CI smoke)
 #   scripts/bench.sh --big      more runs, longer windows; the big captures are
 #                               taken from ../shared/captures when present
+#   scripts/bench.sh --lab      as root: also build a scripts/lab.sh router lab,
+#                               fill its kernel table with 100k flows and time
+#                               conntrack -L itself (the floor) beside netmon
 #   BENCH_OUT=FILE              write the table to FILE instead
 #
 # Needs go, mawk and GNU time (/usr/bin/time, for peak RSS). Builds netmon
@@ -16,20 +19,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=default
+lab=0
 for arg in "$@"; do
 	case $arg in
 	--quick) mode=quick ;;
 	--big) mode=big ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown option $arg (want --quick or --big)" >&2; exit 2 ;;
+	--lab) lab=1 ;;
+	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown option $arg (want --quick, --big or --lab)" >&2; exit 2 ;;
 	esac
 done
 command -v mawk >/dev/null || { echo "bench.sh: mawk not found (apt install mawk)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench.sh: /usr/bin/time not found (apt install time)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/netmon-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+lab_args=()
+cleanup() {
+	if [ -n "${LAB_ID:-}" ]; then
+		scripts/lab.sh down >/dev/null 2>&1 || echo "bench.sh: lab $LAB_ID left behind: LAB_ID=$LAB_ID scripts/lab.sh down" >&2
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/netmon" ./cmd/netmon
 go build -o "$work/bench" ./scripts/bench
+if [ "$lab" = 1 ]; then
+	[ "$(id -u)" = 0 ] || { echo "bench.sh: --lab needs root" >&2; exit 1; }
+	export LAB_ID="b$$"
+	scripts/lab.sh up >/dev/null
+	lab_args=(-lab-netns "$(scripts/lab.sh env | sed -n 's/^LAB_RTR=//p')")
+fi
 "$work/bench" -netmon "$work/netmon" -repo . -work "$work" -mode "$mode" \
-	-shared ../shared/captures -out "${BENCH_OUT:-bench-results.md}"
+	-shared ../shared/captures -out "${BENCH_OUT:-bench-results.md}" "${lab_args[@]}"

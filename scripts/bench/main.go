@@ -29,6 +29,7 @@ func main() {
 	flag.StringVar(&o.Out, "out", "bench-results.md", "file the markdown table is written to as well")
 	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, under a minute), default (about 2 minutes) or big (more runs, longer windows)")
 	flag.StringVar(&o.Shared, "shared", "../shared/captures", "directory of the shared captures; -mode big also uses the ones found there")
+	flag.StringVar(&o.LabNetns, "lab-netns", "", "router namespace of a scripts/lab.sh lab: fill its conntrack table and time conntrack -L itself (root)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -26,6 +26,9 @@ type Options struct {
 	Out    string // markdown file written besides stdout ("" = none)
 	Mode   string // "quick", "default" or "big"
 	Shared string // shared captures directory, used by -mode big when present
+	// LabNetns is the router namespace of a scripts/lab.sh lab whose
+	// conntrack table the floor rows fill and read ("" = quote the floor).
+	LabNetns string
 }
 
 // plan holds the sizes a mode implies.
@@ -148,7 +151,13 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	if err := section("serve 100000", func() ([]Row, error) { return e.serve(ctx, dbs[100_000]) }); err != nil {
 		return err
 	}
-	rows = append(rows, floorRow())
+	if o.LabNetns != "" {
+		if err := section("conntrack floor in the lab", func() ([]Row, error) { return e.lab(ctx, o.LabNetns, synth[100_000]) }); err != nil {
+			return err
+		}
+	} else {
+		rows = append(rows, floorRow())
+	}
 
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "%s\n\n", machine(o.Mode, loadStart, loadAvg()))
@@ -251,8 +260,8 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// floorRow quotes the conntrack floor from the lab captures' README: it
-// needs root and a filled kernel table, which this script does not build.
+// floorRow quotes the conntrack floor from the lab captures' README when
+// no lab is given (scripts/bench.sh --lab, as root, builds one).
 func floorRow() Row {
 	return Row{
 		What:     "conntrack -L -o extended itself (floor, not measured here)",
