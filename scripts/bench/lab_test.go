@@ -57,7 +57,7 @@ func TestLabRows(t *testing.T) {
 	nm := Run{Wall: 400 * time.Millisecond, MaxRSS: 14 << 20}
 	rows := labRows(ct, nm, 300*time.Millisecond, 380*time.Millisecond, 100_000, 5)
 	got := []string{rows[0].Netmon, rows[1].Ratio}
-	want := []string{"330 ms (CPU 300 ms), 3.30 µs/entry", "netmon adds 70 ms (21%)"}
+	want := []string{"330 ms (CPU 300 ms), 3.30 µs/entry", "netmon adds 70 ms wall (21%), 80 ms CPU (27%)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
