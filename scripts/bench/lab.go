@@ -77,7 +77,7 @@ func labRows(ct, nm Run, ctCPU, nmCPU time.Duration, entries, runs int) []Row {
 			Ratio: fmt.Sprintf("netmon adds %.0f ms wall (%.0f%%), %.0f ms CPU (%.0f%%)",
 				(nm.Wall-ct.Wall).Seconds()*1e3, 100*(nm.Wall-ct.Wall).Seconds()/ct.Wall.Seconds(),
 				(nmCPU-ctCPU).Seconds()*1e3, 100*(nmCPU-ctCPU).Seconds()/ctCPU.Seconds()),
-			PeakRSS:  size(nm.MaxRSS),
+			PeakRSS: size(nm.MaxRSS),
 		},
 	}
 }
