@@ -3,10 +3,11 @@
 // (issue 7): parser throughput, print-outbound against the mawk script a
 // user would write instead, ingest cycles cold and steady with the bytes
 // they write, the CPU of a running ingest loop, and /connections.json
-// latency under concurrent loopback load. scripts/bench.sh builds netmon
-// and runs it:
+// latency under concurrent loopback load; with -lab-netns (root, a
+// scripts/lab.sh lab) also `conntrack -L` itself on a filled kernel table.
+// scripts/bench.sh builds netmon and runs it:
 //
-//	go run ./scripts/bench -netmon /tmp/netmon [-mode quick|default|big]
+//	go run ./scripts/bench -netmon /tmp/netmon [-mode quick|default|big] [-lab-netns NS]
 //
 // Every absolute figure drifts with the load of a shared machine; each
 // comes with a baseline or a CPU time measured in the same run.
