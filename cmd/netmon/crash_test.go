@@ -106,6 +106,22 @@ func writeHalves(t *testing.T, dir string) (a, b string) {
 	return a, b
 }
 
+// writeReplay writes the two snapshots of writeHalves into dir/replay and
+// returns that directory and what a complete cycle of each leaves active.
+func writeReplay(t *testing.T, dir string) (string, []snapshotTotals) {
+	t.Helper()
+	replay := filepath.Join(dir, "replay")
+	if err := os.Mkdir(replay, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b := writeHalves(t, replay)
+	complete := []snapshotTotals{totalsOf(t, a), totalsOf(t, b)}
+	if complete[0] == complete[1] || complete[0].count == 0 {
+		t.Fatalf("snapshots do not tell cycles apart: %+v", complete)
+	}
+	return replay, complete
+}
+
 // checkDatabase opens the database as netmon would after a crash and
 // checks it is intact and holds exactly one complete cycle.
 func checkDatabase(t *testing.T, path string, complete ...snapshotTotals) (cycles int64) {
@@ -159,15 +175,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	bin := buildNetmon(t)
 	dir := t.TempDir()
-	replay := filepath.Join(dir, "replay")
-	if err := os.Mkdir(replay, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, b := writeHalves(t, replay)
-	complete := []snapshotTotals{totalsOf(t, a), totalsOf(t, b)}
-	if complete[0] == complete[1] || complete[0].count == 0 {
-		t.Fatalf("snapshots do not tell cycles apart: %+v", complete)
-	}
+	replay, complete := writeReplay(t, dir)
 
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	// start runs ingest-loop on db in the background.
@@ -253,12 +261,7 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 	}
 	bin := buildNetmon(t)
 	dir := t.TempDir()
-	replay := filepath.Join(dir, "replay")
-	if err := os.Mkdir(replay, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	a, b := writeHalves(t, replay)
-	complete := []snapshotTotals{totalsOf(t, a), totalsOf(t, b)}
+	replay, complete := writeReplay(t, dir)
 	path := filepath.Join(dir, "netmon.db")
 
 	cmd := exec.Command(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
