@@ -56,7 +56,11 @@ func ParseLine(line []byte) (Entry, error) {
 
 // parseLine fills e (reset first) from line. It returns a *ParseError, not
 // an error, so that the caller can keep it without an interface conversion.
-func parseLine(line []byte, e *Entry) *ParseError {
+func parseLine(line []byte, e *Entry) *ParseError { return parseLineWith(line, e, true) }
+
+// parseLineWith is parseLine with the fast path for the tuples (see
+// fastTuples) on or off; tests turn it off to check that both agree.
+func parseLineWith(line []byte, e *Entry, fast bool) *ParseError {
 	*e = Entry{}
 	line = trimEOL(line)
 	l := lexer{b: line}
@@ -72,6 +76,12 @@ func parseLine(line []byte, e *Entry) *ParseError {
 		addrCol [4]int // columns of orig src, orig dst, reply src, reply dst
 		nsrc    int
 	)
+	if fast && tok.kind == tokPair && tok.id == keySrc && HasPorts(e.Proto) &&
+		fastTuples(&l, e, &seen, &addrCol) {
+		// Carry on after the reply tuple, inside it, as the loop would.
+		cur, curSeen, nsrc = &e.Reply, &seen[1], 2
+		l.next(&tok)
+	}
 	for ; tok.kind != tokEnd; l.next(&tok) {
 		switch tok.kind {
 		case tokBad:
