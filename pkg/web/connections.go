@@ -129,7 +129,8 @@ func parseLimit(r *http.Request) (int, error) {
 }
 
 // connections serves GET /connections.json[?limit=N]: the active
-// connections, biggest first; the count of all active connections is in
+// connections, biggest first (all of them without a limit, one such
+// request at a time: another gets 429); the count of all active connections is in
 // X-Total-Count and the server's clock in X-Server-Time (the page shows
 // ages against it, not against the browser's clock).
 func (s *server) connections(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +138,16 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if limit == 0 {
+		select {
+		case s.fullList <- struct{}{}:
+			defer func() { <-s.fullList }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			s.writeError(w, http.StatusTooManyRequests, "another request is listing every connection; retry, or ask for ?limit=N")
+			return
+		}
 	}
 	conns, total, err := s.store.ActiveConnections(r.Context(), limit)
 	if err != nil {

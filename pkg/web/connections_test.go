@@ -211,3 +211,42 @@ func TestSeenBeforeWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestFullListOneAtATime holds one unlimited listing inside the store and
+// checks that a second one is turned away with 429 while a limited request
+// and, afterwards, another unlimited one are served.
+func TestFullListOneAtATime(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	h, fs := testServer(t, nil)
+	all := fs.conns
+	fs.active = func(_ context.Context, limit int) ([]store.Connection, int, error) {
+		if limit == 0 {
+			entered <- struct{}{}
+			<-release
+			return all, len(all), nil
+		}
+		return all[:min(limit, len(all))], len(all), nil
+	}
+	first := make(chan *http.Response, 1)
+	go func() { first <- do(t, h, http.MethodGet, "/connections.json") }()
+	<-entered
+
+	tests := []struct {
+		name, target string
+		want         int
+	}{
+		{"second full listing", "/connections.json", http.StatusTooManyRequests},
+		{"limited listing", "/connections.json?limit=2", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := do(t, h, http.MethodGet, tc.target)
+			checkResponse(t, res, tc.want, "application/json; charset=utf-8")
+		})
+	}
+	close(release)
+	checkResponse(t, <-first, http.StatusOK, "application/json; charset=utf-8")
+	go func() { <-entered }()
+	checkResponse(t, do(t, h, http.MethodGet, "/connections.json"), http.StatusOK, "application/json; charset=utf-8")
+}

@@ -121,6 +121,10 @@ type server struct {
 	log      *slog.Logger
 	page     *template.Template
 	registry *prometheus.Registry
+	// fullList admits one unlimited /connections.json at a time: the
+	// whole table of a busy router is tens of MB in memory, and a router
+	// has little.
+	fullList chan struct{}
 }
 
 // New returns the web handler: every route of routes.go behind the
@@ -157,6 +161,7 @@ func newServer(opts Options) (*server, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		registry: opts.Registry,
+		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -42,18 +42,18 @@ type plan struct {
 	workers    int           // concurrent HTTP clients
 	small      int           // requests per worker for ?limit=200
 	full       int           // requests per worker for the full list
-	fullWkrs   int           // concurrent clients for the full list
+	fullWkrs   int           // clients for the full list: 1, serve admits one at a time
 }
 
 // planFor returns the plan of a mode.
 func planFor(mode string) (plan, error) {
 	switch mode {
 	case "quick":
-		return plan{runs: 3, coldRuns: 1, parseCount: 1, parseShort: 2, parseLong: 7, loopWindow: 15 * time.Second, workers: 8, small: 40, full: 1, fullWkrs: 2}, nil
+		return plan{runs: 3, coldRuns: 1, parseCount: 1, parseShort: 2, parseLong: 7, loopWindow: 15 * time.Second, workers: 8, small: 40, full: 2, fullWkrs: 1}, nil
 	case "default":
-		return plan{runs: 5, coldRuns: 3, parseCount: 3, parseShort: 3, parseLong: 13, loopWindow: time.Minute, workers: 8, small: 150, full: 2, fullWkrs: 4}, nil
+		return plan{runs: 5, coldRuns: 3, parseCount: 3, parseShort: 3, parseLong: 13, loopWindow: time.Minute, workers: 8, small: 150, full: 6, fullWkrs: 1}, nil
 	case "big":
-		return plan{runs: 9, coldRuns: 5, parseCount: 5, parseShort: 5, parseLong: 30, loopWindow: 2 * time.Minute, workers: 8, small: 400, full: 3, fullWkrs: 4}, nil
+		return plan{runs: 9, coldRuns: 5, parseCount: 5, parseShort: 5, parseLong: 30, loopWindow: 2 * time.Minute, workers: 8, small: 400, full: 10, fullWkrs: 1}, nil
 	}
 	return plan{}, fmt.Errorf("mode %q: want quick, default or big", mode)
 }
