@@ -116,14 +116,24 @@ func loadActive(ctx context.Context, tx *sql.Tx, cycles int64) (*activeCache, er
 	return c, nil
 }
 
-// snapFlow is one distinct tuple of a snapshot, duplicates merged.
+// snapFlow is one distinct tuple of a snapshot, duplicates merged. It
+// points at the tuple's first flow in the caller's slice instead of copying
+// it (a cold 100,000-flow cycle would otherwise hold the snapshot twice):
+// only state, flags and counters can differ from that flow after a merge,
+// so they are kept here and the flow itself is never written to.
 type snapFlow struct {
-	key tupleKey
-	Flow
+	flow *Flow // the tuple's first entry in the snapshot: read only
 	counters
+	state, flags     string
 	srcText, dstText string     // address text, filled for flows to insert
-	row              *activeRow // the cached row, nil for a tuple not active before
+	row              *activeRow // the tuple's cached row
+	// fresh marks a tuple not active before this cycle: its row was added
+	// to the cache by collect, id 0 until writeOpens inserts it.
+	fresh bool
 }
+
+// key is the tuple f stands for.
+func (f *snapFlow) key() tupleKey { return keyOf(f.flow) }
 
 // validate rejects a flow the database cannot key.
 func validate(i int, f *Flow) error {
@@ -137,8 +147,10 @@ func validate(i int, f *Flow) error {
 }
 
 // collect validates flows, merges entries that share a tuple, and links
-// each distinct tuple to its cached row (nil for a tuple not active
-// before), marking that row seen this cycle.
+// each distinct tuple to its cached row, marking that row seen this cycle.
+// A tuple not active before gets a fresh row in the cache at once (filled
+// in by writeOpens; a failed cycle drops the whole cache), so the cache map
+// is the only map a cycle builds, cold or steady.
 //
 // conntrack can list the same original tuple twice (in different zones):
 // such entries are merged by SUMMING their counters; state and flags are
@@ -147,12 +159,14 @@ func validate(i int, f *Flow) error {
 // merged tuple cannot flip between two entries from one cycle to the next
 // and fake a counter drop or a state change.
 //
-// Known tuples find their duplicates through the cache (row.pending), so
-// a steady-state cycle builds no map of its own; only tuples new this
-// cycle go through a map.
+// Every tuple finds its duplicates through the cache (row.pending).
 func (c *cycleWriter) collect(flows []Flow) error {
 	c.snap = make([]snapFlow, 0, len(flows))
-	var fresh map[tupleKey]int32
+	if len(c.cache.rows) == 0 {
+		// A cold cycle: size the map once instead of growing it through
+		// copies of itself.
+		c.cache.rows = make(map[tupleKey]*activeRow, len(flows))
+	}
 	for i := range flows {
 		f := &flows[i]
 		if err := validate(i, f); err != nil {
@@ -160,36 +174,26 @@ func (c *cycleWriter) collect(flows []Flow) error {
 		}
 		k := keyOf(f)
 		row := c.cache.rows[k]
-		first := int32(-1)
+		fresh := false
 		switch {
-		case row != nil && row.seen == c.cycle:
-			first = row.pending
-		case row != nil:
-			row.seen, row.pending = c.cycle, int32(len(c.snap))
-		default:
-			if fresh == nil {
-				fresh = make(map[tupleKey]int32)
-			}
-			if j, ok := fresh[k]; ok {
-				first = j
-			} else {
-				fresh[k] = int32(len(c.snap))
-			}
-		}
-		if first >= 0 {
-			m := &c.snap[first]
+		case row == nil:
+			row, fresh = &activeRow{}, true
+			c.cache.rows[k] = row
+		case row.seen == c.cycle:
+			m := &c.snap[row.pending]
 			add := countersOf(f)
 			m.upPackets = addSat(m.upPackets, add.upPackets)
 			m.upBytes = addSat(m.upBytes, add.upBytes)
 			m.downPackets = addSat(m.downPackets, add.downPackets)
 			m.downBytes = addSat(m.downBytes, add.downBytes)
-			if f.State > m.State || (f.State == m.State && f.Flags > m.Flags) {
-				m.State, m.Flags = f.State, f.Flags
+			if f.State > m.state || (f.State == m.state && f.Flags > m.flags) {
+				m.state, m.flags = f.State, f.Flags
 			}
 			c.res.Duplicates++
 			continue
 		}
-		c.snap = append(c.snap, snapFlow{key: k, Flow: *f, counters: countersOf(f), row: row})
+		row.seen, row.pending = c.cycle, int32(len(c.snap))
+		c.snap = append(c.snap, snapFlow{flow: f, counters: countersOf(f), state: f.State, flags: f.Flags, row: row, fresh: fresh})
 	}
 	return nil
 }
@@ -298,6 +302,10 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	if err := c.writeUpdates(ctx); err != nil {
 		return err
 	}
+	// The rest needs only the cache and the per-host sums: let the GC take
+	// the snapshot (and the caller's flows it points into) before the
+	// closes, the hosts and the commit.
+	c.snap, c.opens, c.updates = nil, nil, nil
 	if err := c.writeCloses(ctx); err != nil {
 		return err
 	}
@@ -331,13 +339,13 @@ func (c *cycleWriter) diff() {
 		row := f.row
 		var growth counters
 		switch {
-		case row == nil || f.counters.wentDown(row.counters):
-			if row == nil {
-				c.protos[f.Proto]++
+		case f.fresh || f.counters.wentDown(row.counters):
+			if f.fresh {
+				c.protos[f.flow.Proto]++
 			}
 			c.opens = append(c.opens, f)
 			growth = f.counters
-		case f.counters != row.counters || f.State != row.state || f.Flags != row.flags:
+		case f.counters != row.counters || f.state != row.state || f.flags != row.flags:
 			c.updates = append(c.updates, f)
 			growth = counters{
 				upBytes:   f.upBytes - row.upBytes,
@@ -346,16 +354,16 @@ func (c *cycleWriter) diff() {
 		default:
 			continue
 		}
-		remote := c.remotes[f.DstIP]
+		remote := c.remotes[f.flow.DstIP]
 		if remote == nil {
 			remote = &delta{}
-			c.remotes[f.DstIP] = remote
+			c.remotes[f.flow.DstIP] = remote
 		}
 		remote.add(growth.upBytes, growth.downBytes)
-		local := c.locals[f.SrcIP]
+		local := c.locals[f.flow.SrcIP]
 		if local == nil {
 			local = &delta{}
-			c.locals[f.SrcIP] = local
+			c.locals[f.flow.SrcIP] = local
 		}
 		local.add(growth.upBytes, growth.downBytes)
 	}
@@ -421,7 +429,7 @@ const connCols = `proto, src_ip, src_port, dst_ip, dst_port, state, flags,
 
 // openArgs are the values of connCols for f opened at now.
 func openArgs(f *snapFlow, now int64) []any {
-	return []any{f.Proto, f.srcText, f.SrcPort, f.dstText, f.DstPort, f.State, f.Flags,
+	return []any{f.flow.Proto, f.srcText, f.flow.SrcPort, f.dstText, f.flow.DstPort, f.state, f.flags,
 		f.upPackets, f.upBytes, f.downPackets, f.downBytes, addSat(f.upBytes, f.downBytes), now, now}
 }
 
@@ -436,7 +444,7 @@ func (c *cycleWriter) writeOpens(ctx context.Context) error {
 		return nil
 	}
 	for _, f := range c.opens {
-		f.srcText, f.dstText = f.SrcIP.String(), f.DstIP.String()
+		f.srcText, f.dstText = f.flow.SrcIP.String(), f.flow.DstIP.String()
 	}
 	sort.Slice(c.opens, func(i, j int) bool { return c.opens[i].less(c.opens[j]) })
 
@@ -466,23 +474,23 @@ func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	for _, f := range c.opens {
 		args := openArgs(f, c.now)
 		var id int64
-		if f.row != nil {
+		if !f.fresh {
 			id = f.row.id
 			if _, err := reset.ExecContext(ctx, append(args, id)...); err != nil {
-				return fmt.Errorf("restart connection %s: %w", f.key, err)
+				return fmt.Errorf("restart connection %s: %w", f.key(), err)
 			}
 		} else if r, err := ins.ExecContext(ctx, args...); err == nil {
 			if id, err = r.LastInsertId(); err != nil {
-				return fmt.Errorf("insert connection %s: %w", f.key, err)
+				return fmt.Errorf("insert connection %s: %w", f.key(), err)
 			}
 		} else if isUniqueViolation(err) {
 			if err := reopen.QueryRowContext(ctx, args...).Scan(&id); err != nil {
-				return fmt.Errorf("reopen connection %s: %w", f.key, err)
+				return fmt.Errorf("reopen connection %s: %w", f.key(), err)
 			}
 		} else {
-			return fmt.Errorf("insert connection %s: %w", f.key, err)
+			return fmt.Errorf("insert connection %s: %w", f.key(), err)
 		}
-		c.cache.rows[f.key] = &activeRow{id: id, state: f.State, flags: f.Flags, counters: f.counters, seen: c.cycle}
+		f.row.id, f.row.state, f.row.flags, f.row.counters = id, f.state, f.flags, f.counters
 		c.res.Opened++
 		c.res.RowsWritten++
 	}
@@ -499,16 +507,16 @@ func isUniqueViolation(err error) bool {
 // less orders flows as the UNIQUE index orders their rows.
 func (f *snapFlow) less(g *snapFlow) bool {
 	switch {
-	case f.Proto != g.Proto:
-		return f.Proto < g.Proto
+	case f.flow.Proto != g.flow.Proto:
+		return f.flow.Proto < g.flow.Proto
 	case f.srcText != g.srcText:
 		return f.srcText < g.srcText
-	case f.SrcPort != g.SrcPort:
-		return f.SrcPort < g.SrcPort
+	case f.flow.SrcPort != g.flow.SrcPort:
+		return f.flow.SrcPort < g.flow.SrcPort
 	case f.dstText != g.dstText:
 		return f.dstText < g.dstText
 	}
-	return f.DstPort < g.DstPort
+	return f.flow.DstPort < g.flow.DstPort
 }
 
 func (c *cycleWriter) writeUpdates(ctx context.Context) error {
@@ -526,12 +534,12 @@ func (c *cycleWriter) writeUpdates(ctx context.Context) error {
 	defer st.Close()
 	for _, f := range c.updates {
 		row := f.row
-		_, err := st.ExecContext(ctx, f.State, f.Flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
+		_, err := st.ExecContext(ctx, f.state, f.flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
 			addSat(f.upBytes, f.downBytes), c.now, row.id)
 		if err != nil {
-			return fmt.Errorf("update connection %s: %w", f.key, err)
+			return fmt.Errorf("update connection %s: %w", f.key(), err)
 		}
-		row.state, row.flags, row.counters = f.State, f.Flags, f.counters
+		row.state, row.flags, row.counters = f.state, f.flags, f.counters
 		c.res.Updated++
 		c.res.RowsWritten++
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"math"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -438,8 +439,9 @@ func TestSaturatingCounters(t *testing.T) {
 }
 
 // TestReconcileDuplicates merges repeated tuples whether the tuple is new
-// this cycle (found through a map) or already active (found through the
-// cache), and in either order of the two entries.
+// this cycle (its cache row added by this cycle) or already active, and in
+// either order of the two entries. The merge must not write into the
+// caller's flows, which the cycle points into instead of copying.
 func TestReconcileDuplicates(t *testing.T) {
 	zone0 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "", 1, 100, 0, 0)
 	zone7 := flow("udp", "10.0.0.7", 5353, "203.0.113.81", 5353, "", "ASSURED", 2, 300, 1, 50)
@@ -466,9 +468,13 @@ func TestReconcileDuplicates(t *testing.T) {
 			ctx := context.Background()
 			var got CycleResult
 			for i, flows := range tt.cycles {
+				before := slices.Clone(flows)
 				var err error
 				if got, err = db.Reconcile(ctx, time.Unix(int64(i), 0), flows, 0); err != nil {
 					t.Fatal(err)
+				}
+				if diff := cmp.Diff(before, flows, addrOpts); diff != "" {
+					t.Errorf("cycle %d changed its input (-before +after):\n%s", i, diff)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
