@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -63,7 +62,7 @@ func TestCrashDuringMigration(t *testing.T) {
 	versions := map[int]int{}
 	for i := range kills {
 		db := copyFile(t, v1, filepath.Join(dir, "kill"+strconv.Itoa(i)+".db"))
-		cmd := exec.Command(bin, "ingest-once", "--input-file", input, "--db", db)
+		cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +87,7 @@ func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	cmd := exec.Command(bin, "ingest-once", "--input-file", input, "--db", db)
+	cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,15 @@ func buildNetmon(t *testing.T) string {
 	return bin
 }
 
+// netmonCmd returns the command for the built binary. The child is killed
+// when the test process dies, so a test that times out (and skips its
+// deferred cleanup) leaves no ingest loop running.
+func netmonCmd(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
 // snapshotTotals is what the active connections of a database hold after
 // a complete cycle of one snapshot.
 type snapshotTotals struct {
@@ -181,7 +190,7 @@ func TestCrashSafety(t *testing.T) {
 	// start runs ingest-loop on db in the background.
 	start := func(db string) *exec.Cmd {
 		t.Helper()
-		cmd := exec.Command(bin, "ingest-loop", "--input-file", replay, "--db", db, "--interval", "1ms", "--log-level", "error")
+		cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", db, "--interval", "1ms", "--log-level", "error")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +273,7 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 	replay, complete := writeReplay(t, dir)
 	path := filepath.Join(dir, "netmon.db")
 
-	cmd := exec.Command(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
+	cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
