@@ -29,8 +29,8 @@ for arg in "$@"; do
 	*) echo "bench.sh: unknown option $arg (want --quick, --big or --lab)" >&2; exit 2 ;;
 	esac
 done
-command -v mawk >/dev/null || { echo "bench.sh: mawk not found (apt install mawk)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "bench.sh: /usr/bin/time not found (apt install time)" >&2; exit 1; }
+command -v mawk >/dev/null || { echo "bench.sh: mawk not found (apt install mawk)" >&2; exit 77; }
+[ -x /usr/bin/time ] || { echo "bench.sh: /usr/bin/time not found (apt install time)" >&2; exit 77; }
 
 work=$(mktemp -d /tmp/netmon-bench.XXXXXX)
 lab_args=()

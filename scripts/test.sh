@@ -7,8 +7,9 @@
 #                       -fuzzminimizetime; Go's default of 60s stalls a
 #                       target seeded with whole captures for its whole
 #                       FUZZTIME and leaves orphan workers spinning)
-#   NETMON_REQUIRE_E2E=1  fail (instead of skip) when the root-only router-lab
-#                       and package checks cannot run; CI sets it.
+#   NETMON_REQUIRE_E2E=1  fail (instead of skip) when a check that needs root
+#                       or a Debian package (router lab, .deb install, the
+#                       bench table's mawk and GNU time) cannot run; CI sets it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,15 +51,16 @@ fuzz_all() {
 	return "$rc"
 }
 
-root_only() { # name, script: run a root-only check, or skip it when not root
-	local name=$1 script=$2 rc=0
-	"$script" || rc=$?
+skippable() { # name, command...: a check that exits 77 when this machine cannot run it (not root, a tool missing)
+	local name=$1 rc=0
+	shift
+	"$@" || rc=$?
 	if [ "$rc" = 77 ]; then
 		if [ "${NETMON_REQUIRE_E2E:-0}" = 1 ]; then
 			echo "$name was skipped but NETMON_REQUIRE_E2E=1"
 			return 1
 		fi
-		echo "(skipped $name: run as root to include it)"
+		echo "(skipped $name: see the line above; .ci/run installs everything and runs as root)"
 		return 0
 	fi
 	return "$rc"
@@ -74,12 +76,12 @@ step "benchmarks (1x)" go test -run='^$' -bench=. -benchtime=1x ./...
 # The performance table's smoke run (about 40 s): keeps scripts/bench.sh
 # working; its PASS/MISS verdicts are for reading, not a gate, since CI
 # machines are shared. The full table: scripts/bench.sh (README, Performance).
-step "bench table (--quick)" scripts/bench.sh --quick
+step "bench table (--quick)" skippable "bench table" scripts/bench.sh --quick
 if [ -x scripts/e2e.sh ]; then
-	step "router lab e2e" root_only "router lab e2e" scripts/e2e.sh
+	step "router lab e2e" skippable "router lab e2e" scripts/e2e.sh
 fi
 if [ -x scripts/package-check.sh ]; then
-	step "deb package" root_only "deb package check" scripts/package-check.sh
+	step "deb package" skippable "deb package check" scripts/package-check.sh
 fi
 
 echo
