@@ -24,7 +24,7 @@ the database live; a directory is replayed one file per cycle, in name
 order, looping.`,
 		Example: `  netmon ingest-loop --interval 1s
   CONNTRACK_INPUT_FILE=fixtures/replay netmon ingest-loop --db /tmp/netmon.db`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd)
 			if err != nil {

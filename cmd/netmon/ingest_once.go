@@ -27,7 +27,7 @@ ones marked closed, old history pruned. Prints a one-line summary.
 A failed conntrack run leaves the database untouched.`,
 		Example: `  netmon ingest-once --db /var/lib/netmon/netmon.db
   netmon ingest-once --input-file fixtures/conntrack/router_extended.txt --db /tmp/netmon.db`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd)
 			if err != nil {

@@ -36,7 +36,7 @@ connections and print the top N by total bytes (uplink + downlink), ties
 broken by flow key so the output is stable.`,
 		Example: `  netmon print-outbound --top 20
   netmon print-outbound --input-file fixtures/conntrack/router_extended.txt --output json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd)
 			if err != nil {

@@ -80,3 +80,11 @@ func exitCode(stderr io.Writer, err error) int {
 	}
 	return 1
 }
+
+// noArgs rejects positional arguments as a usage error (exit status 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

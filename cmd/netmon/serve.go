@@ -52,7 +52,7 @@ The dashboard has no login: bind it to the LAN address only.`,
 		Example: `  netmon serve --bind 10.0.0.1:8080
   netmon serve --input-file fixtures/replay --db /tmp/netmon-demo.db
   netmon serve --ingest=false --bind 10.0.0.1:8080 --db /var/lib/netmon/netmon.db`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load(cmd)
 			if err != nil {
