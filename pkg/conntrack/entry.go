@@ -107,7 +107,21 @@ func (s Status) Flags() []string {
 }
 
 // String joins Flags with commas ("ASSURED,UNREPLIED"), or "" when none.
-func (s Status) String() string { return strings.Join(s.Flags(), ",") }
+// It does not allocate: every reconcile cycle calls it once per flow.
+func (s Status) String() string {
+	if int(s) < len(statusTexts) {
+		return statusTexts[s]
+	}
+	return strings.Join(s.Flags(), ",")
+}
+
+// statusTexts holds String of every combination of the known bits.
+var statusTexts = func() (t [1 << len(statusNames)]string) {
+	for i := range t {
+		t[i] = strings.Join(Status(i).Flags(), ",")
+	}
+	return t
+}()
 
 // ParseStatus is the inverse of Status.String. Unknown names are ignored.
 func ParseStatus(s string) Status {

@@ -51,6 +51,7 @@ func TestStatus(t *testing.T) {
 			wantFlags: []string{"ASSURED", "UNREPLIED", "OFFLOAD", "HW_OFFLOAD"},
 			wantText:  "ASSURED,UNREPLIED,OFFLOAD,HW_OFFLOAD",
 		},
+		{name: "unknown bit ignored", status: 1<<6 | StatusOffload, wantFlags: []string{"OFFLOAD"}, wantText: "OFFLOAD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,10 +61,15 @@ func TestStatus(t *testing.T) {
 			if got := tc.status.String(); got != tc.wantText {
 				t.Errorf("String = %q, want %q", got, tc.wantText)
 			}
-			if got := ParseStatus(tc.status.String()); got != tc.status {
-				t.Errorf("ParseStatus(%q) = %v, want %v", tc.status.String(), got, tc.status)
+			if got, want := ParseStatus(tc.status.String()), tc.status&(1<<len(statusNames)-1); got != want {
+				t.Errorf("ParseStatus(%q) = %v, want %v", tc.status.String(), got, want)
 			}
 		})
+	}
+	// String runs once per flow in every cycle: it must not allocate.
+	all := StatusAssured | StatusUnreplied | StatusOffload | StatusHWOffload
+	if n := testing.AllocsPerRun(100, func() { _ = all.String() }); n != 0 {
+		t.Errorf("String allocates %.0f times", n)
 	}
 }
 
