@@ -1,6 +1,6 @@
 // Package ingest runs netmon's reconcile cycle: read one conntrack snapshot
 // from a Source, keep the outbound flows a Classifier picks, and hand them
-// to a Store in one call. Loop repeats the cycle on a ticker without ever
+// to a Store one by one as they are read, inside the store's cycle. Loop repeats the cycle on a ticker without ever
 // overlapping two cycles, logs one line per cycle, and keeps a Status for
 // health checks and metrics.
 //

@@ -54,21 +54,33 @@ var lanToWAN = fakeClassifier(func(e *conntrack.Entry) bool {
 	return lan.Contains(e.Orig.Src) && !lan.Contains(e.Orig.Dst)
 })
 
-// reconcileCall is what one Store.Reconcile call received.
+// reconcileCall is what one Store.ReconcileFunc call received: the
+// flows its read added, copied.
 type reconcileCall struct {
 	Now       time.Time
 	Flows     []store.Flow
 	Retention time.Duration
 }
 
-// fakeStore records calls; reconcile, when set, decides the answer.
+// fakeStore records the cycles whose read succeeded, as a store commits
+// them; a failed read is counted in aborted and its error returned
+// unchanged, as store.DB does. reconcile, when set, decides the answer of
+// a cycle whose read succeeded.
 type fakeStore struct {
 	mu        sync.Mutex
 	calls     []reconcileCall
+	aborted   int
 	reconcile func(ctx context.Context, n int) (store.CycleResult, error) // n: 1-based call number
 }
 
-func (s *fakeStore) Reconcile(ctx context.Context, now time.Time, flows []store.Flow, retention time.Duration) (store.CycleResult, error) {
+func (s *fakeStore) ReconcileFunc(ctx context.Context, now time.Time, read store.ReadFunc, retention time.Duration) (store.CycleResult, error) {
+	var flows []store.Flow
+	if err := read(func(f *store.Flow) { flows = append(flows, *f) }); err != nil {
+		s.mu.Lock()
+		s.aborted++
+		s.mu.Unlock()
+		return store.CycleResult{}, err
+	}
 	s.mu.Lock()
 	s.calls = append(s.calls, reconcileCall{now, flows, retention})
 	n := len(s.calls)
@@ -77,6 +89,13 @@ func (s *fakeStore) Reconcile(ctx context.Context, now time.Time, flows []store.
 		return s.reconcile(ctx, n)
 	}
 	return store.CycleResult{Opened: len(flows), RowsWritten: len(flows) + 1}, nil
+}
+
+// Aborted is the number of cycles whose read failed.
+func (s *fakeStore) Aborted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.aborted
 }
 
 func (s *fakeStore) Calls() []reconcileCall {

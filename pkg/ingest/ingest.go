@@ -26,9 +26,12 @@ type Classifier interface {
 	Outbound(*conntrack.Entry) bool
 }
 
-// Store records one snapshot's outbound flows. *store.DB satisfies it.
+// Store records one snapshot's outbound flows, which read hands over
+// while the store's cycle is open (see store.DB.ReconcileFunc): the
+// snapshot is never held in memory whole. A read error must abort the
+// cycle, write nothing, and come back unchanged. *store.DB satisfies it.
 type Store interface {
-	Reconcile(ctx context.Context, now time.Time, flows []store.Flow, retention time.Duration) (store.CycleResult, error)
+	ReconcileFunc(ctx context.Context, now time.Time, read store.ReadFunc, retention time.Duration) (store.CycleResult, error)
 }
 
 // ErrUnusableSnapshot is wrapped by the error of a cycle whose snapshot
@@ -111,12 +114,14 @@ func (in *Ingester) now() time.Time {
 	return time.Now()
 }
 
-// ReconcileSnapshot runs one cycle: read the snapshot (cancellable through
-// ctx), convert the outbound entries to flows, and reconcile them. A failed
-// read never reaches the store, so the database stays exactly as it was;
-// a successful empty snapshot is reconciled (and closes every connection),
-// but one whose every line was malformed or whose trailer reports lines
-// that never came is refused with ErrUnusableSnapshot.
+// ReconcileSnapshot runs one cycle: open the store's cycle, read the
+// snapshot (cancellable through ctx), hand each outbound entry to the
+// store as a flow while it is read, and commit. The snapshot is never held
+// in memory whole. A failed read aborts the store's cycle before it writes
+// anything, so the database stays exactly as it was; a successful empty
+// snapshot is reconciled (and closes every connection), but one whose
+// every line was malformed or whose trailer reports lines that never came
+// is refused with ErrUnusableSnapshot.
 // Once the snapshot is read, the write runs on a context detached from
 // ctx's cancellation but bounded by CommitTimeout, so a shutdown waits for
 // the cycle to commit or roll back instead of abandoning it halfway.
@@ -144,33 +149,55 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 	if in.Source == nil || in.Filter == nil || in.Store == nil {
 		return errors.New("ingest: Source, Filter and Store must be set")
 	}
-	var flows []store.Flow
-	stats, err := in.Source.Read(ctx, func(e *conntrack.Entry) {
-		sum.Entries++
-		if in.Filter.Outbound(e) {
-			flows = append(flows, FlowOf(e))
-		}
-	})
-	sum.Skipped, sum.Reported, sum.ParseErrors = stats.Skipped, stats.Reported, stats.Errors
-	if err == nil {
-		err = ctx.Err() // a source that ignores ctx must not be trusted after a cancel
-	}
-	if err == nil {
-		err = usable(stats)
-	}
-	if err != nil {
-		return fmt.Errorf("read conntrack: %w", err)
-	}
-	sum.Outbound = len(flows)
-
 	timeout := in.CommitTimeout
 	if timeout <= 0 {
 		timeout = DefaultCommitTimeout
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	res, err := in.Store.Reconcile(wctx, in.now(), flows, in.Retention)
-	if err != nil {
+	// The store's work runs on wctx, detached from ctx: once the snapshot
+	// is read, a cancel waits for the commit (bounded by timeout, counted
+	// from the end of the read) instead of abandoning the cycle halfway.
+	wctx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrite()
+	var (
+		readErr error
+		timer   *time.Timer
+	)
+	read := func(add func(*store.Flow)) error {
+		var (
+			f        store.Flow
+			outbound int
+		)
+		stats, err := in.Source.Read(ctx, func(e *conntrack.Entry) {
+			sum.Entries++
+			if in.Filter.Outbound(e) {
+				outbound++
+				f = FlowOf(e)
+				add(&f)
+			}
+		})
+		sum.Skipped, sum.Reported, sum.ParseErrors = stats.Skipped, stats.Reported, stats.Errors
+		if err == nil {
+			err = ctx.Err() // a source that ignores ctx must not be trusted after a cancel
+		}
+		if err == nil {
+			err = usable(stats)
+		}
+		if err != nil {
+			readErr = fmt.Errorf("read conntrack: %w", err)
+			return readErr
+		}
+		sum.Outbound = outbound
+		timer = time.AfterFunc(timeout, cancelWrite)
+		return nil
+	}
+	res, err := in.Store.ReconcileFunc(wctx, in.now(), read, in.Retention)
+	if timer != nil {
+		timer.Stop()
+	}
+	switch {
+	case readErr != nil:
+		return readErr // the store rolled back: the database is as it was
+	case err != nil:
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	sum.CycleResult = res

@@ -82,7 +82,8 @@ func TestReconcileSnapshot(t *testing.T) {
 		source    *fakeSource
 		store     func(context.Context, int) (store.CycleResult, error)
 		wantErr   error // errors.Is target, nil for success
-		wantCalls int
+		wantCalls int   // cycles whose read succeeded
+		aborted   int   // cycles the store rolled back for a failed read
 		wantFlows []store.Flow
 		want      Summary
 	}{
@@ -102,11 +103,12 @@ func TestReconcileSnapshot(t *testing.T) {
 			want:      Summary{Reported: 0, CycleResult: store.CycleResult{RowsWritten: 1}, Took: 2 * time.Second},
 		},
 		{
-			name:      "failed read never reaches the store",
+			name:      "failed read aborts the store's cycle",
 			source:    &fakeSource{entries: []conntrack.Entry{out1}, stats: conntrack.Stats{Reported: -1}, err: readErr},
 			wantErr:   readErr,
 			wantCalls: 0,
-			want:      Summary{Entries: 1, Reported: -1, Took: time.Second},
+			aborted:   1,
+			want:      Summary{Entries: 1, Reported: -1, Took: 2 * time.Second},
 		},
 		{
 			name:      "store error is returned",
@@ -134,8 +136,8 @@ func TestReconcileSnapshot(t *testing.T) {
 				t.Errorf("summary (-want +got):\n%s", diff)
 			}
 			calls := st.Calls()
-			if len(calls) != tt.wantCalls {
-				t.Fatalf("%d Reconcile calls, want %d", len(calls), tt.wantCalls)
+			if len(calls) != tt.wantCalls || st.Aborted() != tt.aborted {
+				t.Fatalf("%d cycles read, %d aborted; want %d, %d", len(calls), st.Aborted(), tt.wantCalls, tt.aborted)
 			}
 			if tt.wantCalls == 0 {
 				return
@@ -160,25 +162,30 @@ func TestReconcileSnapshotUnset(t *testing.T) {
 	}
 }
 
-// TestReconcileSnapshotDetachesWrite checks that the store gets a context
-// that a cancel after the read does not cancel, but that has a deadline.
+// TestReconcileSnapshotDetachesWrite checks that the store's context is
+// not cancelled by a cancel after the read, but is cancelled CommitTimeout
+// after the read ended, so a stuck write cannot hold shutdown for ever.
 func TestReconcileSnapshotDetachesWrite(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var storeCtxErr error
-	var hasDeadline bool
+	var afterCancel, afterTimeout error
 	st := &fakeStore{reconcile: func(sctx context.Context, _ int) (store.CycleResult, error) {
 		cancel() // shutdown arrives while the cycle writes
-		storeCtxErr = sctx.Err()
-		_, hasDeadline = sctx.Deadline()
+		afterCancel = sctx.Err()
+		select {
+		case <-sctx.Done():
+			afterTimeout = sctx.Err()
+		case <-time.After(time.Minute):
+		}
 		return store.CycleResult{RowsWritten: 1}, nil
 	}}
-	in := &Ingester{Source: &fakeSource{}, Filter: lanToWAN, Store: st, CommitTimeout: time.Minute}
+	in := &Ingester{Source: &fakeSource{}, Filter: lanToWAN, Store: st, CommitTimeout: 10 * time.Millisecond}
 	if _, err := in.ReconcileSnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if storeCtxErr != nil || !hasDeadline {
-		t.Errorf("store context: err %v, deadline %v; want nil, true", storeCtxErr, hasDeadline)
+	if afterCancel != nil || !errors.Is(afterTimeout, context.Canceled) {
+		t.Errorf("store context: err %v after the caller's cancel, %v after the commit timeout; want nil, %v",
+			afterCancel, afterTimeout, context.Canceled)
 	}
 }
 

@@ -1,213 +1,41 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
 	"net/netip"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// tupleKey identifies a connection row: the columns of the UNIQUE index.
-type tupleKey struct {
-	proto string
-	src   netip.Addr
-	sport uint16
-	dst   netip.Addr
-	dport uint16
-}
+// ReadFunc reads one snapshot while a cycle is open, calling add once for
+// each of its outbound flows, in any order. add copies what it keeps, so
+// the Flow may be reused for the next call. A non-nil error aborts the
+// cycle: nothing is written and Reconcile returns that error unchanged.
+type ReadFunc func(add func(*Flow)) error
 
-func keyOf(f *Flow) tupleKey {
-	return tupleKey{proto: f.Proto, src: f.SrcIP, sport: f.SrcPort, dst: f.DstIP, dport: f.DstPort}
-}
-
-// counters are a flow's four counters as stored: int64, saturated.
-type counters struct {
-	upPackets, upBytes, downPackets, downBytes int64
-}
-
-func countersOf(f *Flow) counters {
-	return counters{
-		upPackets:   saturate(f.UplinkPackets),
-		upBytes:     saturate(f.UplinkBytes),
-		downPackets: saturate(f.DownlinkPackets),
-		downBytes:   saturate(f.DownlinkBytes),
-	}
-}
-
-// wentDown reports whether any counter of c is below old's: conntrack
-// forgot the old flow and a new one of the same tuple took its place.
-func (c counters) wentDown(old counters) bool {
-	return c.upPackets < old.upPackets || c.upBytes < old.upBytes ||
-		c.downPackets < old.downPackets || c.downBytes < old.downBytes
-}
-
-// activeRow is the cached copy of one active connections row: what a cycle
-// compares a snapshot's flow with to decide whether to write.
-type activeRow struct {
-	id    int64
-	state string
-	flags string
-	counters
-	seen    int64 // the cycle number that last saw this tuple in a snapshot
-	pending int32 // during a cycle: the tuple's index in cycleWriter.snap
-}
-
-// activeCache mirrors the rows with closed_at IS NULL. It is in step with
-// the database when cycles equals ingest_state.cycles; otherwise (another
-// process reconciled, or a cycle of ours rolled back) it is reloaded.
-type activeCache struct {
-	cycles int64
-	rows   map[tupleKey]*activeRow
-}
-
-// loadActive reads every active connection into a fresh cache.
-func loadActive(ctx context.Context, tx *sql.Tx, cycles int64) (*activeCache, error) {
-	rows, err := tx.QueryContext(ctx, `
-		SELECT id, proto, src_ip, src_port, dst_ip, dst_port, state, flags,
-		       uplink_packets, uplink_bytes, downlink_packets, downlink_bytes
-		FROM connections WHERE closed_at IS NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("load active connections: %w", err)
-	}
-	defer rows.Close()
-	c := &activeCache{cycles: cycles, rows: make(map[tupleKey]*activeRow)}
-	// Protocols, states and flags take a handful of values: share one
-	// string for each instead of one per row.
-	words := map[string]string{}
-	intern := func(s *string) {
-		if w, ok := words[*s]; ok {
-			*s = w
-			return
+// Reconcile runs one cycle (see ReconcileFunc) over a snapshot already in
+// memory. It never writes into flows.
+func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retention time.Duration) (CycleResult, error) {
+	return db.ReconcileFunc(ctx, now, func(add func(*Flow)) error {
+		for i := range flows {
+			add(&flows[i])
 		}
-		words[*s] = *s
-	}
-	for rows.Next() {
-		var (
-			r        activeRow
-			k        tupleKey
-			src, dst string
-		)
-		if err := rows.Scan(&r.id, &k.proto, &src, &k.sport, &dst, &k.dport, &r.state, &r.flags,
-			&r.upPackets, &r.upBytes, &r.downPackets, &r.downBytes); err != nil {
-			return nil, fmt.Errorf("load active connections: %w", err)
-		}
-		if k.src, err = netip.ParseAddr(src); err != nil {
-			return nil, fmt.Errorf("load connection %d: src_ip: %w", r.id, err)
-		}
-		if k.dst, err = netip.ParseAddr(dst); err != nil {
-			return nil, fmt.Errorf("load connection %d: dst_ip: %w", r.id, err)
-		}
-		intern(&k.proto)
-		intern(&r.state)
-		intern(&r.flags)
-		r.seen = cycles
-		c.rows[k] = &r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load active connections: %w", err)
-	}
-	return c, nil
+		return nil
+	}, retention)
 }
 
-// snapFlow is one distinct tuple of a snapshot, duplicates merged. It
-// points at the tuple's first flow in the caller's slice instead of copying
-// it (a cold 100,000-flow cycle would otherwise hold the snapshot twice):
-// only state, flags and counters can differ from that flow after a merge,
-// so they are kept here and the flow itself is never written to.
-type snapFlow struct {
-	flow *Flow // the tuple's first entry in the snapshot: read only
-	counters
-	state, flags     string
-	srcText, dstText string     // address text, filled for flows to insert
-	row              *activeRow // the tuple's cached row
-	// fresh marks a tuple not active before this cycle: its row was added
-	// to the cache by collect, id 0 until writeOpens inserts it.
-	fresh bool
-}
-
-// key is the tuple f stands for.
-func (f *snapFlow) key() tupleKey { return keyOf(f.flow) }
-
-// validate rejects a flow the database cannot key.
-func validate(i int, f *Flow) error {
-	if f.Proto == "" {
-		return fmt.Errorf("flow %d: empty protocol", i)
-	}
-	if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
-		return fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
-	}
-	return nil
-}
-
-// collect validates flows, merges entries that share a tuple, and links
-// each distinct tuple to its cached row, marking that row seen this cycle.
-// A tuple not active before gets a fresh row in the cache at once (filled
-// in by writeOpens; a failed cycle drops the whole cache), so the cache map
-// is the only map a cycle builds, cold or steady.
-//
-// conntrack can list the same original tuple twice (in different zones):
-// such entries are merged by SUMMING their counters; state and flags are
-// those of the entry whose (state, flags) text sorts last. Both choices are
-// independent of the order conntrack prints them in (hash order), so a
-// merged tuple cannot flip between two entries from one cycle to the next
-// and fake a counter drop or a state change.
-//
-// Every tuple finds its duplicates through the cache (row.pending).
-func (c *cycleWriter) collect(flows []Flow) error {
-	c.snap = make([]snapFlow, 0, len(flows))
-	if len(c.cache.rows) == 0 {
-		// A cold cycle: size the map once instead of growing it through
-		// copies of itself.
-		c.cache.rows = make(map[tupleKey]*activeRow, len(flows))
-	}
-	for i := range flows {
-		f := &flows[i]
-		if err := validate(i, f); err != nil {
-			return err
-		}
-		k := keyOf(f)
-		row := c.cache.rows[k]
-		fresh := false
-		switch {
-		case row == nil:
-			row, fresh = &activeRow{}, true
-			c.cache.rows[k] = row
-		case row.seen == c.cycle:
-			m := &c.snap[row.pending]
-			add := countersOf(f)
-			m.upPackets = addSat(m.upPackets, add.upPackets)
-			m.upBytes = addSat(m.upBytes, add.upBytes)
-			m.downPackets = addSat(m.downPackets, add.downPackets)
-			m.downBytes = addSat(m.downBytes, add.downBytes)
-			if f.State > m.state || (f.State == m.state && f.Flags > m.flags) {
-				m.state, m.flags = f.State, f.Flags
-			}
-			c.res.Duplicates++
-			continue
-		}
-		row.seen, row.pending = c.cycle, int32(len(c.snap))
-		c.snap = append(c.snap, snapFlow{flow: f, counters: countersOf(f), state: f.State, flags: f.Flags, row: row, fresh: fresh})
-	}
-	return nil
-}
-
-// delta accumulates byte growth for one host within a cycle.
-type delta struct{ up, down int64 }
-
-func (d *delta) add(up, down int64) {
-	d.up = addSat(d.up, up)
-	d.down = addSat(d.down, down)
-}
-
-// Reconcile makes the database agree with one snapshot of the outbound
-// flows, in ONE transaction (a reader sees all of a cycle or none of it):
+// ReconcileFunc makes the database agree with one snapshot of the outbound
+// flows, which read produces while the cycle's transaction is open, in ONE
+// transaction (a reader sees all of a cycle or none of it):
 //
 //   - a tuple not active before is opened: inserted, or, if a closed row of
 //     the same tuple is kept as history, that row is reopened (closed_at
@@ -217,8 +45,8 @@ func (d *delta) add(up, down int64) {
 //   - an active tuple whose counters, state or flags changed is updated,
 //     last_seen_at = now; one that did not change is NOT written at all
 //     (routers run on flash), so last_seen_at means "last change";
-//   - an active tuple absent from flows is closed (closed_at = now); an empty
-//     snapshot closes everything;
+//   - an active tuple absent from the snapshot is closed (closed_at = now);
+//     an empty snapshot closes everything;
 //   - closed connections older than retention are pruned (retention <= 0
 //     keeps them forever); hosts are never pruned;
 //   - remote_hosts (by destination) and local_hosts (by source) add the
@@ -228,24 +56,35 @@ func (d *delta) add(up, down int64) {
 //     connections was opened or changed;
 //   - ingest_state records now as the last cycle, even when nothing changed.
 //
-// Duplicate tuples in flows are merged by summing (see CycleResult.Duplicates).
-// Times are stored as UTC unix milliseconds. A flow with an empty protocol or
-// an invalid address fails the whole cycle, which then writes nothing.
+// The snapshot is never held whole: each flow is folded into the cache of
+// active rows as read hands it over, so a cycle needs memory for the
+// active connections (about 128 bytes each plus the index), not for the
+// snapshot too. A failed read rolls the transaction back before anything
+// was written and leaves the cache as it was.
 //
-// Only one Reconcile runs at a time per DB; across processes SQLite's write
-// lock serialises cycles and the in-memory cache of active rows is reloaded
-// when another process has reconciled in between.
-func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retention time.Duration) (res CycleResult, err error) {
+// Duplicate tuples in one snapshot are merged by summing (see
+// CycleResult.Duplicates). Times are stored as UTC unix milliseconds. A flow
+// with an empty protocol or an invalid or zoned address fails the whole
+// cycle, which then writes nothing.
+//
+// Only one cycle runs at a time per DB; across processes SQLite's write
+// lock serialises cycles (taken before read is called, so a cycle's base
+// cannot change under it) and the cache is reloaded when another process
+// has reconciled in between.
+func (db *DB) ReconcileFunc(ctx context.Context, now time.Time, read ReadFunc, retention time.Duration) (res CycleResult, err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
 	if err != nil {
 		return res, fmt.Errorf("begin cycle: %w", err)
 	}
+	keepCache := false
 	defer func() {
 		if err != nil {
-			tx.Rollback()   //nolint:errcheck // the cycle's error is the one to report
-			db.active = nil // collect marked rows; the rollback undid the rest
+			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
+			if !keepCache {
+				db.active = nil // the writes changed cached rows; the rollback undid them
+			}
 			res = CycleResult{}
 		}
 	}()
@@ -259,10 +98,20 @@ func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retent
 			return res, err
 		}
 	}
-	cycle := cycles + 1
-	c := &cycleWriter{tx: tx, now: now.UnixMilli(), cycle: cycle, res: &res, cache: db.active}
-	if err := c.collect(flows); err != nil {
-		return res, fmt.Errorf("reconcile: %w", err)
+	db.active.epoch++
+	c := &cycleWriter{
+		tx: tx, now: now.UnixMilli(), cycle: cycles + 1, epoch: db.active.epoch,
+		n0: db.active.rows.n, res: &res, cache: db.active,
+	}
+	if err := read(c.add); err != nil {
+		c.undo()
+		keepCache = true
+		return res, err
+	}
+	if c.err != nil {
+		c.undo()
+		keepCache = true
+		return res, fmt.Errorf("reconcile: %w", c.err)
 	}
 	if err := c.run(ctx, retention); err != nil {
 		return res, err
@@ -270,7 +119,12 @@ func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retent
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit cycle: %w", err)
 	}
-	db.active.cycles = cycle
+	db.active.cycles = c.cycle
+	if len(db.active.words.text) > maxWords/2 {
+		// Texts are never forgotten while the cache lives: start the next
+		// cycle from the texts of the rows still active.
+		db.active = nil
+	}
 	return res, nil
 }
 
@@ -279,19 +133,139 @@ type cycleWriter struct {
 	tx    *sql.Tx
 	now   int64
 	cycle int64
+	epoch uint64
+	n0    int // rows cached before the cycle; rows from n0 on are new to it
 	res   *CycleResult
 	cache *activeCache
+	flows int   // flows read has added
+	err   error // the first invalid flow's
 
-	snap    []snapFlow // the snapshot's distinct tuples (see collect)
-	opens   []*snapFlow
-	updates []*snapFlow
-	protos  map[string]int // change of the active count per protocol
-	remotes map[netip.Addr]*delta
-	locals  map[netip.Addr]*delta
+	opens   []int32 // rows to insert or restart, then in index order (see writeOpens)
+	updates []int32
+	gone    []int32 // rows the snapshot did not list, ascending
+	protos  map[uint16]int
+	remotes hostSet // by destination
+	locals  hostSet // by source
+}
+
+// validate rejects a flow the database cannot key.
+func validate(i int, f *Flow) error {
+	if f.Proto == "" {
+		return fmt.Errorf("flow %d: empty protocol", i)
+	}
+	if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
+		return fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
+	}
+	if f.SrcIP.Zone() != "" || f.DstIP.Zone() != "" {
+		return fmt.Errorf("flow %d (%s %s -> %s): zoned address", i, f.Proto, f.SrcIP, f.DstIP)
+	}
+	return nil
+}
+
+// add folds one flow of the snapshot into the cache: a tuple not cached
+// gets a row at the end (id 0 until writeOpens inserts it), a cached one
+// records what the snapshot says in its cur fields, and a tuple already
+// seen this cycle is merged into what it said before.
+//
+// conntrack can list the same original tuple twice (in different zones):
+// such entries are merged by SUMMING their counters; state and flags are
+// those of the entry whose (state, flags) text sorts last. Both choices are
+// independent of the order conntrack prints them in (hash order), so a
+// merged tuple cannot flip between two entries from one cycle to the next
+// and fake a counter drop or a state change.
+func (c *cycleWriter) add(f *Flow) {
+	if c.err != nil {
+		return
+	}
+	n := c.flows
+	c.flows++
+	if err := validate(n, f); err != nil {
+		c.err = err
+		return
+	}
+	w := &c.cache.words
+	proto, ok1 := w.id(f.Proto)
+	state, ok2 := w.id(f.State)
+	flags, ok3 := w.id(f.Flags)
+	if !ok1 || !ok2 || !ok3 {
+		c.err = fmt.Errorf("flow %d: more than %d distinct protocol, state and flags texts", n, maxWords)
+		return
+	}
+	k := tupleKey{src: addrKey(f.SrcIP), dst: addrKey(f.DstIP), sport: f.SrcPort, dport: f.DstPort, proto: proto}
+	if f.SrcIP.Is4() {
+		k.v4 |= 1
+	}
+	if f.DstIP.Is4() {
+		k.v4 |= 2
+	}
+	i := c.cache.lookup(k)
+	if i < 0 {
+		i = c.cache.insert(k)
+	} else if r := c.cache.rows.at(i); r.epoch == c.epoch {
+		r.cur = r.cur.add(countersOf(f))
+		if s := w.text[r.curState]; f.State > s || (f.State == s && f.Flags > w.text[r.curFlags]) {
+			r.curState, r.curFlags = state, flags
+		}
+		c.res.Duplicates++
+		return
+	}
+	r := c.cache.rows.at(i)
+	r.epoch, r.cur, r.curState, r.curFlags = c.epoch, countersOf(f), state, flags
+}
+
+// undo drops the rows this cycle added: after a failed read the cache is
+// as it was (the seen marks of this epoch no longer matter).
+func (c *cycleWriter) undo() {
+	for i := c.cache.rows.n - 1; i >= c.n0; i-- {
+		c.cache.remove(i)
+	}
+}
+
+// host is one address's counter growth in a cycle.
+type host struct {
+	addr     netip.Addr
+	text     string
+	up, down int64
+}
+
+// hostSet sums growth by address. After sortByText, index maps an address
+// to its position in text order, the order of the tables' TEXT keys.
+type hostSet struct {
+	index map[netip.Addr]int32
+	list  []host
+}
+
+func (h *hostSet) add(a netip.Addr, up, down int64) {
+	if h.index == nil {
+		h.index = make(map[netip.Addr]int32)
+	}
+	i, ok := h.index[a]
+	if !ok {
+		i = int32(len(h.list))
+		h.index[a] = i
+		h.list = append(h.list, host{addr: a})
+	}
+	p := &h.list[i]
+	p.up, p.down = addSat(p.up, up), addSat(p.down, down)
+}
+
+// sortByText writes in the order SQLite keeps the rows (text), which keeps
+// the B-tree pages a cycle touches together, and so the same rows in the
+// same order whatever Go's map order.
+func (h *hostSet) sortByText() {
+	for i := range h.list {
+		h.list[i].text = h.list[i].addr.String()
+	}
+	slices.SortFunc(h.list, func(a, b host) int { return strings.Compare(a.text, b.text) })
+	for i := range h.list {
+		h.index[h.list[i].addr] = int32(i)
+	}
 }
 
 func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	c.diff()
+	c.remotes.sortByText()
+	c.locals.sortByText()
 	// Hosts first: connections.dst_ip references remote_hosts.
 	if err := c.writeRemotes(ctx); err != nil {
 		return err
@@ -302,10 +276,6 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	if err := c.writeUpdates(ctx); err != nil {
 		return err
 	}
-	// The rest needs only the cache and the per-host sums: let the GC take
-	// the snapshot (and the caller's flows it points into) before the
-	// closes, the hosts and the commit.
-	c.snap, c.opens, c.updates = nil, nil, nil
 	if err := c.writeCloses(ctx); err != nil {
 		return err
 	}
@@ -320,7 +290,7 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	}
 	_, err := c.tx.ExecContext(ctx,
 		`UPDATE ingest_state SET cycles = ?, last_cycle_at = ?, active_connections = ? WHERE id = 1`,
-		c.cycle, c.now, len(c.cache.rows))
+		c.cycle, c.now, c.cache.len())
 	if err != nil {
 		return fmt.Errorf("write ingest state: %w", err)
 	}
@@ -328,60 +298,41 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// diff compares the snapshot's tuples with their cached rows and collects
-// what to write and the per-host growth.
+// diff compares what the snapshot said of each cached tuple with its
+// stored row and collects what to write and the per-host growth.
 func (c *cycleWriter) diff() {
-	c.protos = make(map[string]int)
-	c.remotes = make(map[netip.Addr]*delta)
-	c.locals = make(map[netip.Addr]*delta)
-	for i := range c.snap {
-		f := &c.snap[i]
-		row := f.row
+	c.protos = make(map[uint16]int)
+	rows := &c.cache.rows
+	for i := range rows.n {
+		r := rows.at(i)
 		var growth counters
 		switch {
-		case f.fresh || f.counters.wentDown(row.counters):
-			if f.fresh {
-				c.protos[f.flow.Proto]++
-			}
-			c.opens = append(c.opens, f)
-			growth = f.counters
-		case f.counters != row.counters || f.state != row.state || f.flags != row.flags:
-			c.updates = append(c.updates, f)
+		case r.epoch != c.epoch:
+			c.gone = append(c.gone, int32(i))
+			continue
+		case i >= c.n0:
+			c.protos[r.key.proto]++
+			c.opens = append(c.opens, int32(i))
+			growth = r.cur
+		case r.cur.wentDown(r.stored):
+			c.opens = append(c.opens, int32(i))
+			growth = r.cur
+		case r.cur != r.stored || r.curState != r.state || r.curFlags != r.flags:
+			c.updates = append(c.updates, int32(i))
 			growth = counters{
-				upBytes:   f.upBytes - row.upBytes,
-				downBytes: f.downBytes - row.downBytes,
+				upBytes:   r.cur.upBytes - r.stored.upBytes,
+				downBytes: r.cur.downBytes - r.stored.downBytes,
 			}
 		default:
 			continue
 		}
-		remote := c.remotes[f.flow.DstIP]
-		if remote == nil {
-			remote = &delta{}
-			c.remotes[f.flow.DstIP] = remote
-		}
-		remote.add(growth.upBytes, growth.downBytes)
-		local := c.locals[f.flow.SrcIP]
-		if local == nil {
-			local = &delta{}
-			c.locals[f.flow.SrcIP] = local
-		}
-		local.add(growth.upBytes, growth.downBytes)
+		c.remotes.add(r.key.dstAddr(), growth.upBytes, growth.downBytes)
+		c.locals.add(r.key.srcAddr(), growth.upBytes, growth.downBytes)
 	}
-}
-
-// sortedAddrs returns m's keys in address order, so that a cycle writes
-// the same rows in the same order whatever Go's map order.
-func sortedAddrs(m map[netip.Addr]*delta) []netip.Addr {
-	out := make([]netip.Addr, 0, len(m))
-	for a := range m {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
-	return out
 }
 
 func (c *cycleWriter) writeRemotes(ctx context.Context) error {
-	if len(c.remotes) == 0 {
+	if len(c.remotes.list) == 0 {
 		return nil
 	}
 	ins, err := c.tx.PrepareContext(ctx, `
@@ -399,54 +350,65 @@ func (c *cycleWriter) writeRemotes(ctx context.Context) error {
 		return fmt.Errorf("prepare remote host update: %w", err)
 	}
 	defer upd.Close()
-	for _, ip := range sortedAddrs(c.remotes) {
-		d := c.remotes[ip]
-		s := ip.String()
-		r, err := ins.ExecContext(ctx, s, c.now, c.now, d.up, d.down)
+	for _, h := range c.remotes.list {
+		r, err := ins.ExecContext(ctx, h.text, c.now, c.now, h.up, h.down)
 		if err != nil {
-			return fmt.Errorf("insert remote host %s: %w", s, err)
+			return fmt.Errorf("insert remote host %s: %w", h.text, err)
 		}
 		if n, err := r.RowsAffected(); err != nil {
-			return fmt.Errorf("insert remote host %s: %w", s, err)
+			return fmt.Errorf("insert remote host %s: %w", h.text, err)
 		} else if n == 1 {
 			c.res.NewHosts++
 			c.res.RowsWritten++
 			continue
 		}
-		if _, err := upd.ExecContext(ctx, c.now, d.up, d.down, s); err != nil {
-			return fmt.Errorf("update remote host %s: %w", s, err)
+		if _, err := upd.ExecContext(ctx, c.now, h.up, h.down, h.text); err != nil {
+			return fmt.Errorf("update remote host %s: %w", h.text, err)
 		}
 		c.res.RowsWritten++
 	}
 	return nil
 }
 
-// connCols are the columns an opened flow sets, in the order openArgs
-// gives them.
+// connCols are the columns an opened flow sets, in the order of
+// writeOpens' arguments.
 const connCols = `proto, src_ip, src_port, dst_ip, dst_port, state, flags,
 	uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes,
 	first_seen_at, last_seen_at`
 
-// openArgs are the values of connCols for f opened at now.
-func openArgs(f *snapFlow, now int64) []any {
-	return []any{f.flow.Proto, f.srcText, f.flow.SrcPort, f.dstText, f.flow.DstPort, f.state, f.flags,
-		f.upPackets, f.upBytes, f.downPackets, f.downBytes, addSat(f.upBytes, f.downBytes), now, now}
+// openKey is an opened row's place in the UNIQUE index's order: protocol
+// text, then the addresses' ranks in text order, then the ports.
+type openKey struct {
+	row              int32
+	srcRank, dstRank int32
 }
 
 // writeOpens writes the flows that start this cycle. A tuple the cache
-// holds (its counters went down) is reset in place by id. Any other is
+// held (its counters went down) is reset in place by id. Any other is
 // INSERTed; if a closed row of the tuple is kept as history, the UNIQUE
 // index refuses the insert and that row is reopened instead (see
-// migrations/0001_init.sql). Inserts go in tuple order, the unique index's
-// order, which keeps its pages hot (cold 100k cycle: measurably faster).
+// migrations/0001_init.sql). Rows go in the unique index's order, which
+// keeps its pages hot: a cold 100k cycle in any other order spills dirty
+// index pages to the WAL again and again.
 func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	if len(c.opens) == 0 {
 		return nil
 	}
-	for _, f := range c.opens {
-		f.srcText, f.dstText = f.flow.SrcIP.String(), f.flow.DstIP.String()
+	rows, words := &c.cache.rows, c.cache.words.text
+	order := make([]openKey, len(c.opens))
+	for i, ri := range c.opens {
+		k := &rows.at(int(ri)).key
+		order[i] = openKey{row: ri, srcRank: c.locals.index[k.srcAddr()], dstRank: c.remotes.index[k.dstAddr()]}
 	}
-	sort.Slice(c.opens, func(i, j int) bool { return c.opens[i].less(c.opens[j]) })
+	c.opens = nil
+	slices.SortFunc(order, func(a, b openKey) int {
+		ka, kb := &rows.at(int(a.row)).key, &rows.at(int(b.row)).key
+		if ka.proto != kb.proto {
+			return strings.Compare(words[ka.proto], words[kb.proto])
+		}
+		return cmp.Or(cmp.Compare(a.srcRank, b.srcRank), cmp.Compare(ka.sport, kb.sport),
+			cmp.Compare(a.dstRank, b.dstRank), cmp.Compare(ka.dport, kb.dport))
+	})
 
 	ins, err := c.tx.PrepareContext(ctx, `INSERT INTO connections (`+connCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -471,52 +433,33 @@ func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	}
 	defer reopen.Close()
 
-	for _, f := range c.opens {
-		args := openArgs(f, c.now)
-		var id int64
-		if !f.fresh {
-			id = f.row.id
+	for _, o := range order {
+		r := rows.at(int(o.row))
+		k := &r.key
+		args := []any{words[k.proto], c.locals.list[o.srcRank].text, k.sport, c.remotes.list[o.dstRank].text, k.dport,
+			words[r.curState], words[r.curFlags], r.cur.upPackets, r.cur.upBytes, r.cur.downPackets, r.cur.downBytes,
+			addSat(r.cur.upBytes, r.cur.downBytes), c.now, c.now}
+		id := r.id
+		if int(o.row) < c.n0 {
 			if _, err := reset.ExecContext(ctx, append(args, id)...); err != nil {
-				return fmt.Errorf("restart connection %s: %w", f.key(), err)
+				return fmt.Errorf("restart connection %s: %w", c.cache.keyString(k), err)
 			}
-		} else if r, err := ins.ExecContext(ctx, args...); err == nil {
-			if id, err = r.LastInsertId(); err != nil {
-				return fmt.Errorf("insert connection %s: %w", f.key(), err)
+		} else if res, err := ins.ExecContext(ctx, args...); err == nil {
+			if id, err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("insert connection %s: %w", c.cache.keyString(k), err)
 			}
 		} else if isUniqueViolation(err) {
 			if err := reopen.QueryRowContext(ctx, args...).Scan(&id); err != nil {
-				return fmt.Errorf("reopen connection %s: %w", f.key(), err)
+				return fmt.Errorf("reopen connection %s: %w", c.cache.keyString(k), err)
 			}
 		} else {
-			return fmt.Errorf("insert connection %s: %w", f.key(), err)
+			return fmt.Errorf("insert connection %s: %w", c.cache.keyString(k), err)
 		}
-		f.row.id, f.row.state, f.row.flags, f.row.counters = id, f.state, f.flags, f.counters
+		r.id, r.stored, r.state, r.flags = id, r.cur, r.curState, r.curFlags
 		c.res.Opened++
 		c.res.RowsWritten++
 	}
 	return nil
-}
-
-// isUniqueViolation reports whether err is SQLite refusing a duplicate
-// key. Only that statement is undone; the transaction goes on.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
-}
-
-// less orders flows as the UNIQUE index orders their rows.
-func (f *snapFlow) less(g *snapFlow) bool {
-	switch {
-	case f.flow.Proto != g.flow.Proto:
-		return f.flow.Proto < g.flow.Proto
-	case f.srcText != g.srcText:
-		return f.srcText < g.srcText
-	case f.flow.SrcPort != g.flow.SrcPort:
-		return f.flow.SrcPort < g.flow.SrcPort
-	case f.dstText != g.dstText:
-		return f.dstText < g.dstText
-	}
-	return f.flow.DstPort < g.flow.DstPort
 }
 
 func (c *cycleWriter) writeUpdates(ctx context.Context) error {
@@ -532,29 +475,27 @@ func (c *cycleWriter) writeUpdates(ctx context.Context) error {
 		return fmt.Errorf("prepare connection update: %w", err)
 	}
 	defer st.Close()
-	for _, f := range c.updates {
-		row := f.row
-		_, err := st.ExecContext(ctx, f.state, f.flags, f.upPackets, f.upBytes, f.downPackets, f.downBytes,
-			addSat(f.upBytes, f.downBytes), c.now, row.id)
+	words := c.cache.words.text
+	for _, ri := range c.updates {
+		r := c.cache.rows.at(int(ri))
+		_, err := st.ExecContext(ctx, words[r.curState], words[r.curFlags],
+			r.cur.upPackets, r.cur.upBytes, r.cur.downPackets, r.cur.downBytes,
+			addSat(r.cur.upBytes, r.cur.downBytes), c.now, r.id)
 		if err != nil {
-			return fmt.Errorf("update connection %s: %w", f.key(), err)
+			return fmt.Errorf("update connection %s: %w", c.cache.keyString(&r.key), err)
 		}
-		row.state, row.flags, row.counters = f.state, f.flags, f.counters
+		r.stored, r.state, r.flags = r.cur, r.curState, r.curFlags
 		c.res.Updated++
 		c.res.RowsWritten++
 	}
 	return nil
 }
 
-// writeCloses closes the cached tuples this cycle's snapshot did not list.
+// writeCloses closes the cached tuples this cycle's snapshot did not list
+// and drops them from the cache, last first: remove moves the last row
+// into the freed place, and every row after a gone one is kept by then.
 func (c *cycleWriter) writeCloses(ctx context.Context) error {
-	var gone []tupleKey
-	for k, row := range c.cache.rows {
-		if row.seen != c.cycle {
-			gone = append(gone, k)
-		}
-	}
-	if len(gone) == 0 {
+	if len(c.gone) == 0 {
 		return nil
 	}
 	st, err := c.tx.PrepareContext(ctx, `UPDATE connections SET closed_at = ? WHERE id = ?`)
@@ -562,12 +503,13 @@ func (c *cycleWriter) writeCloses(ctx context.Context) error {
 		return fmt.Errorf("prepare connection close: %w", err)
 	}
 	defer st.Close()
-	for _, k := range gone {
-		if _, err := st.ExecContext(ctx, c.now, c.cache.rows[k].id); err != nil {
-			return fmt.Errorf("close connection %s: %w", k, err)
+	for _, ri := range slices.Backward(c.gone) {
+		r := c.cache.rows.at(int(ri))
+		if _, err := st.ExecContext(ctx, c.now, r.id); err != nil {
+			return fmt.Errorf("close connection %s: %w", c.cache.keyString(&r.key), err)
 		}
-		delete(c.cache.rows, k)
-		c.protos[k.proto]--
+		c.protos[r.key.proto]--
+		c.cache.remove(int(ri))
 		c.res.Closed++
 		c.res.RowsWritten++
 	}
@@ -594,9 +536,16 @@ func (c *cycleWriter) prune(ctx context.Context, retention time.Duration) error 
 	return nil
 }
 
+// isUniqueViolation reports whether err is SQLite refusing a duplicate
+// key. Only that statement is undone; the transaction goes on.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
 // writeLocals adds the cycle's growth to the LAN hosts' totals.
 func (c *cycleWriter) writeLocals(ctx context.Context) error {
-	if len(c.locals) == 0 {
+	if len(c.locals.list) == 0 {
 		return nil
 	}
 	st, err := c.tx.PrepareContext(ctx, `
@@ -609,16 +558,14 @@ func (c *cycleWriter) writeLocals(ctx context.Context) error {
 		return fmt.Errorf("prepare local host upsert: %w", err)
 	}
 	defer st.Close()
-	for _, ip := range sortedAddrs(c.locals) {
-		d := c.locals[ip]
-		s := ip.String()
-		r, err := st.ExecContext(ctx, s, d.up, d.down)
+	for _, h := range c.locals.list {
+		r, err := st.ExecContext(ctx, h.text, h.up, h.down)
 		if err != nil {
-			return fmt.Errorf("write local host %s: %w", s, err)
+			return fmt.Errorf("write local host %s: %w", h.text, err)
 		}
 		n, err := r.RowsAffected()
 		if err != nil {
-			return fmt.Errorf("write local host %s: %w", s, err)
+			return fmt.Errorf("write local host %s: %w", h.text, err)
 		}
 		c.res.RowsWritten += int(n)
 	}
@@ -627,28 +574,26 @@ func (c *cycleWriter) writeLocals(ctx context.Context) error {
 
 // writeProtos applies the cycle's change of the per-protocol active counts.
 func (c *cycleWriter) writeProtos(ctx context.Context) error {
-	names := make([]string, 0, len(c.protos))
+	words := c.cache.words.text
+	var names []string
+	change := map[string]int{}
 	for p, d := range c.protos {
 		if d != 0 {
-			names = append(names, p)
+			names = append(names, words[p])
+			change[words[p]] = d
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, p := range names {
 		_, err := c.tx.ExecContext(ctx, `
 			INSERT INTO active_by_proto (proto, n) VALUES (?, ?)
-			ON CONFLICT (proto) DO UPDATE SET n = n + excluded.n`, p, c.protos[p])
+			ON CONFLICT (proto) DO UPDATE SET n = n + excluded.n`, p, change[p])
 		if err != nil {
 			return fmt.Errorf("count active %s connections: %w", p, err)
 		}
 		c.res.RowsWritten++
 	}
 	return nil
-}
-
-// String is the text form of a tuple, for error messages.
-func (k tupleKey) String() string {
-	return fmt.Sprintf("%s|%s|%d|%s|%d", k.proto, k.src, k.sport, k.dst, k.dport)
 }
 
 // saturate converts a kernel counter to SQLite's signed 64-bit integer,

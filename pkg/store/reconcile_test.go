@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math"
 	"net/netip"
 	"slices"
@@ -352,6 +353,8 @@ func TestReconcileBadInput(t *testing.T) {
 	noDst.DstIP = netip.Addr{}
 	noSrc := good
 	noSrc.SrcIP = netip.Addr{}
+	zoned := good
+	zoned.SrcIP = netip.MustParseAddr("fe80::1%eth0")
 	tests := []struct {
 		name  string
 		flows []Flow
@@ -359,6 +362,7 @@ func TestReconcileBadInput(t *testing.T) {
 		{"empty protocol", []Flow{good, noProto}},
 		{"invalid destination", []Flow{noDst}},
 		{"invalid source", []Flow{good, noSrc}},
+		{"zoned source", []Flow{good, zoned}},
 	}
 	db := openTemp(t)
 	ctx := context.Background()
@@ -379,6 +383,88 @@ func TestReconcileBadInput(t *testing.T) {
 	}
 	if res.Opened != 1 {
 		t.Errorf("after bad cycles, Opened = %d, want 1", res.Opened)
+	}
+}
+
+// TestReconcileFuncReadError: a read that fails after handing over flows
+// (changed, new, duplicated) gets its own error back unchanged, nothing is
+// written, the cache is kept rather than reloaded, and the next cycle
+// judges every tuple against the database, not against the failed read.
+func TestReconcileFuncReadError(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
+	b := flow("udp", "10.0.0.6", 53, "2001:db8::53", 53, "", "", 1, 60, 1, 120)
+	c := flow("icmp", "10.0.0.7", 42, "198.51.100.1", 8, "", "", 1, 84, 1, 84)
+	if _, err := db.Reconcile(ctx, t0, []Flow{a, b}, 0); err != nil {
+		t.Fatal(err)
+	}
+	conns, hosts, locals := tables(t, db)
+	cache := db.active
+
+	boom := errors.New("conntrack: exit status 1")
+	grown := a
+	grown.UplinkBytes += 1000
+	_, err := db.ReconcileFunc(ctx, t0.Add(time.Second), func(add func(*Flow)) error {
+		for _, f := range []Flow{grown, c, c} {
+			add(&f)
+		}
+		return boom
+	}, 0)
+	if err != boom {
+		t.Fatalf("ReconcileFunc error = %v, want the read's own error", err)
+	}
+	conns2, hosts2, locals2 := tables(t, db)
+	if diff := cmp.Diff([]any{conns, hosts, locals}, []any{conns2, hosts2, locals2}); diff != "" {
+		t.Errorf("a failed read changed the database (-before +after):\n%s", diff)
+	}
+	if db.active != cache || cache.len() != 2 {
+		t.Errorf("cache after a failed read: %p with %d rows, want the same %p with 2", db.active, db.active.len(), cache)
+	}
+
+	// a unchanged, b gone, c new: the failed read's growth of a and its
+	// row for c must not count.
+	res, err := db.Reconcile(ctx, t0.Add(2*time.Second), []Flow{a, c}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c's host, c, b's close, c's local host, the icmp and udp counts, ingest_state.
+	want := CycleResult{NewHosts: 1, Opened: 1, Closed: 1, RowsWritten: 7}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("cycle after the failed read (-want +got):\n%s", diff)
+	}
+}
+
+// TestReconcileForgetsWords: once the interned texts pass half the limit,
+// the cache is dropped after the commit and the next cycle reloads it
+// from the database with only the texts still in use.
+func TestReconcileForgetsWords(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
+	if _, err := db.Reconcile(ctx, t0, []Flow{a}, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; len(db.active.words.text) <= maxWords/2; i++ {
+		db.active.words.id("state-" + itoa(i))
+	}
+	if _, err := db.Reconcile(ctx, t0.Add(time.Second), []Flow{a}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if db.active != nil {
+		t.Fatalf("cache kept with %d words", len(db.active.words.text))
+	}
+	res, err := db.Reconcile(ctx, t0.Add(2*time.Second), []Flow{a}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(CycleResult{RowsWritten: 1}, res); diff != "" {
+		t.Errorf("cycle after the reload (-want +got):\n%s", diff)
+	}
+	if n := len(db.active.words.text); n != 3 {
+		t.Errorf("reloaded cache has %d words, want 3 (tcp, ESTABLISHED, ASSURED)", n)
 	}
 }
 
