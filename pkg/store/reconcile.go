@@ -78,9 +78,11 @@ func (db *DB) ReconcileFunc(ctx context.Context, now time.Time, read ReadFunc, r
 	if err != nil {
 		return res, fmt.Errorf("begin cycle: %w", err)
 	}
-	keepCache := false
+	// Until the commit, any way out (an error, or a panic in read) rolls
+	// back, and drops the cache unless it was restored (keepCache).
+	committed, keepCache := false, false
 	defer func() {
-		if err != nil {
+		if !committed {
 			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
 			if !keepCache {
 				db.active = nil // the writes changed cached rows; the rollback undid them
@@ -119,6 +121,7 @@ func (db *DB) ReconcileFunc(ctx context.Context, now time.Time, read ReadFunc, r
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit cycle: %w", err)
 	}
+	committed = true
 	db.active.cycles = c.cycle
 	if len(db.active.words.text) > maxWords/2 {
 		// Texts are never forgotten while the cache lives: start the next

@@ -436,6 +436,38 @@ func TestReconcileFuncReadError(t *testing.T) {
 	}
 }
 
+// TestReconcileFuncReadPanics: a read that panics mid-snapshot leaves no
+// transaction behind (it would hold the write lock and make every later
+// cycle fail with "database is locked") and no half-read cache.
+func TestReconcileFuncReadPanics(t *testing.T) {
+	db := openTemp(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
+	c := flow("icmp", "10.0.0.7", 42, "198.51.100.1", 8, "", "", 1, 84, 1, 84)
+	if _, err := db.Reconcile(ctx, t0, []Flow{a}, 0); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the read's panic did not reach the caller")
+			}
+		}()
+		db.ReconcileFunc(ctx, t0.Add(time.Second), func(add func(*Flow)) error {
+			add(&c)
+			panic("source bug")
+		}, 0)
+	}()
+	res, err := db.Reconcile(ctx, t0.Add(2*time.Second), []Flow{a, c}, 0)
+	if err != nil {
+		t.Fatalf("cycle after a panicking read: %v", err)
+	}
+	if diff := cmp.Diff(CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 5}, res); diff != "" {
+		t.Errorf("cycle after a panicking read (-want +got):\n%s", diff)
+	}
+}
+
 // TestReconcileForgetsWords: once the interned texts pass half the limit,
 // the cache is dropped after the commit and the next cycle reloads it
 // from the database with only the texts still in use.
