@@ -23,20 +23,54 @@ func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // last cycle, biggest total bytes first, ties by tuple (proto, src_ip,
 // src_port, dst_ip, dst_port, compared as stored text), at most limit of
 // them (limit <= 0: all), and the number of active connections in all.
-// It walks a partial index in order, so a small limit stays fast however
-// many connections are active.
+// It holds them all in memory: to list a big table, use
+// EachActiveConnection.
 func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, int, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
 	var (
 		out   []Connection
 		total int
 	)
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
+	err := db.EachActiveConnection(ctx, limit, func(n int) error {
+		total = n
+		return nil
+	}, func(c *Connection) error {
+		out = append(out, *c)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// EachActiveConnection walks the active connections in ActiveConnections'
+// order, at most limit of them (limit <= 0: all), inside one read
+// transaction, so the listing is one cycle's snapshot however long it
+// takes. It calls start (if not nil) with the number of active
+// connections in all, read in the same transaction, before the first row,
+// then fn with each row. Only the current row is in memory, so listing a
+// whole table costs no more than one row. It walks a partial index in
+// order, so a small limit stays fast however many connections are active.
+//
+// The *Connection passed to fn is reused for the next row: fn must copy
+// it to keep it. An error from start or fn stops the walk and is returned
+// unchanged; the walk also stops when ctx is done. The transaction is
+// open while start and fn run: a slow fn keeps the WAL from being reset
+// that long.
+func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*Connection) error) error {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	return db.readTx(ctx, func(tx *sql.Tx) error {
+		var total int
 		if err := tx.QueryRowContext(ctx,
 			`SELECT active_connections FROM ingest_state WHERE id = 1`).Scan(&total); err != nil {
 			return fmt.Errorf("count active connections: %w", err)
+		}
+		if start != nil {
+			if err := start(total); err != nil {
+				return err
+			}
 		}
 		// CROSS JOIN keeps connections the outer loop, so the ORDER BY is
 		// the index order and LIMIT stops the walk early.
@@ -52,13 +86,18 @@ func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, i
 			return fmt.Errorf("query active connections: %w", err)
 		}
 		defer rows.Close()
+		var (
+			c                      Connection
+			src, dst               string
+			first, last, hostFirst int64
+			upP, upB, downP, downB int64
+		)
 		for rows.Next() {
-			var (
-				c                      Connection
-				src, dst               string
-				first, last, hostFirst int64
-				upP, upB, downP, downB int64
-			)
+			// database/sql notices a done ctx only in the background;
+			// asking here stops the walk at the next row.
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("query active connections: %w", err)
+			}
 			if err := rows.Scan(&c.Proto, &src, &c.SrcPort, &dst, &c.DstPort, &c.State, &c.Flags,
 				&upP, &upB, &downP, &downB, &first, &last, &hostFirst); err != nil {
 				return fmt.Errorf("scan active connection: %w", err)
@@ -72,17 +111,15 @@ func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, i
 			c.UplinkPackets, c.UplinkBytes = unsigned(upP), unsigned(upB)
 			c.DownlinkPackets, c.DownlinkBytes = unsigned(downP), unsigned(downB)
 			c.FirstSeenAt, c.LastSeenAt, c.HostFirstSeenAt = fromMillis(first), fromMillis(last), fromMillis(hostFirst)
-			out = append(out, c)
+			if err := fn(&c); err != nil {
+				return err
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("query active connections: %w", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return out, total, nil
 }
 
 // RemoteHosts returns every remote host ever seen, most bytes (both

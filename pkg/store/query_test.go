@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -143,5 +144,199 @@ func TestActiveConnectionsUsesIndex(t *testing.T) {
 	want := "SCAN c USING INDEX connections_active_by_bytes\nSEARCH h USING PRIMARY KEY (ip=?)\n"
 	if plan != want {
 		t.Errorf("query plan:\n%s\nwant:\n%s", plan, want)
+	}
+}
+
+// fillActive reconciles two cycles that leave four active connections,
+// two of them with the same total (the tuple order decides), and one
+// closed.
+func fillActive(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	big := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 9, 9000)
+	tieX := flow("udp", "10.0.0.6", 53, "203.0.113.81", 53, "", "", 1, 100, 1, 100)
+	tieY := flow("tcp", "10.0.0.6", 2000, "203.0.113.81", 80, "TIME_WAIT", "ASSURED", 1, 150, 1, 50)
+	small := flow("icmp", "fd00::5", 7, "2001:db8::80", 128, "", "", 1, 64, 0, 0)
+	gone := flow("udp", "10.0.0.7", 9, "203.0.113.82", 9999, "", "UNREPLIED", 1, 20000, 0, 0)
+	if _, err := db.Reconcile(ctx, t0, []Flow{big, tieX, gone}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Reconcile(ctx, t0.Add(time.Minute), []Flow{big, tieX, tieY, small}, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEachActiveConnection checks that the walk hands over what
+// ActiveConnections returns, in its order, with the total before the
+// first row.
+func TestEachActiveConnection(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	fillActive(t, db)
+	tests := []struct {
+		name     string
+		limit    int
+		wantRows int
+	}{
+		{"all with 0", 0, 4},
+		{"all with negative", -1, 4},
+		{"top 1", 1, 1},
+		{"top 3", 3, 3},
+		{"more than there are", 50, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, wantTotal, err := db.ActiveConnections(ctx, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				got    []Connection
+				events []string
+			)
+			err = db.EachActiveConnection(ctx, tc.limit, func(total int) error {
+				events = append(events, fmt.Sprint("start ", total))
+				return nil
+			}, func(c *Connection) error {
+				events = append(events, "row")
+				got = append(got, *c)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEvents := []string{fmt.Sprint("start ", wantTotal)}
+			for range tc.wantRows {
+				wantEvents = append(wantEvents, "row")
+			}
+			if diff := cmp.Diff(wantEvents, events); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, got, addrOpts); diff != "" {
+				t.Errorf("rows against ActiveConnections (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEachActiveConnectionEmpty: an empty table still reports its total,
+// and hands over no row.
+func TestEachActiveConnectionEmpty(t *testing.T) {
+	db := openTemp(t)
+	total, rows := -1, 0
+	err := db.EachActiveConnection(context.Background(), 0,
+		func(n int) error { total = n; return nil },
+		func(*Connection) error { rows++; return nil })
+	if err != nil || total != 0 || rows != 0 {
+		t.Errorf("EachActiveConnection on empty db: total %d, %d rows, %v; want 0, 0, nil", total, rows, err)
+	}
+}
+
+// TestEachActiveConnectionStops checks that an error from start or fn, or
+// a cancelled ctx, ends the walk at once, and that the read transaction's
+// connection is back in the pool afterwards.
+func TestEachActiveConnectionStops(t *testing.T) {
+	errStop := errors.New("stop")
+	tests := []struct {
+		name      string
+		startErr  error // returned by start
+		stopAfter int   // fn fails (or cancels) on this row; 0: never
+		cancel    bool  // cancel ctx on row stopAfter instead of failing
+		cancelled bool  // ctx cancelled before the call
+		wantRows  int
+		wantErr   error
+		exact     bool // the error must be wantErr itself, not wrapped
+	}{
+		{name: "start fails", startErr: errStop, wantRows: 0, wantErr: errStop, exact: true},
+		{name: "first row fails", stopAfter: 1, wantRows: 1, wantErr: errStop, exact: true},
+		{name: "third row fails", stopAfter: 3, wantRows: 3, wantErr: errStop, exact: true},
+		{name: "last row fails", stopAfter: 4, wantRows: 4, wantErr: errStop, exact: true},
+		{name: "ctx cancelled before", cancelled: true, wantRows: 0, wantErr: context.Canceled},
+		{name: "ctx cancelled on the first row", stopAfter: 1, cancel: true, wantRows: 1, wantErr: context.Canceled},
+		{name: "ctx cancelled on the second row", stopAfter: 2, cancel: true, wantRows: 2, wantErr: context.Canceled},
+	}
+	db := openTemp(t)
+	fillActive(t, db)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancelled {
+				cancel()
+			}
+			rows := 0
+			err := db.EachActiveConnection(ctx, 0, func(int) error { return tc.startErr }, func(*Connection) error {
+				rows++
+				if rows == tc.stopAfter {
+					if tc.cancel {
+						cancel()
+						return nil
+					}
+					return errStop
+				}
+				return nil
+			})
+			if !errors.Is(err, tc.wantErr) || (tc.exact && err != tc.wantErr) {
+				t.Errorf("error = %v, want %v", err, tc.wantErr)
+			}
+			if rows != tc.wantRows {
+				t.Errorf("fn called %d times, want %d", rows, tc.wantRows)
+			}
+			waitReleased(t, db)
+		})
+	}
+}
+
+// waitReleased fails t unless every pooled connection is back in the pool
+// within a second. A transaction whose ctx was cancelled is rolled back by
+// database/sql's own goroutine, a moment after the walk returned.
+func waitReleased(t *testing.T, db *DB) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); db.sql.Stats().InUse != 0; {
+		if time.Now().After(deadline) {
+			t.Errorf("%d connections still in use: the read transaction was not released", db.sql.Stats().InUse)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestEachActiveConnectionSnapshot commits a cycle in the middle of a walk:
+// the walk still lists the cycle it started in, total and rows.
+func TestEachActiveConnectionSnapshot(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	fillActive(t, db)
+	want, wantTotal, err := db.ActiveConnections(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		got   []Connection
+		total int
+	)
+	err = db.EachActiveConnection(ctx, 0, func(n int) error { total = n; return nil }, func(c *Connection) error {
+		if len(got) == 0 {
+			// Every connection closes and a new one opens.
+			next := []Flow{flow("udp", "10.0.0.9", 5353, "203.0.113.99", 53, "", "", 1, 1, 0, 0)}
+			if _, err := db.Reconcile(ctx, time.Date(2026, 11, 25, 17, 2, 0, 0, time.UTC), next, 0); err != nil {
+				return err
+			}
+		}
+		got = append(got, *c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != wantTotal {
+		t.Errorf("total = %d, want %d", total, wantTotal)
+	}
+	if diff := cmp.Diff(want, got, addrOpts); diff != "" {
+		t.Errorf("rows of the walk (-before the new cycle +got):\n%s", diff)
+	}
+	if after, n, err := db.ActiveConnections(ctx, 0); err != nil || n != 1 || len(after) != 1 {
+		t.Errorf("after the walk: %d rows, total %d, %v; want the new cycle's 1", len(after), n, err)
 	}
 }
