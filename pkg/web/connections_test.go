@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +73,36 @@ func TestConnections(t *testing.T) {
 			if st := res.Header.Get("X-Server-Time"); st != "2026-11-25T17:30:00.000Z" {
 				t.Errorf("X-Server-Time = %q", st)
 			}
+		})
+	}
+}
+
+// TestConnectionsGolden pins the bytes of /connections.json, headers
+// and body, full and limited, so a change in how the array is written
+// (it is streamed row by row) cannot change what a client reads.
+func TestConnectionsGolden(t *testing.T) {
+	tests := []struct {
+		name, target string
+		empty        bool
+	}{
+		{name: "connections-all.golden.json", target: "/connections.json"},
+		{name: "connections-limit2.golden.json", target: "/connections.json?limit=2"},
+		{name: "connections-empty.golden.json", target: "/connections.json", empty: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, fs := testServer(t, nil)
+			if tc.empty {
+				fs.conns = nil
+			}
+			res := do(t, h, http.MethodGet, tc.target)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%d\n", res.StatusCode)
+			for _, k := range slices.Sorted(maps.Keys(res.Header)) {
+				fmt.Fprintf(&b, "%s: %s\n", k, strings.Join(res.Header[k], ", "))
+			}
+			b.WriteString("\n" + body(t, res))
+			golden(t, tc.name, b.String())
 		})
 	}
 }
