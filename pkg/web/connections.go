@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -130,9 +131,16 @@ func parseLimit(r *http.Request) (int, error) {
 
 // connections serves GET /connections.json[?limit=N]: the active
 // connections, biggest first (all of them without a limit, one such
-// request at a time: another gets 429); the count of all active connections is in
-// X-Total-Count and the server's clock in X-Server-Time (the page shows
-// ages against it, not against the browser's clock).
+// request at a time: another gets 429); the count of all active
+// connections is in X-Total-Count and the server's clock in X-Server-Time
+// (the page shows ages against it, not against the browser's clock).
+//
+// The rows go out as the store reads them, one at a time, so memory does
+// not grow with the number of rows. The 200
+// and the headers are sent with the first row (or the empty array): a
+// store error before that is a plain JSON 500. After it the status is
+// out, so a failure cuts the connection (http.ErrAbortHandler) rather
+// than end a short list the client would take for the whole table.
 func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 	limit, err := parseLimit(r)
 	if err != nil {
@@ -149,16 +157,41 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	conns, total, err := s.store.ActiveConnections(r.Context(), limit)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
 	now := s.now()
 	newSince := now.Add(-s.window)
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
-	w.Header().Set("X-Server-Time", formatTime(now))
-	s.writeJSON(w, http.StatusOK, jsonArray{n: len(conns), elem: func(i int) any {
-		return toConnectionJSON(&conns[i], newSince)
-	}})
+	var (
+		total int
+		body  *jsonArray // nil until the first row
+	)
+	begin := func() {
+		w.Header().Set("X-Total-Count", strconv.Itoa(total))
+		w.Header().Set("X-Server-Time", formatTime(now))
+		body = startJSONArray(w, http.StatusOK)
+	}
+	err = s.store.EachActiveConnection(r.Context(), limit,
+		func(n int) error { total = n; return nil },
+		func(c *store.Connection) error {
+			if body == nil {
+				begin()
+			}
+			return body.add(toConnectionJSON(c, newSince))
+		})
+	if err == nil {
+		if body == nil {
+			begin()
+		}
+		err = body.end()
+	}
+	switch {
+	case err == nil:
+	case body == nil:
+		s.serverError(w, r, err)
+	default:
+		level := slog.LevelError
+		if body.err != nil || r.Context().Err() != nil {
+			level = slog.LevelWarn // the client went away
+		}
+		s.log.Log(r.Context(), level, "request cut short", "path", r.URL.Path, "rows", body.n, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }

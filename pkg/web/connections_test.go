@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,4 +286,231 @@ func TestFullListOneAtATime(t *testing.T) {
 	checkResponse(t, <-first, http.StatusOK, "application/json; charset=utf-8")
 	go func() { <-entered }()
 	checkResponse(t, do(t, h, http.MethodGet, "/connections.json"), http.StatusOK, "application/json; charset=utf-8")
+}
+
+// walkRows returns an EachActiveConnection over n rows made on the fly
+// from sampleConns, handed through one reused Connection and checking ctx
+// at every row, as the real store does; after the n rows it returns end.
+func walkRows(n int, end error) func(context.Context, int, func(int) error, func(*store.Connection) error) error {
+	return func(ctx context.Context, _ int, start func(int) error, fn func(*store.Connection) error) error {
+		if err := start(n); err != nil {
+			return err
+		}
+		samples := sampleConns()
+		var c store.Connection
+		for i := range n {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			c = samples[i%len(samples)]
+			c.SrcPort = uint16(i)
+			if err := fn(&c); err != nil {
+				return err
+			}
+		}
+		return end
+	}
+}
+
+// logLines hands each line the server logs to the test, from whichever
+// goroutine logs it.
+type logLines chan string
+
+func (c logLines) Write(p []byte) (int, error) {
+	c <- string(p)
+	return len(p), nil
+}
+
+// count drains the lines logged so far and counts those holding s.
+func (c logLines) count(s string) (n int, all string) {
+	for {
+		select {
+		case line := <-c:
+			all += line
+			if strings.Contains(line, s) {
+				n++
+			}
+		default:
+			return n, all
+		}
+	}
+}
+
+// TestConnectionsStoreErrorBeforeFirstRow: until the first row the status
+// is not out, so a store failure is still a JSON 500, logged once.
+func TestConnectionsStoreErrorBeforeFirstRow(t *testing.T) {
+	errDB := errors.New("database disk image is malformed")
+	tests := []struct {
+		name  string
+		limit string
+		each  func(context.Context, int, func(int) error, func(*store.Connection) error) error
+	}{
+		{name: "count fails", each: func(context.Context, int, func(int) error, func(*store.Connection) error) error {
+			return errDB
+		}},
+		{name: "rows query fails after the count", each: walkRows(0, errDB)},
+		{name: "limited listing", limit: "?limit=5", each: walkRows(0, errDB)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			h, fs := testServer(t, func(o *Options) { o.Logger = newTextLogger(&logs) })
+			fs.each = tc.each
+			res := do(t, h, http.MethodGet, "/connections.json"+tc.limit)
+			checkResponse(t, res, http.StatusInternalServerError, "application/json; charset=utf-8")
+			if diff := cmp.Diff(`{"error":"internal error"}`+"\n", body(t, res)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+			if v := res.Header.Get("X-Total-Count"); v != "" {
+				t.Errorf("X-Total-Count = %q on an error", v)
+			}
+			if n := strings.Count(logs.String(), errDB.Error()); n != 1 {
+				t.Errorf("error logged %d times, want once:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// TestConnectionsAbortMidStream: a store failure after rows went out cuts
+// the connection, so the client gets an error and never a valid array
+// shorter than the table; it is logged once, and the next full listing is
+// served.
+func TestConnectionsAbortMidStream(t *testing.T) {
+	errDB := errors.New("database disk image is malformed")
+	tests := []struct {
+		name string
+		rows int  // rows handed over before the error
+		sent bool // whether they outgrow the 32 KiB buffer: the 200 is on the wire
+	}{
+		{name: "error after one row", rows: 1, sent: false},
+		{name: "error after rows went out", rows: 1000, sent: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			logs := make(logLines, 16)
+			h, fs := testServer(t, func(o *Options) { o.Logger = newTextLogger(logs) })
+			fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+				if calls.Add(1) == 1 {
+					return walkRows(tc.rows, errDB)(ctx, limit, start, fn)
+				}
+				return walkRows(3, nil)(ctx, limit, start, fn)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+
+			res, err := srv.Client().Get(srv.URL + "/connections.json")
+			var got []byte
+			if err == nil {
+				checkResponse(t, res, http.StatusOK, "application/json; charset=utf-8")
+				got, err = io.ReadAll(res.Body)
+				res.Body.Close()
+			}
+			if gotSent := res != nil; gotSent != tc.sent {
+				t.Errorf("response headers reached the client: %v, want %v (err %v)", gotSent, tc.sent, err)
+			}
+			if tc.sent && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("reading the body: %v, want an unexpected EOF", err)
+			}
+			if err == nil || json.Valid(got) {
+				t.Errorf("the client read a complete response (%d bytes, err %v)", len(got), err)
+			}
+			// Logged before the connection was cut: the line is there.
+			if n, all := logs.count(errDB.Error()); n != 1 {
+				t.Errorf("error logged %d times, want once:\n%s", n, all)
+			}
+
+			res, err = srv.Client().Get(srv.URL + "/connections.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var next []connectionJSON
+			if err := json.NewDecoder(res.Body).Decode(&next); err != nil || len(next) != 3 {
+				t.Errorf("next full listing: status %d, %d rows, %v; want 200 and 3 rows", res.StatusCode, len(next), err)
+			}
+		})
+	}
+}
+
+// TestConnectionsClientGoneStopsWalk: a client that hangs up early in a
+// long listing ends the store's walk (through the failed write or the
+// request's ctx), which releases its read transaction.
+func TestConnectionsClientGoneStopsWalk(t *testing.T) {
+	// 200,000 rows are 70 MB of JSON, more than the sockets between the
+	// two ends hold, so a streaming handler is stopped well before the
+	// end; a handler that collected them first would finish the walk
+	// (and fail), not collect without end.
+	errWalkedAll := errors.New("walked every row")
+	h, fs := testServer(t, nil)
+	walkEnded := make(chan error, 1)
+	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+		err := walkRows(200_000, errWalkedAll)(ctx, limit, start, fn)
+		walkEnded <- err
+		return err
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + "/connections.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(res.Body, make([]byte, 256<<10)); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close() // unread body: the client closes the connection
+	select {
+	case err := <-walkEnded:
+		if err == nil || errors.Is(err, errWalkedAll) {
+			t.Errorf("the walk ended with %v, want it stopped by the hang-up", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the walk went on 10 s after the client hung up")
+	}
+}
+
+// countingWriter is a ResponseRecorder that counts the body and keeps
+// none of it.
+type countingWriter struct {
+	*httptest.ResponseRecorder
+	n int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestConnectionsStreams lists 200,000 rows made on the fly and checks,
+// when the store hands over the last one, that all but the last buffer of
+// the response is already out: the handler writes as it reads, and holds
+// neither the rows nor their JSON, whatever their number.
+func TestConnectionsStreams(t *testing.T) {
+	const (
+		rows       = 200_000
+		maxPending = 32<<10 + 1<<10 // the write buffer and one row
+	)
+	h, fs := testServer(t, nil)
+	w := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+	var outBeforeLast int
+	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+		i := 0
+		return walkRows(rows, nil)(ctx, limit, start, func(c *store.Connection) error {
+			if i++; i == rows {
+				outBeforeLast = w.n
+			}
+			return fn(c)
+		})
+	}
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/connections.json", nil))
+	if w.Code != http.StatusOK || w.Header().Get("X-Total-Count") != strconv.Itoa(rows) {
+		t.Fatalf("status %d, X-Total-Count %q", w.Code, w.Header().Get("X-Total-Count"))
+	}
+	if w.n < rows*300 {
+		t.Fatalf("response of %d bytes for %d rows", w.n, rows)
+	}
+	if pending := w.n - outBeforeLast; pending > maxPending {
+		t.Errorf("%d of %d bytes were still held when the store handed over the last row; want at most %d",
+			pending, w.n, maxPending)
+	}
 }

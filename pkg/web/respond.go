@@ -82,49 +82,69 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// jsonArray is a JSON array that writeJSON encodes element by element,
-// so a 100,000-row answer is never held in memory as one encoded buffer.
-type jsonArray struct {
-	n    int
-	elem func(i int) any
-}
-
-// encode writes the array to w, one element at a time.
-func (a jsonArray) encode(w *bufio.Writer, enc *json.Encoder) error {
-	w.WriteByte('[')
-	for i := range a.n {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		if err := enc.Encode(a.elem(i)); err != nil {
-			return err
-		}
-	}
-	_, err := w.WriteString("]\n")
-	return err
-}
-
-// writeJSON writes v (or a jsonArray) as JSON with status. Encoding
-// errors after the header is out can only be logged.
-func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
+// startJSON sets the JSON headers, sends status and returns the body's
+// 32 KiB buffer; the caller flushes it.
+func startJSON(w http.ResponseWriter, status int) *bufio.Writer {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	bw := bufio.NewWriterSize(w, 32<<10)
-	enc := json.NewEncoder(bw)
-	var err error
-	if a, ok := v.(jsonArray); ok {
-		err = a.encode(bw, enc)
-	} else {
-		err = enc.Encode(v)
-	}
+	return bufio.NewWriterSize(w, 32<<10)
+}
+
+// writeJSON writes v as JSON with status. Encoding errors after the
+// header is out can only be logged.
+func (s *server) writeJSON(w http.ResponseWriter, status int, v any) {
+	bw := startJSON(w, status)
+	err := json.NewEncoder(bw).Encode(v)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
 		s.log.Warn("write json", "err", err)
 	}
+}
+
+// jsonArray is a JSON array response written element by element through
+// the 32 KiB buffer, so a 100,000-row answer is held in memory neither as
+// rows nor as one encoded buffer: memory stays the same however long the
+// array. Each element ends in a newline, so "[" elem "\n," elem "\n]\n".
+type jsonArray struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+	n   int   // elements written
+	err error // first error encoding or writing (the client went away)
+}
+
+// startJSONArray sends the JSON headers and status and opens the array.
+func startJSONArray(w http.ResponseWriter, status int) *jsonArray {
+	bw := startJSON(w, status)
+	bw.WriteByte('[')
+	return &jsonArray{bw: bw, enc: json.NewEncoder(bw)}
+}
+
+// add writes v as the next element. After an error every call returns
+// it again.
+func (a *jsonArray) add(v any) error {
+	if a.err != nil {
+		return a.err
+	}
+	if a.n > 0 {
+		a.bw.WriteByte(',') // a failure sticks in bw: Encode returns it
+	}
+	a.n++
+	a.err = a.enc.Encode(v)
+	return a.err
+}
+
+// end closes the array and flushes the buffer.
+func (a *jsonArray) end() error {
+	if a.err != nil {
+		return a.err
+	}
+	a.bw.WriteString("]\n")
+	a.err = a.bw.Flush()
+	return a.err
 }
 
 // writeError writes {"error": msg} with status.

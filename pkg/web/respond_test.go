@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -86,5 +87,60 @@ func TestPanicBecomes500(t *testing.T) {
 	checkResponse(t, rec.Result(), http.StatusInternalServerError, "application/json; charset=utf-8")
 	if !strings.Contains(logs.String(), "boom") {
 		t.Errorf("panic not logged: %q", logs.String())
+	}
+}
+
+func TestJSONArray(t *testing.T) {
+	tests := []struct {
+		name  string
+		elems []any
+		want  string
+	}{
+		{name: "empty", want: "[]\n"},
+		{name: "one", elems: []any{1}, want: "[1\n]\n"},
+		{name: "three", elems: []any{"a", map[string]int{"b": 2}, []int{}}, want: "[\"a\"\n,{\"b\":2}\n,[]\n]\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			a := startJSONArray(rec, http.StatusOK)
+			for _, v := range tc.elems {
+				if err := a.add(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.end(); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, rec.Body.String()); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// brokenWriter is a ResponseWriter whose connection is gone.
+type brokenWriter struct{ httptest.ResponseRecorder }
+
+var errGone = errors.New("connection reset by peer")
+
+func (*brokenWriter) Write([]byte) (int, error) { return 0, errGone }
+
+// TestJSONArrayWriteError: once the buffer cannot be flushed, add and end
+// report the error, and keep reporting it.
+func TestJSONArrayWriteError(t *testing.T) {
+	a := startJSONArray(&brokenWriter{*httptest.NewRecorder()}, http.StatusOK)
+	big := strings.Repeat("x", 40<<10) // more than the 32 KiB buffer
+	if err := a.add(big); !errors.Is(err, errGone) {
+		t.Fatalf("add past the buffer: %v, want %v", err, errGone)
+	}
+	if err := a.add(1); !errors.Is(err, errGone) {
+		t.Errorf("add after the error: %v", err)
+	}
+	if err := a.end(); !errors.Is(err, errGone) {
+		t.Errorf("end after the error: %v", err)
+	}
+	if a.n != 1 {
+		t.Errorf("%d elements counted, want 1", a.n)
 	}
 }

@@ -32,6 +32,13 @@ type Store interface {
 	// when limit <= 0), biggest total bytes first, ties by key, and the
 	// number of active connections in all.
 	ActiveConnections(ctx context.Context, limit int) ([]store.Connection, int, error)
+	// EachActiveConnection walks the same rows in the same order inside
+	// one read transaction, holding one at a time: start gets the number
+	// of active connections in all before the first row, then fn gets
+	// each row (the *Connection is reused between calls). An error from
+	// start or fn, or ctx done, stops the walk; start's or fn's error is
+	// returned unchanged.
+	EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*store.Connection) error) error
 	// ActiveByProto counts active connections per protocol name.
 	ActiveByProto(ctx context.Context) (map[string]int, error)
 	// RemoteHostCount is the number of remote hosts ever seen.
@@ -121,9 +128,10 @@ type server struct {
 	log      *slog.Logger
 	page     *template.Template
 	registry *prometheus.Registry
-	// fullList admits one unlimited /connections.json at a time: the
-	// whole table of a busy router is tens of MB in memory, and a router
-	// has little.
+	// fullList admits one unlimited /connections.json at a time: it
+	// streams in bounded memory, but holds a read transaction (the WAL
+	// cannot be reset meanwhile) and a CPU for as long as the client
+	// takes to read tens of MB.
 	fullList chan struct{}
 }
 

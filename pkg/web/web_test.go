@@ -41,8 +41,11 @@ type fakeStore struct {
 	cycles    int64
 	err       error // returned by every method when set
 
-	// active, when set, replaces ActiveConnections.
+	// active, when set, replaces ActiveConnections; EachActiveConnection
+	// walks what it returns unless each is set.
 	active func(ctx context.Context, limit int) ([]store.Connection, int, error)
+	// each, when set, replaces EachActiveConnection.
+	each func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error
 }
 
 func (f *fakeStore) ActiveConnections(ctx context.Context, limit int) ([]store.Connection, int, error) {
@@ -57,6 +60,30 @@ func (f *fakeStore) ActiveConnections(ctx context.Context, limit int) ([]store.C
 		out = out[:limit]
 	}
 	return out, len(f.conns), nil
+}
+
+// EachActiveConnection walks ActiveConnections' answer, handing every row
+// through one reused Connection as the real store does, so a handler that
+// kept the pointer would show the wrong rows.
+func (f *fakeStore) EachActiveConnection(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+	if f.each != nil {
+		return f.each(ctx, limit, start, fn)
+	}
+	conns, total, err := f.ActiveConnections(ctx, limit)
+	if err != nil {
+		return err
+	}
+	if err := start(total); err != nil {
+		return err
+	}
+	var c store.Connection
+	for i := range conns {
+		c = conns[i]
+		if err := fn(&c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *fakeStore) ActiveByProto(context.Context) (map[string]int, error) { return f.byProto, f.err }
