@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -18,6 +19,13 @@ import (
 // ErrNotDatabase is matched (errors.Is) by the error Open returns when the
 // file exists but is not an SQLite database.
 var ErrNotDatabase = errors.New("not an sqlite database")
+
+// ErrReadOnly is matched (errors.Is) by the error Open or a cycle returns
+// when the database cannot be written: its file system is read-only (a
+// router's kernel remounts flash read-only after errors) or this user may
+// not write the file, its -wal or -shm, or its directory. The error says
+// which when the file system tells, and wraps SQLite's error.
+var ErrReadOnly = errors.New("not writable")
 
 // DB is netmon's database. Its read methods are safe for concurrent use
 // and may run in any number of processes at once. Reconcile is serialised
@@ -32,6 +40,10 @@ type DB struct {
 	mu     sync.Mutex
 	active *activeCache
 }
+
+// idleConns is how many idle connections the pool keeps (database/sql's
+// default, set explicitly because closeIdle changes it and back).
+const idleConns = 2
 
 // pragmas are set on every pooled connection through the DSN (a plain
 // db.Exec("PRAGMA ...") would reach only one connection).
@@ -94,20 +106,116 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	sdb.SetMaxIdleConns(idleConns)
 	if err := migrate(ctx, sdb, ms); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, classify(err))
+		return nil, fmt.Errorf("open database %s: %w", path, classify(path, err))
 	}
 	return &DB{sql: sdb, path: path}, nil
 }
 
-// classify makes SQLite's "file is not a database" match ErrNotDatabase.
-func classify(err error) error {
+// classify makes an SQLite error about the database at path match a
+// sentinel where netmon can name the cause: "file is not a database"
+// ErrNotDatabase, a refused write ErrReadOnly (see notWritable).
+func classify(path string, err error) error {
 	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_NOTADB {
 		return fmt.Errorf("%w: %w", ErrNotDatabase, err)
 	}
+	if cause, ok := notWritable(se.Code(), path, func() access { return checkAccess(path) }); ok {
+		return fmt.Errorf("%w (%s): %w", ErrReadOnly, cause, err)
+	}
 	return err
+}
+
+// writeFailed is classify for the error of a cycle that has rolled back.
+// A database that is not writable is named (a cycle's errors do not name
+// it otherwise) and the idle connections are closed: SQLite opens a file it
+// may not write read-only and the connection stays so, which would fail
+// every cycle after the file system is remounted read-write or the
+// permission fixed. Connections in use are left alone; one of them that
+// comes back read-only fails one more cycle and is closed then.
+func (db *DB) writeFailed(err error) error {
+	err = classify(db.path, err)
+	if !errors.Is(err, ErrReadOnly) {
+		return err
+	}
+	db.closeIdle()
+	return fmt.Errorf("database %s: %w", db.path, err)
+}
+
+// closeIdle closes the pool's idle connections.
+func (db *DB) closeIdle() {
+	db.sql.SetMaxIdleConns(0)
+	db.sql.SetMaxIdleConns(idleConns)
+}
+
+// access is what the file system says, at the moment of an error, about
+// writing the database: whether it is mounted read-only, or else the first
+// of the file, its -wal, its -shm and its directory this process may not
+// write ("" when it may write them all).
+type access struct {
+	readOnlyFS bool
+	denied     string
+}
+
+// checkAccess asks access(2) for write permission on the database's files
+// and directory, which writes nothing and fails with EROFS on a file system
+// or mount that is read-only (what statfs reports as ST_RDONLY) and with
+// EACCES without permission. It checks the real user, which is netmon's
+// user: netmon is not setuid.
+func checkAccess(path string) access {
+	dir := filepath.Dir(path)
+	for _, p := range []string{path, path + "-wal", path + "-shm", dir} {
+		switch err := unix.Access(p, unix.W_OK); {
+		case errors.Is(err, unix.EROFS):
+			return access{readOnlyFS: true}
+		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM): // EPERM: immutable
+			return access{denied: p}
+		}
+	}
+	return access{}
+}
+
+// notWritable tells whether SQLite's (extended) result code means the
+// database at path could not be written, and why; check says what the file
+// system allows and is called only for the codes a refused write can give:
+//   - SQLITE_READONLY*: the connection opened the file read-only (SQLite
+//     falls back to that on EROFS or EACCES) or cannot write its -shm;
+//     without a finding the cause is one of the two. Not READONLY_DBMOVED:
+//     the file was deleted or renamed under the connection;
+//   - SQLITE_CANTOPEN: a new connection could not create the -wal or -shm,
+//     or the file; but also too many open files, a missing directory:
+//     only with a finding;
+//   - SQLITE_IOERR: a write through a connection opened before the file
+//     system turned read-only fails with EROFS, which SQLite reports as
+//     SQLITE_IOERR_WRITE, _FSYNC, ... like a failing disk (EIO): only when
+//     the file system is read-only. On Linux 6.18 ext4 after an error
+//     (errors=remount-ro) refuses writes without reporting itself read-only
+//     (/proc/mounts says emergency_ro), so there it stays an I/O error.
+func notWritable(code int, path string, check func() access) (cause string, ok bool) {
+	primary := code & 0xff
+	if code == sqlite3.SQLITE_READONLY_DBMOVED ||
+		(primary != sqlite3.SQLITE_READONLY && primary != sqlite3.SQLITE_CANTOPEN && primary != sqlite3.SQLITE_IOERR) {
+		return "", false
+	}
+	a := check()
+	switch {
+	case a.readOnlyFS:
+		return "read-only file system", true
+	case primary == sqlite3.SQLITE_IOERR:
+		return "", false // permission is checked at open, not at write
+	case a.denied == path:
+		return "no write permission", true
+	case a.denied != "":
+		return "no write permission on " + a.denied, true
+	case primary == sqlite3.SQLITE_READONLY:
+		return "read-only file system or no write permission", true
+	}
+	return "", false
 }
 
 // Path is the file the DB was opened from.

@@ -76,16 +76,20 @@ func (db *DB) ReconcileFunc(ctx context.Context, now time.Time, read ReadFunc, r
 	defer db.mu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
 	if err != nil {
-		return res, fmt.Errorf("begin cycle: %w", err)
+		return res, db.writeFailed(fmt.Errorf("begin cycle: %w", err))
 	}
 	// Until the commit, any way out (an error, or a panic in read) rolls
-	// back, and drops the cache unless it was restored (keepCache).
+	// back, and drops the cache unless it was restored (keepCache: read's
+	// error or an invalid flow, returned as they are).
 	committed, keepCache := false, false
 	defer func() {
 		if !committed {
 			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
 			if !keepCache {
 				db.active = nil // the writes changed cached rows; the rollback undid them
+				if err != nil {
+					err = db.writeFailed(err) // after the rollback has released the connection
+				}
 			}
 			res = CycleResult{}
 		}
