@@ -125,7 +125,7 @@ func classify(path string, err error) error {
 	if se.Code()&0xff == sqlite3.SQLITE_NOTADB {
 		return fmt.Errorf("%w: %w", ErrNotDatabase, err)
 	}
-	if cause, ok := notWritable(se.Code(), path, func() access { return checkAccess(path) }); ok {
+	if cause, ok := notWritable(se.Code(), path, func() access { return checkAccess(path, procMountinfo) }); ok {
 		return fmt.Errorf("%w (%s): %w", ErrReadOnly, cause, err)
 	}
 	return err
@@ -154,11 +154,12 @@ func (db *DB) closeIdle() {
 }
 
 // access is what the file system says, at the moment of an error, about
-// writing the database: whether it is mounted read-only, or else the first
-// of the file, its -wal, its -shm and its directory this process may not
-// write ("" when it may write them all).
+// writing the database: whether it is read-only (and why, when mountinfo
+// tells: note), or else the first of the file, its -wal, its -shm and its
+// directory this process may not write ("" when it may write them all).
 type access struct {
 	readOnlyFS bool
+	note       string
 	denied     string
 }
 
@@ -166,18 +167,27 @@ type access struct {
 // and directory, which writes nothing and fails with EROFS on a file system
 // or mount that is read-only (what statfs reports as ST_RDONLY) and with
 // EACCES without permission. It checks the real user, which is netmon's
-// user: netmon is not setuid.
-func checkAccess(path string) access {
+// user: netmon is not setuid. Unless access(2) found a read-only file
+// system it then looks for the directory's file system in the mountinfo
+// file (procMountinfo in production; see readOnlyMount), which alone tells
+// that ext4 refuses writes after an error on Linux 6.18.
+func checkAccess(path, mountinfo string) access {
 	dir := filepath.Dir(path)
+	var a access
 	for _, p := range []string{path, path + "-wal", path + "-shm", dir} {
-		switch err := unix.Access(p, unix.W_OK); {
-		case errors.Is(err, unix.EROFS):
+		err := unix.Access(p, unix.W_OK)
+		if errors.Is(err, unix.EROFS) {
 			return access{readOnlyFS: true}
-		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM): // EPERM: immutable
-			return access{denied: p}
+		}
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) { // EPERM: immutable
+			a.denied = p
+			break
 		}
 	}
-	return access{}
+	if note, ro := mountReadOnly(mountinfo, dir); ro {
+		return access{readOnlyFS: true, note: note}
+	}
+	return a
 }
 
 // notWritable tells whether SQLite's (extended) result code means the
@@ -195,7 +205,7 @@ func checkAccess(path string) access {
 //     SQLITE_IOERR_WRITE, _FSYNC, ... like a failing disk (EIO): only when
 //     the file system is read-only. On Linux 6.18 ext4 after an error
 //     (errors=remount-ro) refuses writes without reporting itself read-only
-//     (/proc/mounts says emergency_ro), so there it stays an I/O error.
+//     to statfs or access(2); checkAccess finds emergency_ro in mountinfo.
 func notWritable(code int, path string, check func() access) (cause string, ok bool) {
 	primary := code & 0xff
 	if code == sqlite3.SQLITE_READONLY_DBMOVED ||
@@ -204,6 +214,8 @@ func notWritable(code int, path string, check func() access) (cause string, ok b
 	}
 	a := check()
 	switch {
+	case a.readOnlyFS && a.note != "":
+		return "read-only file system (" + a.note + ")", true
 	case a.readOnlyFS:
 		return "read-only file system", true
 	case primary == sqlite3.SQLITE_IOERR:

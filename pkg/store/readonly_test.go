@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -56,6 +57,10 @@ func TestNotWritable(t *testing.T) {
 			result{"read-only file system", true, true}},
 		{"fsync error, read-only file system", sqlite3.SQLITE_IOERR_FSYNC, access{readOnlyFS: true},
 			result{"read-only file system", true, true}},
+		{"write error, ext4 after an error", sqlite3.SQLITE_IOERR_WRITE, access{readOnlyFS: true, note: "ext4 remounted it read-only after errors: see dmesg"},
+			result{"read-only file system (ext4 remounted it read-only after errors: see dmesg)", true, true}},
+		{"cantopen, ext4 after an error", sqlite3.SQLITE_CANTOPEN, access{readOnlyFS: true, note: "ext4 remounted it read-only after errors: see dmesg"},
+			result{"read-only file system (ext4 remounted it read-only after errors: see dmesg)", true, true}},
 		{"write error, no permission: a disk error", sqlite3.SQLITE_IOERR_WRITE, access{denied: path},
 			result{"", false, true}},
 		{"write error, nothing found: a disk error", sqlite3.SQLITE_IOERR_WRITE, access{},
@@ -170,6 +175,67 @@ func checkNotWritable(t *testing.T, err error, path, cause string) {
 	}
 }
 
+// faultT0 is when the first cycle of a fault test runs.
+var faultT0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// openCycled opens the database at path and runs a cycle of 100 flows at
+// faultT0, as netmon has when a fault comes; the DB is closed when the
+// test ends.
+func openCycled(t *testing.T, path string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Reconcile(ctx, faultT0, synthFlows(100, 0), 0); err != nil {
+		t.Fatalf("cycle before the fault: %v", err)
+	}
+	return db
+}
+
+// cycleAt returns a fault test's step: a cycle of db, d after faultT0, in
+// which the 100 flows of openCycled have closed and 100 others opened.
+func cycleAt(db *DB, d time.Duration) func() error {
+	return func() error {
+		_, err := db.Reconcile(context.Background(), faultT0.Add(d), synthFlows(100, 1), 0)
+		return err
+	}
+}
+
+// openClose returns a fault test's step: open the database at path (and
+// close it).
+func openClose(path string) func() error {
+	return func() error {
+		db, err := Open(context.Background(), path)
+		if err == nil {
+			db.Close()
+		}
+		return err
+	}
+}
+
+// faultStep is one step of a fault test, which must fail.
+type faultStep struct {
+	name string
+	try  func() error
+	path string // the database the error must name
+}
+
+// checkSteps runs the steps in order, each a subtest, and checks that each
+// fails saying that its database is not writable, for cause.
+func checkSteps(t *testing.T, cause string, steps []faultStep) {
+	t.Helper()
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			err := st.try()
+			t.Logf("%s: %v", cause, err)
+			checkNotWritable(t, err, st.path, cause)
+		})
+	}
+}
+
 // TestReadOnlyFilesystem runs a cycle on a tmpfs, remounts it read-only
 // and checks that cycles and opens fail with ErrReadOnly naming the
 // database and the read-only file system, that the file is unchanged, and
@@ -178,16 +244,7 @@ func checkNotWritable(t *testing.T, err error, path, cause string) {
 func TestReadOnlyFilesystem(t *testing.T) {
 	dir := mountTmpfs(t)
 	path := filepath.Join(dir, "netmon.db")
-	ctx := context.Background()
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	if _, err := db.Reconcile(ctx, t0, synthFlows(100, 0), 0); err != nil {
-		t.Fatalf("cycle before the fault: %v", err)
-	}
+	db := openCycled(t, path)
 	// Linux refuses to remount a file system read-only while a file on it
 	// is open for writing: close the connections, as a restart would (the
 	// last one checkpoints the WAL into the file).
@@ -197,44 +254,18 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	t.Cleanup(func() { exec.Command("mount", "-o", "remount,rw", dir).Run() })
 
 	newPath := filepath.Join(dir, "new.db")
-	cycle := func(at time.Duration) func() error {
-		return func() error {
-			_, err := db.Reconcile(ctx, t0.Add(at), synthFlows(100, 1), 0)
-			return err
-		}
-	}
-	open := func(path string) func() error {
-		return func() error {
-			db, err := Open(ctx, path)
-			if err == nil {
-				db.Close()
-			}
-			return err
-		}
-	}
-	tests := []struct {
-		name string
-		try  func() error
-		path string // the database the error must name
-	}{
-		{"cycle", cycle(time.Minute), path},
-		{"cycle again", cycle(2 * time.Minute), path},
-		{"open", open(path), path},
-		{"open a new file", open(newPath), newPath},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.try()
-			t.Logf("on a read-only file system: %v", err)
-			checkNotWritable(t, err, tt.path, "read-only file system")
-		})
-	}
+	checkSteps(t, "read-only file system", []faultStep{
+		{"cycle", cycleAt(db, time.Minute), path},
+		{"cycle again", cycleAt(db, 2*time.Minute), path},
+		{"open", openClose(path), path},
+		{"open a new file", openClose(newPath), newPath},
+	})
 	if !bytes.Equal(before, readFile(t, path)) {
 		t.Error("the database file changed on the read-only file system")
 	}
 
 	run(t, "mount", "-o", "remount,rw", dir)
-	res, err := db.Reconcile(ctx, t0.Add(3*time.Minute), synthFlows(100, 1), 0)
+	res, err := db.Reconcile(context.Background(), faultT0.Add(3*time.Minute), synthFlows(100, 1), 0)
 	if err != nil {
 		t.Fatalf("cycle after remounting read-write: %v", err)
 	}
@@ -337,4 +368,105 @@ func TestNoWritePermission(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mountExt4 makes a small ext4 image, attaches it to a loop device and
+// mounts it with errors=remount-ro in a temporary directory; it returns
+// the mount point and the loop device's name (loop0). All of it is undone
+// when the test ends. It skips when this machine has no loop devices or
+// mkfs.ext4: the fixture tests of mountinfo are the main proof.
+func mountExt4(t *testing.T) (dir, dev string) {
+	t.Helper()
+	needRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("no mkfs.ext4 (e2fsprogs) to make an ext4 image")
+	}
+	img := filepath.Join(t.TempDir(), "ext4.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mkfs.ext4", "-q", "-F", img)
+	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Skip("no loop device: losetup: " + err.Error() + ": " + strings.TrimSpace(string(out)))
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "--detach", loop).Run() })
+	dir = t.TempDir()
+	if out, err := exec.Command("mount", "-t", "ext4", "-o", "errors=remount-ro", loop, dir).CombinedOutput(); err != nil {
+		t.Skip("mount ext4 on a loop device: " + err.Error() + ": " + strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() }) // runs before the detach
+	return dir, filepath.Base(loop)
+}
+
+// TestExt4ErrorReadOnly is the case mountinfo is read for: ext4 mounted
+// errors=remount-ro hits an error (trigger_fs_error stands in for a bad
+// block) while netmon runs. On Linux 6.18 writes then fail with EROFS but
+// statfs and access(2) still say read-write; cycles, opens and new
+// readers must still say that the file system is read-only and why.
+// Where the kernel marks such a file system read-only the way statfs
+// sees (older kernels), the cause is the plain one.
+func TestExt4ErrorReadOnly(t *testing.T) {
+	dir, dev := mountExt4(t)
+	trigger := filepath.Join("/sys/fs/ext4", dev, "trigger_fs_error")
+	if _, err := os.Stat(trigger); err != nil {
+		t.Skip("this kernel cannot trigger an ext4 error: " + err.Error())
+	}
+	path := filepath.Join(dir, "netmon.db")
+	ctx := context.Background()
+	db := openCycled(t, path)
+	hosts, err := db.RemoteHostCount(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(trigger, []byte("1"), 0o200); err != nil {
+		t.Fatalf("trigger an ext4 error: %v", err)
+	}
+	cause := "read-only file system (ext4 remounted it read-only after errors: see dmesg)"
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Flags&unix.ST_RDONLY != 0 {
+		cause = "read-only file system"
+	}
+	t.Logf("statfs flags %#x, mountinfo: %s", fs.Flags, mountLine(t, dir))
+
+	newPath := filepath.Join(dir, "new.db")
+	checkSteps(t, cause, []faultStep{
+		{"cycle", cycleAt(db, time.Minute), path},
+		{"cycle again", cycleAt(db, 2*time.Minute), path},
+		{"open a new file", openClose(newPath), newPath},
+	})
+
+	// The -wal and -shm exist (the pool's connections keep them), so a
+	// new connection still reads, as in SQLite's read-only WAL mode.
+	db.closeIdle()
+	got, err := db.RemoteHostCount(ctx)
+	if err != nil {
+		t.Fatalf("read after an ext4 error: %v", err)
+	}
+	if diff := cmp.Diff(hosts, got); diff != "" {
+		t.Errorf("remote hosts after an ext4 error (-want +got):\n%s", diff)
+	}
+}
+
+// mountLine returns the mountinfo line of the file system holding dir.
+func mountLine(t *testing.T, dir string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf(" %d:%d ", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)))
+	for line := range strings.Lines(string(readFile(t, procMountinfo))) {
+		if strings.Contains(line, dev) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return "(none)"
 }
