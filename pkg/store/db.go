@@ -20,11 +20,13 @@ import (
 // file exists but is not an SQLite database.
 var ErrNotDatabase = errors.New("not an sqlite database")
 
-// ErrReadOnly is matched (errors.Is) by the error Open or a cycle returns
-// when the database cannot be written: its file system is read-only (a
-// router's kernel remounts flash read-only after errors) or this user may
-// not write the file, its -wal or -shm, or its directory. The error says
-// which when the file system tells, and wraps SQLite's error.
+// ErrReadOnly is matched (errors.Is) by the error Open, a cycle or a read
+// returns when the database cannot be written: its file system is
+// read-only (a router's kernel remounts flash read-only after errors) or
+// this user may not write the file, its -wal or -shm, or its directory.
+// The error says which when the file system tells, and wraps SQLite's
+// error. A read returns it when a new connection cannot open the
+// database (see readFailed).
 var ErrReadOnly = errors.New("not writable")
 
 // DB is netmon's database. Its read methods are safe for concurrent use
@@ -145,6 +147,29 @@ func (db *DB) writeFailed(err error) error {
 	}
 	db.closeIdle()
 	return fmt.Errorf("database %s: %w", db.path, err)
+}
+
+// readFailed is classify for the error of a read: a database that is not
+// writable is named, as writeFailed does, but no connection is closed (a
+// pooled connection may still read; one that opened read-only is closed
+// by the first cycle it fails). Any other error is returned unchanged.
+//
+// In WAL mode a reader needs the -wal and -shm too: SQLite (3.22 and
+// later) reads a database it may not write only if both exist and are
+// readable, or it may create them, or the database is opened immutable.
+// The last connection to close checkpoints the WAL and removes both, so
+// after a restart on a file system remounted read-only (or with the
+// directory not writable) a new connection cannot open the database:
+// "unable to open database file (14)", here ErrReadOnly. netmon does not
+// fall back to a read-only (mode=ro) or immutable connection: immutable
+// promises SQLite the file never changes, untrue as soon as the file
+// system is writable again and a cycle commits, and mode=ro does not help
+// when the -shm is missing.
+func (db *DB) readFailed(err error) error {
+	if c := classify(db.path, err); errors.Is(c, ErrReadOnly) {
+		return fmt.Errorf("database %s: %w", db.path, c)
+	}
+	return err
 }
 
 // closeIdle closes the pool's idle connections.

@@ -9,11 +9,13 @@ import (
 )
 
 // readTx runs fn in a read-only transaction (plain BEGIN, a WAL snapshot):
-// everything fn reads comes from the same committed cycle.
+// everything fn reads comes from the same committed cycle. It classifies
+// BEGIN's error (readFailed); fn classifies its own SQL errors, so that
+// what its caller's callbacks return comes back unchanged.
 func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return db.readFailed(fmt.Errorf("begin read: %w", err))
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
 	return fn(tx)
@@ -65,7 +67,7 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 		var total int
 		if err := tx.QueryRowContext(ctx,
 			`SELECT active_connections FROM ingest_state WHERE id = 1`).Scan(&total); err != nil {
-			return fmt.Errorf("count active connections: %w", err)
+			return db.readFailed(fmt.Errorf("count active connections: %w", err))
 		}
 		if start != nil {
 			if err := start(total); err != nil {
@@ -83,7 +85,7 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port
 			LIMIT ?`, limit)
 		if err != nil {
-			return fmt.Errorf("query active connections: %w", err)
+			return db.readFailed(fmt.Errorf("query active connections: %w", err))
 		}
 		defer rows.Close()
 		var (
@@ -116,7 +118,7 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("query active connections: %w", err)
+			return db.readFailed(fmt.Errorf("query active connections: %w", err))
 		}
 		return nil
 	})
@@ -130,7 +132,7 @@ func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
 		FROM remote_hosts
 		ORDER BY uplink_bytes + downlink_bytes DESC, ip`)
 	if err != nil {
-		return nil, fmt.Errorf("query remote hosts: %w", err)
+		return nil, db.readFailed(fmt.Errorf("query remote hosts: %w", err))
 	}
 	defer rows.Close()
 	var out []RemoteHost
@@ -152,7 +154,7 @@ func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query remote hosts: %w", err)
+		return nil, db.readFailed(fmt.Errorf("query remote hosts: %w", err))
 	}
 	return out, nil
 }
@@ -161,7 +163,7 @@ func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
 func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
 	var n int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM remote_hosts`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count remote hosts: %w", err)
+		return 0, db.readFailed(fmt.Errorf("count remote hosts: %w", err))
 	}
 	return n, nil
 }
@@ -171,7 +173,7 @@ func (db *DB) LocalHosts(ctx context.Context) ([]LocalHost, error) {
 	rows, err := db.sql.QueryContext(ctx,
 		`SELECT ip, uplink_bytes, downlink_bytes FROM local_hosts ORDER BY ip`)
 	if err != nil {
-		return nil, fmt.Errorf("query local hosts: %w", err)
+		return nil, db.readFailed(fmt.Errorf("query local hosts: %w", err))
 	}
 	defer rows.Close()
 	var out []LocalHost
@@ -191,7 +193,7 @@ func (db *DB) LocalHosts(ctx context.Context) ([]LocalHost, error) {
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query local hosts: %w", err)
+		return nil, db.readFailed(fmt.Errorf("query local hosts: %w", err))
 	}
 	return out, nil
 }
@@ -201,7 +203,7 @@ func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
 	rows, err := db.sql.QueryContext(ctx,
 		`SELECT proto, n FROM active_by_proto WHERE n > 0`)
 	if err != nil {
-		return nil, fmt.Errorf("count active connections by protocol: %w", err)
+		return nil, db.readFailed(fmt.Errorf("count active connections by protocol: %w", err))
 	}
 	defer rows.Close()
 	out := make(map[string]int)
@@ -216,7 +218,7 @@ func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
 		out[proto] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count active connections by protocol: %w", err)
+		return nil, db.readFailed(fmt.Errorf("count active connections by protocol: %w", err))
 	}
 	return out, nil
 }
@@ -231,7 +233,7 @@ func (db *DB) LastCycle(ctx context.Context) (time.Time, int64, error) {
 	err := db.sql.QueryRowContext(ctx,
 		`SELECT last_cycle_at, cycles FROM ingest_state WHERE id = 1`).Scan(&at, &cycles)
 	if err != nil {
-		return time.Time{}, 0, fmt.Errorf("read ingest state: %w", err)
+		return time.Time{}, 0, db.readFailed(fmt.Errorf("read ingest state: %w", err))
 	}
 	if !at.Valid {
 		return time.Time{}, cycles, nil

@@ -83,26 +83,86 @@ func TestNotWritable(t *testing.T) {
 	}
 }
 
-// TestClassifyKeepsSQLiteError classifies a real SQLite error: a write
-// through a connection opened read-only (mode=ro), so the file system is
-// writable and the cause is unknown.
-func TestClassifyKeepsSQLiteError(t *testing.T) {
-	db := openTemp(t)
+// refusedWrite returns SQLite's error for a write to db through a
+// connection opened read-only (mode=ro): SQLITE_READONLY on a file system
+// and a file that are writable.
+func refusedWrite(t *testing.T, db *DB) error {
+	t.Helper()
 	ro, err := sql.Open("sqlite", "file:"+db.Path()+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, err = ro.Exec(`DELETE FROM connections`)
-	if err == nil {
+	if _, err = ro.Exec(`DELETE FROM connections`); err == nil {
 		t.Fatal("write through a read-only connection: no error")
 	}
-	err = classify(db.Path(), err)
+	return err
+}
+
+// TestClassifyKeepsSQLiteError classifies a real SQLite error: a write
+// through a connection opened read-only (mode=ro), so the file system is
+// writable and the cause is unknown.
+func TestClassifyKeepsSQLiteError(t *testing.T) {
+	db := openTemp(t)
+	err := classify(db.Path(), refusedWrite(t, db))
 	var se *sqlite.Error
 	got := []any{errors.Is(err, ErrReadOnly), errors.As(err, &se) && se.Code() == sqlite3.SQLITE_READONLY,
 		strings.HasPrefix(err.Error(), "not writable (read-only file system or no write permission): ")}
 	if diff := cmp.Diff([]any{true, true, true}, got); diff != "" {
 		t.Errorf("classify(%v): errors.Is ErrReadOnly, As *sqlite.Error READONLY, cause first (-want +got):\n%s", err, diff)
+	}
+}
+
+// TestReadFailed checks that a read names the database in an error
+// matching ErrReadOnly, and leaves every other error as it was: a file
+// that is not a database (a read does not say ErrNotDatabase, as Open
+// does), and what EachActiveConnection's callbacks return, even an SQLite
+// error of a refused write.
+func TestReadFailed(t *testing.T) {
+	db := openTemp(t)
+	refused := refusedWrite(t, db)
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not sqlite "), 512), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := sql.Open("sqlite", garbage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	_, notDB := g.Exec(`SELECT 1 FROM sqlite_master`)
+	plain := errors.New("plain")
+
+	type result struct {
+		ReadOnly, Same bool
+		Prefix         string // the message before SQLite's
+	}
+	tests := []struct {
+		name string
+		read func() error
+		in   error
+		want result
+	}{
+		{"refused write", func() error { return db.readFailed(refused) }, refused,
+			result{ReadOnly: true, Prefix: "database " + db.Path() + ": not writable (read-only file system or no write permission): "}},
+		{"not a database", func() error { return db.readFailed(notDB) }, notDB, result{Same: true}},
+		{"not an SQLite error", func() error { return db.readFailed(plain) }, plain, result{Same: true}},
+		{"callback's refused write", func() error {
+			return db.EachActiveConnection(context.Background(), 0, func(int) error { return refused }, nil)
+		}, refused, result{Same: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.in == nil {
+				t.Fatal("no error to classify")
+			}
+			err := tt.read()
+			got := result{ReadOnly: errors.Is(err, ErrReadOnly), Same: err == tt.in}
+			got.Prefix, _ = strings.CutSuffix(err.Error(), tt.in.Error())
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("%v: (-want +got):\n%s", err, diff)
+			}
+		})
 	}
 }
 
@@ -244,6 +304,7 @@ func checkSteps(t *testing.T, cause string, steps []faultStep) {
 func TestReadOnlyFilesystem(t *testing.T) {
 	dir := mountTmpfs(t)
 	path := filepath.Join(dir, "netmon.db")
+	ctx := context.Background()
 	db := openCycled(t, path)
 	// Linux refuses to remount a file system read-only while a file on it
 	// is open for writing: close the connections, as a restart would (the
@@ -259,13 +320,19 @@ func TestReadOnlyFilesystem(t *testing.T) {
 		{"cycle again", cycleAt(db, 2*time.Minute), path},
 		{"open", openClose(path), path},
 		{"open a new file", openClose(newPath), newPath},
+		// A new connection cannot create the -wal and -shm the last
+		// one removed: reads fail too (see readFailed).
+		{"read in a transaction", func() error {
+			return db.EachActiveConnection(ctx, 0, nil, func(*Connection) error { return nil })
+		}, path},
+		{"read", func() error { _, err := db.RemoteHostCount(ctx); return err }, path},
 	})
 	if !bytes.Equal(before, readFile(t, path)) {
 		t.Error("the database file changed on the read-only file system")
 	}
 
 	run(t, "mount", "-o", "remount,rw", dir)
-	res, err := db.Reconcile(context.Background(), faultT0.Add(3*time.Minute), synthFlows(100, 1), 0)
+	res, err := db.Reconcile(ctx, faultT0.Add(3*time.Minute), synthFlows(100, 1), 0)
 	if err != nil {
 		t.Fatalf("cycle after remounting read-write: %v", err)
 	}
