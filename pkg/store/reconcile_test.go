@@ -386,20 +386,33 @@ func TestReconcileBadInput(t *testing.T) {
 	}
 }
 
+// The cycle tests below start from a database whose first cycle, at
+// cycleT0, saw some of these flows.
+var (
+	cycleT0  = time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	flowTCP  = flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
+	flowUDP6 = flow("udp", "10.0.0.6", 53, "2001:db8::53", 53, "", "", 1, 60, 1, 120)
+	flowICMP = flow("icmp", "10.0.0.7", 42, "198.51.100.1", 8, "", "", 1, 84, 1, 84)
+)
+
+// primed opens a database and reconciles flows into it at cycleT0.
+func primed(t *testing.T, flows ...Flow) *DB {
+	t.Helper()
+	db := openTemp(t)
+	if _, err := db.Reconcile(context.Background(), cycleT0, flows, 0); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // TestReconcileFuncReadError: a read that fails after handing over flows
 // (changed, new, duplicated) gets its own error back unchanged, nothing is
 // written, the cache is kept rather than reloaded, and the next cycle
 // judges every tuple against the database, not against the failed read.
 func TestReconcileFuncReadError(t *testing.T) {
-	db := openTemp(t)
-	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
-	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
-	b := flow("udp", "10.0.0.6", 53, "2001:db8::53", 53, "", "", 1, 60, 1, 120)
-	c := flow("icmp", "10.0.0.7", 42, "198.51.100.1", 8, "", "", 1, 84, 1, 84)
-	if _, err := db.Reconcile(ctx, t0, []Flow{a, b}, 0); err != nil {
-		t.Fatal(err)
-	}
+	a, b, c := flowTCP, flowUDP6, flowICMP
+	db := primed(t, a, b)
+	ctx, t0 := context.Background(), cycleT0
 	conns, hosts, locals := tables(t, db)
 	cache := db.active
 
@@ -440,14 +453,9 @@ func TestReconcileFuncReadError(t *testing.T) {
 // transaction behind (it would hold the write lock and make every later
 // cycle fail with "database is locked") and no half-read cache.
 func TestReconcileFuncReadPanics(t *testing.T) {
-	db := openTemp(t)
-	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
-	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
-	c := flow("icmp", "10.0.0.7", 42, "198.51.100.1", 8, "", "", 1, 84, 1, 84)
-	if _, err := db.Reconcile(ctx, t0, []Flow{a}, 0); err != nil {
-		t.Fatal(err)
-	}
+	a, c := flowTCP, flowICMP
+	db := primed(t, a)
+	ctx, t0 := context.Background(), cycleT0
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -472,13 +480,9 @@ func TestReconcileFuncReadPanics(t *testing.T) {
 // the cache is dropped after the commit and the next cycle reloads it
 // from the database with only the texts still in use.
 func TestReconcileForgetsWords(t *testing.T) {
-	db := openTemp(t)
-	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
-	a := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 5, 5000)
-	if _, err := db.Reconcile(ctx, t0, []Flow{a}, 0); err != nil {
-		t.Fatal(err)
-	}
+	a := flowTCP
+	db := primed(t, a)
+	ctx, t0 := context.Background(), cycleT0
 	for i := 0; len(db.active.words.text) <= maxWords/2; i++ {
 		db.active.words.id("state-" + itoa(i))
 	}
