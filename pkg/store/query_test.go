@@ -24,21 +24,9 @@ func TestReads(t *testing.T) {
 		t.Errorf("ActiveConnections on empty db = %v, %d, %v", conns, total, err)
 	}
 
-	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
-	t1 := t0.Add(time.Minute)
-	big := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 9, 9000)
-	// tieX and tieY have the same total: the tuple order decides.
-	tieX := flow("udp", "10.0.0.6", 53, "203.0.113.81", 53, "", "", 1, 100, 1, 100)
-	tieY := flow("tcp", "10.0.0.6", 2000, "203.0.113.81", 80, "TIME_WAIT", "ASSURED", 1, 150, 1, 50)
-	small := flow("icmp", "fd00::5", 7, "2001:db8::80", 128, "", "", 1, 64, 0, 0)
-	gone := flow("udp", "10.0.0.7", 9, "203.0.113.82", 9999, "", "UNREPLIED", 1, 20000, 0, 0)
-
-	if _, err := db.Reconcile(ctx, t0, []Flow{big, tieX, gone}, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Reconcile(ctx, t1, []Flow{big, tieX, tieY, small}, 0); err != nil {
-		t.Fatal(err)
-	}
+	fillActive(t, db)
+	t0, t1 := fillT0, fillT1
+	big, tieX, tieY, small := fillBig, fillTieX, fillTieY, fillSmall
 
 	conn := func(f Flow, first, last, hostFirst time.Time) Connection {
 		return Connection{Flow: f, FirstSeenAt: first, LastSeenAt: last, HostFirstSeenAt: hostFirst}
@@ -147,22 +135,27 @@ func TestActiveConnectionsUsesIndex(t *testing.T) {
 	}
 }
 
-// fillActive reconciles two cycles that leave four active connections,
-// two of them with the same total (the tuple order decides), and one
-// closed.
+// The read tests' database: fillActive reconciles two cycles, at fillT0
+// and fillT1, that leave four active connections, two of them with the
+// same total (fillTieX and fillTieY: the tuple order decides), and one
+// closed (fillGone).
+var (
+	fillT0    = time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	fillT1    = fillT0.Add(time.Minute)
+	fillBig   = flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 9, 9000)
+	fillTieX  = flow("udp", "10.0.0.6", 53, "203.0.113.81", 53, "", "", 1, 100, 1, 100)
+	fillTieY  = flow("tcp", "10.0.0.6", 2000, "203.0.113.81", 80, "TIME_WAIT", "ASSURED", 1, 150, 1, 50)
+	fillSmall = flow("icmp", "fd00::5", 7, "2001:db8::80", 128, "", "", 1, 64, 0, 0)
+	fillGone  = flow("udp", "10.0.0.7", 9, "203.0.113.82", 9999, "", "UNREPLIED", 1, 20000, 0, 0)
+)
+
 func fillActive(t *testing.T, db *DB) {
 	t.Helper()
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
-	big := flow("tcp", "10.0.0.5", 1000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 5, 500, 9, 9000)
-	tieX := flow("udp", "10.0.0.6", 53, "203.0.113.81", 53, "", "", 1, 100, 1, 100)
-	tieY := flow("tcp", "10.0.0.6", 2000, "203.0.113.81", 80, "TIME_WAIT", "ASSURED", 1, 150, 1, 50)
-	small := flow("icmp", "fd00::5", 7, "2001:db8::80", 128, "", "", 1, 64, 0, 0)
-	gone := flow("udp", "10.0.0.7", 9, "203.0.113.82", 9999, "", "UNREPLIED", 1, 20000, 0, 0)
-	if _, err := db.Reconcile(ctx, t0, []Flow{big, tieX, gone}, 0); err != nil {
+	if _, err := db.Reconcile(ctx, fillT0, []Flow{fillBig, fillTieX, fillGone}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Reconcile(ctx, t0.Add(time.Minute), []Flow{big, tieX, tieY, small}, 0); err != nil {
+	if _, err := db.Reconcile(ctx, fillT1, []Flow{fillBig, fillTieX, fillTieY, fillSmall}, 0); err != nil {
 		t.Fatal(err)
 	}
 }
