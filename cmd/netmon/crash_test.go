@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -59,20 +60,21 @@ func totalsOf(t *testing.T, path string) snapshotTotals {
 	}
 	seen := map[conntrack.FlowKey]bool{}
 	var tot snapshotTotals
-	src := &conntrack.FileSource{Path: path}
-	if _, err := src.Read(context.Background(), func(e *conntrack.Entry) {
+	src := &source.File{Path: path}
+	for e, err := range src.List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !f.Outbound(e) {
-			return
+			continue
 		}
 		k := conntrack.KeyOf(e)
 		if seen[k] { // the store keeps the first of duplicate keys
-			return
+			continue
 		}
 		seen[k] = true
 		tot.count++
 		tot.bytes += e.TotalBytes()
-	}); err != nil {
-		t.Fatal(err)
 	}
 	return tot
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
@@ -40,7 +40,7 @@ func TestIngestLoop(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runIngestLoop(ctx, cfg, &conntrack.FileSource{Path: fixture("replay")}, &logs) }()
+	go func() { done <- runIngestLoop(ctx, cfg, &source.File{Path: fixture("replay")}, &logs) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for strings.Count(logs.String(), `msg="ingest cycle"`) < 3 {

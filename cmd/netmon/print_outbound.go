@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 
 	"github.com/dustin/go-humanize"
@@ -69,13 +68,14 @@ func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutbound
 		return err
 	}
 	top := topFlows{n: opts.top}
-	stats, err := src.Read(ctx, func(e *conntrack.Entry) {
+	var stats conntrack.Stats
+	for e, err := range src.List(ctx, &stats) {
+		if err != nil {
+			return err
+		}
 		if f.Outbound(e) {
 			top.offer(e)
 		}
-	})
-	if err != nil {
-		return err
 	}
 	flows, outbound := top.result(), top.seen
 	if opts.output == "json" {
@@ -138,10 +138,7 @@ func compareFlows(a, b *conntrack.Entry) int {
 }
 
 func compareKeys(a, b conntrack.FlowKey) int {
-	if c := cmp.Compare(conntrack.ProtoName(a.Proto), conntrack.ProtoName(b.Proto)); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+	if c := cmp.Compare(a.Proto.String(), b.Proto.String()); c != 0 {
 		return c
 	}
 	if c := a.Src.Compare(b.Src); c != 0 {
@@ -159,8 +156,8 @@ func compareKeys(a, b conntrack.FlowKey) int {
 func writeFlowsJSON(w io.Writer, flows []conntrack.Entry) error {
 	out := make([]web.FlowJSON, 0, len(flows))
 	for i := range flows {
-		f := ingest.FlowOf(&flows[i])
-		out = append(out, web.NewFlowJSON(&f))
+		e := &flows[i]
+		out = append(out, web.NewFlowJSON(conntrack.KeyOf(e), e.State, e.Status, e.Counters()))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -181,9 +178,9 @@ func writeFlowsTable(w io.Writer, flows []conntrack.Entry, stats conntrack.Stats
 	)
 	for i := range flows {
 		e := &flows[i]
-		src, dst := endpoints(e)
+		src, dst := conntrack.KeyOf(e).Endpoints()
 		if err := t.Append([]string{
-			ingest.FlowOf(e).Proto, src, dst, e.State, e.Status.String(),
+			e.Proto.String(), src, dst, e.State, e.Status.String(),
 			humanize.IBytes(e.Orig.Bytes), humanize.IBytes(e.Reply.Bytes), humanize.IBytes(e.TotalBytes()),
 		}); err != nil {
 			return err
@@ -201,22 +198,4 @@ func writeFlowsTable(w io.Writer, flows []conntrack.Entry, stats conntrack.Stats
 
 func countsLine(s conntrack.Stats, outbound int) string {
 	return fmt.Sprintf("%d entries read, %d outbound, %d malformed lines skipped", s.Entries, outbound, s.Skipped)
-}
-
-// endpoints formats the original source and destination: address:port
-// (IPv6 in brackets) for protocols with ports, the address alone
-// otherwise, with the echo id for ICMP.
-func endpoints(e *conntrack.Entry) (src, dst string) {
-	k := conntrack.KeyOf(e)
-	switch {
-	case conntrack.HasPorts(e.Proto):
-		return hostPort(k.Src, k.SrcPort), hostPort(k.Dst, k.DstPort)
-	case conntrack.IsICMP(e.Proto):
-		return fmt.Sprintf("%s id %d", k.Src, e.Orig.ICMPID), fmt.Sprintf("%s type %d", k.Dst, e.Orig.ICMPType)
-	}
-	return k.Src.String(), k.Dst.String()
-}
-
-func hostPort(a netip.Addr, port uint16) string {
-	return netip.AddrPortFrom(a, port).String()
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/netmon-dev/netmon/pkg/source"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -25,15 +27,22 @@ type fakeSource struct {
 
 var _ ingest.Source = (*fakeSource)(nil)
 
-func (f *fakeSource) Read(_ context.Context, fn func(*conntrack.Entry)) (conntrack.Stats, error) {
-	if f.err != nil {
-		return conntrack.Stats{Reported: -1}, f.err
+func (f *fakeSource) List(_ context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	return func(yield func(*conntrack.Entry, error) bool) {
+		if f.err != nil {
+			yield(nil, f.err)
+			return
+		}
+		stopped := false
+		*st, _ = conntrack.Parse(strings.NewReader(f.text), func(e *conntrack.Entry) bool {
+			stopped = !yield(e, nil)
+			return !stopped
+		})
 	}
-	return conntrack.Parse(strings.NewReader(f.text), fn)
 }
 
 func fileSource(name string) ingest.Source {
-	return &conntrack.FileSource{Path: fixture("conntrack", name)}
+	return &source.File{Path: fixture("conntrack", name)}
 }
 
 func TestPrintOutboundGolden(t *testing.T) {
@@ -140,17 +149,18 @@ func TestPrintOutboundSourceError(t *testing.T) {
 // flows tie on total bytes, so the key order is exercised too.
 func TestTopFlows(t *testing.T) {
 	var all []conntrack.Entry
-	if _, err := fileSource("big_10000.txt.gz").Read(context.Background(), func(e *conntrack.Entry) {
+	for e, err := range fileSource("big_10000.txt.gz").List(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		all = append(all, *e)
-	}); err != nil {
-		t.Fatal(err)
 	}
 	want := slices.Clone(all)
 	sortByTotal(want)
 	keys := func(es []conntrack.Entry) []string {
 		out := make([]string, len(es))
 		for i := range es {
-			out[i] = conntrack.Key(&es[i])
+			out[i] = conntrack.KeyOf(&es[i]).String()
 		}
 		return out
 	}

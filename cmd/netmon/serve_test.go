@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"io"
 	"net"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
 
 // TestServe runs the whole serve command on a replay, with the ingest loop
@@ -27,7 +27,7 @@ func TestServe(t *testing.T) {
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, cfg, &conntrack.FileSource{Path: fixture("replay")}, io.Discard,
+		done <- runServe(ctx, cfg, &source.File{Path: fixture("replay")}, io.Discard,
 			serveHooks{listening: func(a net.Addr) { addrc <- a }})
 	}()
 	var base string

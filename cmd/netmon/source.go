@@ -4,8 +4,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/netmon-dev/netmon/pkg/config"
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/ingest"
+	"github.com/netmon-dev/netmon/pkg/source"
 )
 
 // addSourceFlags adds the flags that choose where snapshots come from.
@@ -28,9 +28,9 @@ func addStoreFlags(fs *pflag.FlagSet) {
 // replayed file, or the conntrack command.
 func newSource(cfg config.Config) ingest.Source {
 	if cfg.InputFile != "" {
-		return &conntrack.FileSource{Path: cfg.InputFile}
+		return &source.File{Path: cfg.InputFile}
 	}
-	return &conntrack.Snapshot{Command: cfg.ConntrackPath, Timeout: cfg.ConntrackTimeout}
+	return &source.Conntrack{Command: cfg.ConntrackPath, Timeout: cfg.ConntrackTimeout}
 }
 
 // addLogFlags adds --log-level to long-running commands.

@@ -1,49 +1,88 @@
 package conntrack
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
+// Proto is an IP protocol number (6 is TCP, 17 UDP, 1 ICMP, ...).
+type Proto uint8
+
 // IP protocol numbers that conntrack prints by name.
 const (
-	ProtoICMP    uint8 = 1
-	ProtoTCP     uint8 = 6
-	ProtoUDP     uint8 = 17
-	ProtoDCCP    uint8 = 33
-	ProtoGRE     uint8 = 47
-	ProtoICMPv6  uint8 = 58
-	ProtoSCTP    uint8 = 132
-	ProtoUDPLite uint8 = 136
+	ProtoICMP    Proto = 1
+	ProtoTCP     Proto = 6
+	ProtoUDP     Proto = 17
+	ProtoDCCP    Proto = 33
+	ProtoGRE     Proto = 47
+	ProtoICMPv6  Proto = 58
+	ProtoSCTP    Proto = 132
+	ProtoUDPLite Proto = 136
 )
 
-// ProtoName returns the lower-case name conntrack uses for an IP protocol
-// number ("tcp", "icmpv6", ...), or "unknown" for protocols it has no
-// tracker for.
-func ProtoName(p uint8) string {
-	switch p {
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoDCCP:
-		return "dccp"
-	case ProtoGRE:
-		return "gre"
-	case ProtoICMPv6:
-		return "icmpv6"
-	case ProtoSCTP:
-		return "sctp"
-	case ProtoUDPLite:
-		return "udplite"
+// protoNames are the names conntrack prints, in the order ParseProto tries them.
+var protoNames = [...]struct {
+	p    Proto
+	name string
+}{
+	{ProtoTCP, "tcp"}, {ProtoUDP, "udp"}, {ProtoICMP, "icmp"}, {ProtoICMPv6, "icmpv6"},
+	{ProtoGRE, "gre"}, {ProtoSCTP, "sctp"}, {ProtoDCCP, "dccp"}, {ProtoUDPLite, "udplite"},
+}
+
+// protoTexts holds String of every protocol number, so that String, called
+// once per flow per cycle, never allocates.
+var protoTexts = func() (t [256]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	for _, n := range protoNames {
+		t[n.p] = n.name
+	}
+	return t
+}()
+
+// String returns the lower-case name conntrack uses ("tcp", "icmpv6", ...),
+// or the number ("253") for a protocol conntrack has no tracker for (it
+// prints those as "unknown 253").
+func (p Proto) String() string { return protoTexts[p] }
+
+// trackerName is the word conntrack prints before the number: String, or
+// "unknown".
+func (p Proto) trackerName() string {
+	if p.named() {
+		return protoTexts[p]
 	}
 	return "unknown"
 }
 
+func (p Proto) named() bool {
+	for _, n := range protoNames {
+		if n.p == p {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseProto is the inverse of String: a name conntrack uses or a number
+// from 0 to 255.
+func ParseProto(s string) (Proto, error) {
+	for _, n := range protoNames {
+		if n.name == s {
+			return n.p, nil
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("protocol %q: not a protocol name or a number from 0 to 255", s)
+	}
+	return Proto(v), nil
+}
+
 // HasPorts reports whether the protocol's tuples carry sport= and dport=.
-func HasPorts(p uint8) bool {
+func (p Proto) HasPorts() bool {
 	switch p {
 	case ProtoTCP, ProtoUDP, ProtoUDPLite, ProtoSCTP, ProtoDCCP:
 		return true
@@ -51,9 +90,9 @@ func HasPorts(p uint8) bool {
 	return false
 }
 
-// IsICMP reports whether p is ICMP or ICMPv6, whose tuples carry
-// type=, code= and id= instead of ports.
-func IsICMP(p uint8) bool { return p == ProtoICMP || p == ProtoICMPv6 }
+// IsICMP reports whether p is ICMP or ICMPv6, whose tuples carry type=,
+// code= and id= instead of ports.
+func (p Proto) IsICMP() bool { return p == ProtoICMP || p == ProtoICMPv6 }
 
 // Tuple is one direction of a flow.
 //
@@ -168,7 +207,7 @@ func (e Event) String() string {
 type Entry struct {
 	Event   Event
 	Family  uint8 // 2 (IPv4) or 10 (IPv6); derived from the address when the line has no family column
-	Proto   uint8 // IP protocol number (6, 17, 1, 58, 47, 253, ...)
+	Proto   Proto
 	Timeout uint32
 	// HasTimeout is false for offloaded flows, which print no timeout.
 	HasTimeout bool
@@ -183,8 +222,24 @@ type Entry struct {
 	Use     uint32
 }
 
-// ProtoName is ProtoName(e.Proto).
-func (e *Entry) ProtoName() string { return ProtoName(e.Proto) }
-
 // TotalBytes is the bytes of both directions.
 func (e *Entry) TotalBytes() uint64 { return e.Orig.Bytes + e.Reply.Bytes }
+
+// Counters returns e's counters as uplink (ORIGINAL) and downlink (REPLY).
+func (e *Entry) Counters() Counters {
+	return Counters{
+		UplinkPackets: e.Orig.Packets, UplinkBytes: e.Orig.Bytes,
+		DownlinkPackets: e.Reply.Packets, DownlinkBytes: e.Reply.Bytes,
+	}
+}
+
+// Counters are a flow's packet and byte counts by direction: uplink is the
+// ORIGINAL direction (what the LAN host sent), downlink the REPLY (what it
+// received). They are zero when the kernel's accounting is off
+// (nf_conntrack_acct=0).
+type Counters struct {
+	UplinkPackets, UplinkBytes, DownlinkPackets, DownlinkBytes uint64
+}
+
+// TotalBytes is uplink plus downlink bytes.
+func (c Counters) TotalBytes() uint64 { return c.UplinkBytes + c.DownlinkBytes }

@@ -6,32 +6,37 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestProtoName(t *testing.T) {
+func TestProto(t *testing.T) {
 	tests := []struct {
-		proto                 uint8
-		name                  string
-		hasPorts, isICMP, rev bool
+		proto            Proto
+		text, tracker    string
+		hasPorts, isICMP bool
 	}{
-		{proto: ProtoICMP, name: "icmp", isICMP: true},
-		{proto: ProtoTCP, name: "tcp", hasPorts: true},
-		{proto: ProtoUDP, name: "udp", hasPorts: true},
-		{proto: ProtoDCCP, name: "dccp", hasPorts: true},
-		{proto: ProtoGRE, name: "gre"},
-		{proto: ProtoICMPv6, name: "icmpv6", isICMP: true},
-		{proto: ProtoSCTP, name: "sctp", hasPorts: true},
-		{proto: ProtoUDPLite, name: "udplite", hasPorts: true},
-		{proto: 253, name: "unknown"},
-		{proto: 0, name: "unknown"},
+		{proto: ProtoICMP, text: "icmp", tracker: "icmp", isICMP: true},
+		{proto: ProtoTCP, text: "tcp", tracker: "tcp", hasPorts: true},
+		{proto: ProtoUDP, text: "udp", tracker: "udp", hasPorts: true},
+		{proto: ProtoDCCP, text: "dccp", tracker: "dccp", hasPorts: true},
+		{proto: ProtoGRE, text: "gre", tracker: "gre"},
+		{proto: ProtoICMPv6, text: "icmpv6", tracker: "icmpv6", isICMP: true},
+		{proto: ProtoSCTP, text: "sctp", tracker: "sctp", hasPorts: true},
+		{proto: ProtoUDPLite, text: "udplite", tracker: "udplite", hasPorts: true},
+		{proto: 253, text: "253", tracker: "unknown"},
+		{proto: 0, text: "0", tracker: "unknown"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := Entry{Proto: tc.proto}
-			got := []any{ProtoName(tc.proto), e.ProtoName(), HasPorts(tc.proto), IsICMP(tc.proto)}
-			want := []any{tc.name, tc.name, tc.hasPorts, tc.isICMP}
+		t.Run(tc.text, func(t *testing.T) {
+			back, err := ParseProto(tc.text)
+			got := []any{tc.proto.String(), tc.proto.trackerName(), tc.proto.HasPorts(), tc.proto.IsICMP(), back, err}
+			want := []any{tc.text, tc.tracker, tc.hasPorts, tc.isICMP, tc.proto, nil}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("proto %d (-want +got):\n%s", tc.proto, diff)
 			}
 		})
+	}
+	for _, bad := range []string{"", "unknown", "256", "-1", "TCP"} {
+		if p, err := ParseProto(bad); err == nil {
+			t.Errorf("ParseProto(%q) = %d, want an error", bad, p)
+		}
 	}
 }
 

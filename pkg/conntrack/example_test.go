@@ -1,7 +1,6 @@
 package conntrack_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -14,7 +13,7 @@ func ExampleParseLine() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(conntrack.Key(&e), e.State, e.Status, e.Orig.Bytes, e.Reply.Bytes)
+	fmt.Println(conntrack.KeyOf(&e), e.State, e.Status, e.Orig.Bytes, e.Reply.Bytes)
 
 	_, err = conntrack.ParseLine([]byte("ipv4     2 udp      17 27 src=10.0.0.5 dst=203.0.113.256 sport=41467 dport=53"))
 	fmt.Println(err)
@@ -30,8 +29,9 @@ garbage
 conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.
 `
 	var keys []string
-	st, err := conntrack.Parse(strings.NewReader(table), func(e *conntrack.Entry) {
-		keys = append(keys, conntrack.Key(e)) // copy: e is reused
+	st, err := conntrack.Parse(strings.NewReader(table), func(e *conntrack.Entry) bool {
+		keys = append(keys, conntrack.KeyOf(e).String()) // copy: e is reused
+		return true
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -42,21 +42,4 @@ conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.
 	// Output:
 	// [udp|10.0.0.5|41467|203.0.113.80|53 icmp|10.0.0.5|4660|203.0.113.80|8]
 	// 3 2 1 3 false line 3 col 8: proto: missing protocol number
-}
-
-func ExampleFileSource() {
-	src := &conntrack.FileSource{Path: "../../fixtures/conntrack/small_mixed.txt"}
-	var outbound int
-	st, err := src.Read(context.Background(), func(e *conntrack.Entry) {
-		if e.Orig.Src.IsPrivate() && !e.Orig.Dst.IsPrivate() {
-			outbound++
-		}
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(st.Entries, outbound)
-	// Output:
-	// 29 22
 }

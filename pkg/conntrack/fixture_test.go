@@ -56,3 +56,11 @@ func fixtureLines(tb testing.TB) [][]byte {
 	}
 	return lines
 }
+
+// each adapts a function to Parse's yield, never stopping.
+func each(fn func(*Entry)) func(*Entry) bool {
+	return func(e *Entry) bool {
+		fn(e)
+		return true
+	}
+}

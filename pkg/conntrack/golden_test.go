@@ -20,7 +20,7 @@ type goldenEntry struct {
 }
 
 func newGoldenEntry(e *Entry) goldenEntry {
-	return goldenEntry{Event: e.Event.String(), Entry: *e, Status: e.Status.String(), Key: Key(e)}
+	return goldenEntry{Event: e.Event.String(), Entry: *e, Status: e.Status.String(), Key: KeyOf(e).String()}
 }
 
 // bigSummary stands in for the entries of the big captures, whose full
@@ -133,7 +133,7 @@ func TestFixtureTrailers(t *testing.T) {
 			if !ok {
 				t.Fatalf("ParseTrailer(%s) found no trailer", tc.stderr)
 			}
-			st, err := Parse(bytes.NewReader(readFixture(t, tc.stdout)), func(*Entry) {})
+			st, err := Parse(bytes.NewReader(readFixture(t, tc.stdout)), each(func(*Entry) {}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,13 +149,13 @@ func TestFixtureTrailers(t *testing.T) {
 func listGolden(t *testing.T, name string) []byte {
 	t.Helper()
 	var entries [][]byte
-	st, err := Parse(bytes.NewReader(readFixture(t, name)), func(e *Entry) {
+	st, err := Parse(bytes.NewReader(readFixture(t, name)), each(func(e *Entry) {
 		b, err := json.Marshal(newGoldenEntry(e))
 		if err != nil {
 			t.Fatal(err)
 		}
 		entries = append(entries, b)
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func bigGolden(t *testing.T, name string) []byte {
 	t.Helper()
 	s := bigSummary{Kinds: map[string]int{}}
 	keys := map[FlowKey]bool{}
-	st, err := Parse(bytes.NewReader(readFixture(t, name)), func(e *Entry) {
+	st, err := Parse(bytes.NewReader(readFixture(t, name)), each(func(e *Entry) {
 		if len(keys) == 0 {
 			s.First = newGoldenEntry(e)
 		}
@@ -188,14 +188,14 @@ func bigGolden(t *testing.T, name string) []byte {
 		if e.Family == 10 {
 			fam = "ipv6"
 		}
-		kind := strings.Join(strings.Fields(fam+" "+e.ProtoName()+" "+e.State+" "+e.Status.String()), " ")
+		kind := strings.Join(strings.Fields(fam+" "+e.Proto.trackerName()+" "+e.State+" "+e.Status.String()), " ")
 		s.Kinds[kind]++
 		s.OrigPackets += e.Orig.Packets
 		s.OrigBytes += e.Orig.Bytes
 		s.ReplyPackets += e.Reply.Packets
 		s.ReplyBytes += e.Reply.Bytes
 		keys[KeyOf(e)] = true
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 //     (conntrack only tracks query types, whose code is 0);
 //   - any other protocol: 0 and 0.
 type FlowKey struct {
-	Proto            uint8
+	Proto            Proto
 	Src, Dst         netip.Addr
 	SrcPort, DstPort uint16
 }
@@ -29,7 +29,7 @@ type FlowKey struct {
 func KeyOf(e *Entry) FlowKey {
 	k := FlowKey{Proto: e.Proto, Src: e.Orig.Src, Dst: e.Orig.Dst}
 	switch {
-	case IsICMP(e.Proto):
+	case e.Proto.IsICMP():
 		k.SrcPort = e.Orig.ICMPID
 		k.DstPort = uint16(e.Orig.ICMPType)
 	default:
@@ -38,14 +38,11 @@ func KeyOf(e *Entry) FlowKey {
 	return k
 }
 
-// Key returns the text form of the flow key,
+// String returns the text form of the flow key,
 // "proto|orig.src|orig.sport|orig.dst|orig.dport", for example
 // "tcp|10.0.0.5|51234|93.184.216.34|443". See FlowKey for what the port
-// positions hold. Protocols conntrack has no name for use their number
-// ("253|10.0.0.6|0|203.0.113.89|0").
-func Key(e *Entry) string { return KeyOf(e).String() }
-
-// String returns the text form described at Key.
+// positions hold; the protocol is Proto.String ("253" for protocols
+// conntrack has no name for).
 func (k FlowKey) String() string {
 	b := make([]byte, 0, 64)
 	return string(k.AppendTo(b))
@@ -53,11 +50,7 @@ func (k FlowKey) String() string {
 
 // AppendTo appends the text form of k to b.
 func (k FlowKey) AppendTo(b []byte) []byte {
-	if name := ProtoName(k.Proto); name != "unknown" {
-		b = append(b, name...)
-	} else {
-		b = strconv.AppendUint(b, uint64(k.Proto), 10)
-	}
+	b = append(b, k.Proto.String()...)
 	b = append(b, '|')
 	b = k.Src.AppendTo(b)
 	b = append(b, '|')
@@ -69,24 +62,32 @@ func (k FlowKey) AppendTo(b []byte) []byte {
 	return b
 }
 
-// ParseKey parses the text form of a flow key (see Key) back into a
-// FlowKey. The protocol may be a name conntrack uses or a number.
+// Endpoints returns the source and destination as people read them:
+// "10.0.0.5:51234" and "[2001:db8::80]:443" for protocols with ports,
+// "10.0.0.5 id 7" and "203.0.113.80 type 8" for ICMP (echo id and type),
+// the bare addresses otherwise.
+func (k FlowKey) Endpoints() (src, dst string) {
+	switch {
+	case k.Proto.HasPorts():
+		return netip.AddrPortFrom(k.Src, k.SrcPort).String(), netip.AddrPortFrom(k.Dst, k.DstPort).String()
+	case k.Proto.IsICMP():
+		return k.Src.String() + " id " + strconv.Itoa(int(k.SrcPort)), k.Dst.String() + " type " + strconv.Itoa(int(k.DstPort))
+	}
+	return k.Src.String(), k.Dst.String()
+}
+
+// ParseKey parses the text form of a flow key (see String) back into a
+// FlowKey.
 func ParseKey(s string) (FlowKey, error) {
 	var k FlowKey
 	parts := strings.Split(s, "|")
 	if len(parts) != 5 {
 		return k, fmt.Errorf("parse flow key %q: want 5 fields separated by |, got %d", s, len(parts))
 	}
-	proto, ok := protoByName(parts[0])
-	if !ok {
-		n, err := strconv.ParseUint(parts[0], 10, 8)
-		if err != nil {
-			return k, fmt.Errorf("parse flow key %q: protocol: %w", s, err)
-		}
-		proto = uint8(n)
-	}
-	k.Proto = proto
 	var err error
+	if k.Proto, err = ParseProto(parts[0]); err != nil {
+		return k, fmt.Errorf("parse flow key %q: %w", s, err)
+	}
 	if k.Src, err = netip.ParseAddr(parts[1]); err != nil {
 		return k, fmt.Errorf("parse flow key %q: source: %w", s, err)
 	}
@@ -103,15 +104,4 @@ func ParseKey(s string) (FlowKey, error) {
 	}
 	k.SrcPort, k.DstPort = uint16(sp), uint16(dp)
 	return k, nil
-}
-
-// protoByName is the inverse of ProtoName for the protocols conntrack
-// names ("unknown" is no protocol).
-func protoByName(name string) (uint8, bool) {
-	for _, p := range [...]uint8{ProtoICMP, ProtoTCP, ProtoUDP, ProtoDCCP, ProtoGRE, ProtoICMPv6, ProtoSCTP, ProtoUDPLite} {
-		if ProtoName(p) == name {
-			return p, true
-		}
-	}
-	return 0, false
 }

@@ -53,7 +53,7 @@ func TestKey(t *testing.T) {
 			if diff := cmp.Diff(tc.wantKey, KeyOf(&e), equateAddrs); diff != "" {
 				t.Errorf("KeyOf (-want +got):\n%s", diff)
 			}
-			if got := Key(&e); got != tc.want {
+			if got := KeyOf(&e).String(); got != tc.want {
 				t.Errorf("Key = %q, want %q", got, tc.want)
 			}
 			if got := string(KeyOf(&e).AppendTo([]byte("x="))); got != "x="+tc.want {
@@ -97,6 +97,33 @@ func TestParseKeyErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if k, err := ParseKey(tc.in); err == nil {
 				t.Errorf("ParseKey(%q) = %+v, want an error", tc.in, k)
+			}
+		})
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		key      string
+		src, dst string
+	}{
+		{"tcp|10.0.0.5|51234|93.184.216.34|443", "10.0.0.5:51234", "93.184.216.34:443"},
+		{"udp|fd00::5|41467|2001:db8::80|53", "[fd00::5]:41467", "[2001:db8::80]:53"},
+		{"sctp|10.0.0.5|5000|203.0.113.80|5001", "10.0.0.5:5000", "203.0.113.80:5001"},
+		{"icmp|10.0.0.5|4660|203.0.113.80|8", "10.0.0.5 id 4660", "203.0.113.80 type 8"},
+		{"icmpv6|fd00::5|7|2001:db8::80|128", "fd00::5 id 7", "2001:db8::80 type 128"},
+		{"gre|10.0.0.5|0|203.0.113.80|0", "10.0.0.5", "203.0.113.80"},
+		{"253|10.0.0.6|0|203.0.113.89|0", "10.0.0.6", "203.0.113.89"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			k, err := ParseKey(tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, dst := k.Endpoints()
+			if diff := cmp.Diff([]string{tc.src, tc.dst}, []string{src, dst}); diff != "" {
+				t.Errorf("Endpoints (-want +got):\n%s", diff)
 			}
 		})
 	}

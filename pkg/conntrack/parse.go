@@ -76,7 +76,7 @@ func parseLineWith(line []byte, e *Entry, fast bool) *ParseError {
 		addrCol [4]int // columns of orig src, orig dst, reply src, reply dst
 		nsrc    int
 	)
-	if fast && tok.kind == tokPair && tok.id == keySrc && HasPorts(e.Proto) &&
+	if fast && tok.kind == tokPair && tok.id == keySrc && e.Proto.HasPorts() &&
 		fastTuples(&l, e, &seen, &addrCol) {
 		// Carry on after the reply tuple, inside it, as the loop would.
 		cur, curSeen, nsrc = &e.Reply, &seen[1], 2
@@ -152,7 +152,7 @@ func parseLineWith(line []byte, e *Entry, fast bool) *ParseError {
 				// Inside an ICMP tuple id= is the echo id. Anywhere else
 				// (the conntrack id that -o id prints on an event line,
 				// which has no use= before it) it is no tuple field.
-				if !IsICMP(e.Proto) || *curSeen&seenID != 0 {
+				if !e.Proto.IsICMP() || *curSeen&seenID != 0 {
 					continue
 				}
 				cur.ICMPID, why = readU16(&l)
@@ -253,10 +253,10 @@ func parseHeader(l *lexer, tok *token, e *Entry) *ParseError {
 	if why != "" {
 		return perrAt(num.col, "proto", why)
 	}
-	if ProtoName(uint8(p)) != string(name) {
+	if Proto(p).trackerName() != string(name) {
 		return perrAt(nameCol, "proto", "protocol name does not match number "+strconv.FormatUint(p, 10))
 	}
-	e.Proto = uint8(p)
+	e.Proto = Proto(p)
 	l.next(tok)
 	return parseTimeoutState(l, tok, e)
 }
@@ -293,7 +293,7 @@ var (
 	}{{"ipv4     2 ", 2}, {"ipv6     10 ", 10}}
 	fixedProtos = [...]struct {
 		text  string
-		proto uint8
+		proto Proto
 	}{
 		{"udp      17 ", ProtoUDP}, {"tcp      6 ", ProtoTCP}, {"icmp     1 ", ProtoICMP},
 		{"icmpv6   58 ", ProtoICMPv6}, {"gre      47 ", ProtoGRE}, {"sctp     132 ", ProtoSCTP},
@@ -331,9 +331,9 @@ func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:l
 func finish(e *Entry, seen [2]uint16, addrCol [4]int, endCol int) *ParseError {
 	need := seenSrc | seenDst
 	switch {
-	case HasPorts(e.Proto):
+	case e.Proto.HasPorts():
 		need |= seenSport | seenDport
-	case IsICMP(e.Proto):
+	case e.Proto.IsICMP():
 		need |= seenType | seenCode | seenID
 	case e.Proto == ProtoGRE:
 		need |= seenSrcKey | seenDstKey
@@ -524,9 +524,12 @@ func parseHex16(b []byte) (uint16, string) {
 	return uint16(v), ""
 }
 
-// Parse reads a whole conntrack listing from r and calls fn for each entry,
-// streaming: memory stays bounded whatever the input. The *Entry passed to
-// fn is reused for the next line, so fn must copy what it keeps.
+// Parse reads a whole conntrack listing from r and calls yield for each
+// entry, streaming: memory stays bounded whatever the input. The *Entry
+// passed to yield is reused for the next line, so yield must copy what it
+// keeps. When yield returns false Parse stops at once and returns what it
+// counted so far; yield has the type of an iter.Seq's, so
+// `func(y func(*Entry) bool) { Parse(r, y) }` is a sequence of entries.
 //
 // Blank lines are skipped and not counted. The conntrack trailer ("...: N
 // flow entries have been shown.") sets Stats.Reported and is no flow. It
@@ -537,8 +540,8 @@ func parseHex16(b []byte) (uint16, string) {
 // skipped and counted in Stats.Skipped, the first MaxKeptErrors of them
 // kept with their 1-based line numbers. The error is only ever a read
 // error of r; then the stats cover what was read.
-func Parse(r io.Reader, fn func(*Entry)) (Stats, error) {
-	p := streamParser{st: Stats{Reported: -1}, fn: fn}
+func Parse(r io.Reader, yield func(*Entry) bool) (Stats, error) {
+	p := streamParser{st: Stats{Reported: -1}, yield: yield}
 	br := bufio.NewReaderSize(r, MaxLineBytes)
 	lineNo := 0
 	for {
@@ -555,6 +558,9 @@ func Parse(r io.Reader, fn func(*Entry)) (Stats, error) {
 		} else if len(line) > 0 {
 			lineNo++
 			p.line(line, lineNo)
+		}
+		if p.stopped {
+			return p.st, nil
 		}
 		if err != nil {
 			if len(p.carry) > 0 { // a line cut by the trailer and never continued
@@ -573,10 +579,11 @@ var trailerEnd = []byte("have been shown.")
 
 // streamParser is Parse's state between lines.
 type streamParser struct {
-	st    Stats
-	fn    func(*Entry)
-	e     Entry
-	carry []byte // the start of a line the trailer cut in two, rare
+	st      Stats
+	yield   func(*Entry) bool
+	stopped bool // yield returned false
+	e       Entry
+	carry   []byte // the start of a line the trailer cut in two, rare
 }
 
 // line handles one line of Parse's input.
@@ -607,7 +614,7 @@ func (p *streamParser) line(line []byte, lineNo int) {
 		return
 	}
 	p.st.Entries++
-	p.fn(&p.e)
+	p.stopped = !p.yield(&p.e)
 }
 
 // skip counts a malformed line and keeps its error while there is room.

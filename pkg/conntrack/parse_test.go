@@ -447,7 +447,7 @@ func TestParse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var entries []Entry
-			st, err := Parse(tc.input, func(e *Entry) { entries = append(entries, *e) })
+			st, err := Parse(tc.input, each(func(e *Entry) { entries = append(entries, *e) }))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -471,10 +471,10 @@ func TestParse(t *testing.T) {
 func TestParseEntryIsReused(t *testing.T) {
 	var ptrs []*Entry
 	var keys []string
-	_, err := Parse(strings.NewReader(tcpLine+"\n"+udpLine+"\n"), func(e *Entry) {
+	_, err := Parse(strings.NewReader(tcpLine+"\n"+udpLine+"\n"), each(func(e *Entry) {
 		ptrs = append(ptrs, e)
-		keys = append(keys, Key(e))
-	})
+		keys = append(keys, KeyOf(e).String())
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +490,7 @@ func TestParseEntryIsReused(t *testing.T) {
 func TestParseReadError(t *testing.T) {
 	boom := errors.New("boom")
 	var n int
-	st, err := Parse(&errReader{data: []byte(tcpLine + "\n" + udpLine[:40]), err: boom}, func(*Entry) { n++ })
+	st, err := Parse(&errReader{data: []byte(tcpLine + "\n" + udpLine[:40]), err: boom}, each(func(*Entry) { n++ }))
 	if !errors.Is(err, boom) {
 		t.Fatalf("Parse error = %v, want it to wrap %v", err, boom)
 	}
@@ -542,7 +542,7 @@ func BenchmarkParse(b *testing.B) {
 	cpu0 := processCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
-		st, err := Parse(bytes.NewReader(data), func(*Entry) {})
+		st, err := Parse(bytes.NewReader(data), each(func(*Entry) {}))
 		if err != nil || st.Entries != lines {
 			b.Fatalf("Parse: %d of %d entries, err %v", st.Entries, lines, err)
 		}
@@ -579,7 +579,7 @@ func BenchmarkParseLine(b *testing.B) {
 func BenchmarkParseHugeLine(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		st, err := Parse(&repeatReader{c: 'a', n: 50 << 20, tail: []byte("\n")}, func(*Entry) {})
+		st, err := Parse(&repeatReader{c: 'a', n: 50 << 20, tail: []byte("\n")}, each(func(*Entry) {}))
 		if err != nil || st.Skipped != 1 {
 			b.Fatalf("Parse: %+v, %v", st, err)
 		}
@@ -594,11 +594,11 @@ func TestParseMergedStderr(t *testing.T) {
 	stderr := readFixture(t, "small_mixed.stderr")
 	merged := append(append(append([]byte(nil), stdout[:4096]...), stderr...), stdout[4096:]...)
 	var keys, wantKeys []string
-	st, err := Parse(bytes.NewReader(merged), func(e *Entry) { keys = append(keys, Key(e)) })
+	st, err := Parse(bytes.NewReader(merged), each(func(e *Entry) { keys = append(keys, KeyOf(e).String()) }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Parse(bytes.NewReader(stdout), func(e *Entry) { wantKeys = append(wantKeys, Key(e)) }); err != nil {
+	if _, err := Parse(bytes.NewReader(stdout), each(func(e *Entry) { wantKeys = append(wantKeys, KeyOf(e).String()) })); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(Stats{Lines: 29, Entries: 29, Reported: 29}, st); diff != "" {

@@ -3,12 +3,12 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
@@ -32,7 +32,7 @@ func BenchmarkCycle(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					return &Ingester{Source: &conntrack.FileSource{Path: path}, Filter: f, Store: db, Retention: time.Hour}, db
+					return &Ingester{Source: &source.File{Path: path}, Filter: f, Store: db, Retention: time.Hour}, db
 				}
 				in, db := newIngester()
 				if mode == "steady" {

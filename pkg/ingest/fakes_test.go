@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"context"
+	"iter"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
@@ -17,13 +20,13 @@ var (
 	_ Classifier = fakeClassifier(nil)
 	_ Store      = (*fakeStore)(nil)
 	_ Store      = (*store.DB)(nil)
-	_ Source     = (*conntrack.Snapshot)(nil)
-	_ Source     = (*conntrack.FileSource)(nil)
+	_ Source     = (*source.Conntrack)(nil)
+	_ Source     = (*source.File)(nil)
 	_ Classifier = (*filter.Filter)(nil)
 )
 
-// fakeSource replays entries, then returns stats and err. With block set,
-// Read waits for ctx to be done before returning ctx's error.
+// fakeSource yields entries, then sets stats and yields err if not nil.
+// With block set, it waits for ctx to be done and yields ctx's error.
 type fakeSource struct {
 	entries []conntrack.Entry
 	stats   conntrack.Stats
@@ -31,16 +34,24 @@ type fakeSource struct {
 	block   bool
 }
 
-func (s *fakeSource) Read(ctx context.Context, fn func(*conntrack.Entry)) (conntrack.Stats, error) {
-	for i := range s.entries {
-		e := s.entries[i] // a copy: fn must not keep the pointer
-		fn(&e)
+func (s *fakeSource) List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	return func(yield func(*conntrack.Entry, error) bool) {
+		for i := range s.entries {
+			e := s.entries[i] // a copy: the consumer must not keep the pointer
+			if !yield(&e, nil) {
+				return
+			}
+		}
+		*st = s.stats
+		err := s.err
+		if s.block {
+			<-ctx.Done()
+			err = ctx.Err()
+		}
+		if err != nil {
+			yield(nil, err)
+		}
 	}
-	if s.block {
-		<-ctx.Done()
-		return s.stats, ctx.Err()
-	}
-	return s.stats, s.err
 }
 
 // fakeClassifier is a function deciding what is outbound.
@@ -54,11 +65,11 @@ var lanToWAN = fakeClassifier(func(e *conntrack.Entry) bool {
 	return lan.Contains(e.Orig.Src) && !lan.Contains(e.Orig.Dst)
 })
 
-// reconcileCall is what one Store.ReconcileFunc call received: the
-// flows its read added, copied.
+// reconcileCall is what one Store.Reconcile call received: the entries
+// of its read, copied.
 type reconcileCall struct {
 	Now       time.Time
-	Flows     []store.Flow
+	Flows     []conntrack.Entry
 	Retention time.Duration
 }
 
@@ -73,22 +84,26 @@ type fakeStore struct {
 	reconcile func(ctx context.Context, n int) (store.CycleResult, error) // n: 1-based call number
 }
 
-func (s *fakeStore) ReconcileFunc(ctx context.Context, now time.Time, read store.ReadFunc, retention time.Duration) (store.CycleResult, error) {
-	var flows []store.Flow
-	if err := read(func(f *store.Flow) { flows = append(flows, *f) }); err != nil {
-		s.mu.Lock()
-		s.aborted++
-		s.mu.Unlock()
-		return store.CycleResult{}, err
+func (s *fakeStore) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (store.CycleResult, *flows.Delta, error) {
+	var es []conntrack.Entry
+	for e, err := range read {
+		if err != nil {
+			s.mu.Lock()
+			s.aborted++
+			s.mu.Unlock()
+			return store.CycleResult{}, nil, err
+		}
+		es = append(es, *e)
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, reconcileCall{now, flows, retention})
+	s.calls = append(s.calls, reconcileCall{now, es, retention})
 	n := len(s.calls)
 	s.mu.Unlock()
 	if s.reconcile != nil {
-		return s.reconcile(ctx, n)
+		res, err := s.reconcile(ctx, n)
+		return res, nil, err
 	}
-	return store.CycleResult{Opened: len(flows), RowsWritten: len(flows) + 1}, nil
+	return store.CycleResult{Opened: len(es), RowsWritten: len(es) + 1}, nil, nil
 }
 
 // Aborted is the number of cycles whose read failed.
@@ -120,7 +135,7 @@ func (c *stepClock) Now() time.Time {
 }
 
 // entry builds a conntrack entry for the tests.
-func entry(proto uint8, src string, sport uint16, dst string, dport uint16, upB, downB uint64) conntrack.Entry {
+func entry(proto conntrack.Proto, src string, sport uint16, dst string, dport uint16, upB, downB uint64) conntrack.Entry {
 	return conntrack.Entry{
 		Proto: proto,
 		Orig: conntrack.Tuple{

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"io"
 	"log/slog"
 	"os"
@@ -22,7 +23,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
@@ -156,7 +156,7 @@ func newFaultRig(t *testing.T, dbPath string) *faultRig {
 	r.use(readCapture(t, "small_mixed.txt"))
 	clock := &stepClock{t: t0, step: time.Second}
 	r.in = &Ingester{
-		Source: &conntrack.FileSource{Path: r.snapshot},
+		Source: &source.File{Path: r.snapshot},
 		Filter: lanFilter(t), Store: db, Now: clock.Now, Retention: time.Hour,
 		Logger: slog.New(r.log),
 	}
@@ -379,7 +379,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	for i := range 3 {
 		db, err := store.Open(ctx, path)
 		if err == nil {
-			in := &Ingester{Source: &conntrack.FileSource{Path: r.snapshot}, Filter: r.in.Filter, Store: db,
+			in := &Ingester{Source: &source.File{Path: r.snapshot}, Filter: r.in.Filter, Store: db,
 				Now: func() time.Time { return t0.Add(time.Hour) }}
 			_, err = in.ReconcileSnapshot(ctx)
 			db.Close()
@@ -410,7 +410,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 		t.Errorf("rows changed across the read-only episode (-before +after):\n%s", diff)
 	}
 	r.use(bigSnapshot(t))
-	in := &Ingester{Source: &conntrack.FileSource{Path: r.snapshot}, Filter: r.in.Filter, Store: db,
+	in := &Ingester{Source: &source.File{Path: r.snapshot}, Filter: r.in.Filter, Store: db,
 		Now: func() time.Time { return t0.Add(time.Hour) }}
 	if sum, err := in.ReconcileSnapshot(ctx); err != nil || sum.Opened < 1000 {
 		t.Fatalf("cycle after remounting read-write: %v, %+v", err, sum)

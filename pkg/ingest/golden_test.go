@@ -5,14 +5,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under fixtures/ingest")
@@ -33,7 +32,7 @@ func TestReplayGolden(t *testing.T) {
 		// One file per cycle, named explicitly: the directory also holds
 		// a README that is not a snapshot.
 		name := fmt.Sprintf("%02d.txt", i%6)
-		in.Source = &conntrack.FileSource{Path: filepath.Join("..", "..", "fixtures", "replay", name)}
+		in.Source = &source.File{Path: filepath.Join("..", "..", "fixtures", "replay", name)}
 		sum, err := in.ReconcileSnapshot(ctx)
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i+1, err)

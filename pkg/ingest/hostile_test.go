@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
@@ -210,45 +210,45 @@ func hostileCases() []hostileCase {
 			name:     "hangs forever",
 			script:   `exec sleep 600`,
 			timeout:  300 * time.Millisecond,
-			wantErr:  conntrack.ErrTimeout,
+			wantErr:  source.ErrTimeout,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "hangs after half the table",
 			script:   `head -n 15 "$TABLE"; exec sleep 600`,
 			timeout:  300 * time.Millisecond,
-			wantErr:  conntrack.ErrTimeout,
+			wantErr:  source.ErrTimeout,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "exits non-zero after the whole table",
 			script:   `cat "$TABLE"; echo 'conntrack v1.4.7 (conntrack-tools): Operation failed: invalid parameters' >&2; exit 1`,
-			wantErr:  conntrack.ErrExit,
+			wantErr:  source.ErrExit,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "killed by a signal halfway",
 			script:   `head -n 15 "$TABLE"; kill -9 $$`,
-			wantErr:  conntrack.ErrExit,
+			wantErr:  source.ErrExit,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "kernel refuses the dump",
 			script:   `echo 'conntrack v1.4.7 (conntrack-tools): Operation failed: Operation not permitted' >&2; exit 1`,
-			wantErr:  conntrack.ErrPermission,
+			wantErr:  source.ErrPermission,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "missing command",
 			command:  "/nonexistent/netmon-test/conntrack",
-			wantErr:  conntrack.ErrNotInstalled,
+			wantErr:  source.ErrNotInstalled,
 			maxAlloc: 1 * mib,
 		},
 		{
 			name:     "output beyond the size limit",
 			script:   `cat "$TABLE"; yes "$(head -n 1 "$TABLE")"`,
 			maxBytes: 1 << 20,
-			wantErr:  conntrack.ErrTooLarge,
+			wantErr:  source.ErrTooLarge,
 			maxAlloc: 8 * mib,
 		},
 	}
@@ -289,7 +289,7 @@ func TestHostileSnapshots(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			src := &conntrack.Snapshot{Command: cmd, Timeout: tc.timeout, MaxBytes: tc.maxBytes}
+			src := &source.Conntrack{Command: cmd, Timeout: tc.timeout, MaxBytes: tc.maxBytes}
 
 			db, in := seededIngester(t, filepath.Join(dir, "hostile.db"), lan, tablePath)
 			in.Source = src
@@ -327,7 +327,7 @@ func TestHostileSnapshots(t *testing.T) {
 			cleanPath := filepath.Join(dir, "clean.txt")
 			writeFile(t, cleanPath, tc.equivalent(table))
 			cleanDB, cleanIn := seededIngester(t, filepath.Join(dir, "clean.db"), lan, tablePath)
-			cleanIn.Source = &conntrack.FileSource{Path: cleanPath}
+			cleanIn.Source = &source.File{Path: cleanPath}
 			if _, err := cleanIn.ReconcileSnapshot(context.Background()); err != nil {
 				t.Fatalf("clean cycle: %v", err)
 			}
@@ -349,7 +349,7 @@ func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string
 	db := openStore(t, path)
 	now := t0
 	in := &Ingester{
-		Source: &conntrack.FileSource{Path: seedPath},
+		Source: &source.File{Path: seedPath},
 		Filter: f, Store: db, Retention: time.Hour,
 		Now: func() time.Time { return now },
 	}

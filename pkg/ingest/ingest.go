@@ -4,20 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
-// Source reads one whole snapshot of the conntrack table, calling fn for
-// each entry (fn must not keep the pointer). conntrack.Snapshot and
-// conntrack.FileSource satisfy it.
+// Source lists the conntrack table once per call: it yields each entry
+// (the pointer is reused, copy what you keep) and, when the read fails, a
+// last (nil, err); when the sequence ends *st holds the parse's counts.
+// source.Conntrack and source.File satisfy it.
 type Source interface {
-	Read(ctx context.Context, fn func(*conntrack.Entry)) (conntrack.Stats, error)
+	List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error]
 }
 
 // Classifier decides which entries are outbound flows. *filter.Filter
@@ -26,12 +29,13 @@ type Classifier interface {
 	Outbound(*conntrack.Entry) bool
 }
 
-// Store records one snapshot's outbound flows, which read hands over
-// while the store's cycle is open (see store.DB.ReconcileFunc): the
-// snapshot is never held in memory whole. A read error must abort the
-// cycle, write nothing, and come back unchanged. *store.DB satisfies it.
+// Store records one read's outbound flows, ranging over them while its
+// cycle is open (see store.DB.Reconcile): the read is never held in memory
+// whole. An error the sequence yields must abort the cycle, write nothing,
+// and come back unchanged. It returns what the cycle changed, valid until
+// its next cycle. *store.DB satisfies it.
 type Store interface {
-	ReconcileFunc(ctx context.Context, now time.Time, read store.ReadFunc, retention time.Duration) (store.CycleResult, error)
+	Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (store.CycleResult, *flows.Delta, error)
 }
 
 // ErrUnusableSnapshot is wrapped by the error of a cycle whose snapshot
@@ -61,6 +65,10 @@ type Ingester struct {
 	// CommitTimeout bounds the write of a cycle, which runs detached from
 	// cancellation (DefaultCommitTimeout when zero).
 	CommitTimeout time.Duration
+	// Observe, when set, receives what every successful cycle changed, at
+	// the time of its read: the one place per-cycle consumers (history,
+	// rates, metrics) plug in. The delta is valid only during the call.
+	Observe func(now time.Time, d *flows.Delta)
 
 	mu     sync.Mutex
 	status Status
@@ -153,54 +161,61 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 	if timeout <= 0 {
 		timeout = DefaultCommitTimeout
 	}
-	// The store's work runs on wctx, detached from ctx: once the snapshot
-	// is read, a cancel waits for the commit (bounded by timeout, counted
+	// The store's work runs on wctx, detached from ctx: once the read is
+	// over, a cancel waits for the commit (bounded by timeout, counted
 	// from the end of the read) instead of abandoning the cycle halfway.
 	wctx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrite()
 	var (
+		stats   conntrack.Stats
 		readErr error
 		timer   *time.Timer
 	)
-	read := func(add func(*store.Flow)) error {
-		var (
-			f        store.Flow
-			outbound int
-		)
-		stats, err := in.Source.Read(ctx, func(e *conntrack.Entry) {
+	fail := func(err error) error {
+		readErr = fmt.Errorf("read conntrack: %w", err)
+		return readErr
+	}
+	outbound := func(yield func(*conntrack.Entry, error) bool) {
+		for e, err := range in.Source.List(ctx, &stats) {
+			if err != nil {
+				yield(nil, fail(err))
+				return
+			}
 			sum.Entries++
 			if in.Filter.Outbound(e) {
-				outbound++
-				f = FlowOf(e)
-				add(&f)
+				sum.Outbound++
+				if !yield(e, nil) {
+					return
+				}
 			}
-		})
-		sum.Skipped, sum.Reported, sum.ParseErrors = stats.Skipped, stats.Reported, stats.Errors
-		if err == nil {
-			err = ctx.Err() // a source that ignores ctx must not be trusted after a cancel
 		}
+		err := ctx.Err() // a source that ignores ctx must not be trusted after a cancel
 		if err == nil {
 			err = usable(stats)
 		}
 		if err != nil {
-			readErr = fmt.Errorf("read conntrack: %w", err)
-			return readErr
+			yield(nil, fail(err))
+			return
 		}
-		sum.Outbound = outbound
 		timer = time.AfterFunc(timeout, cancelWrite)
-		return nil
 	}
-	res, err := in.Store.ReconcileFunc(wctx, in.now(), read, in.Retention)
+	now := in.now()
+	res, delta, err := in.Store.Reconcile(wctx, now, outbound, in.Retention)
 	if timer != nil {
 		timer.Stop()
 	}
+	sum.Skipped, sum.Reported, sum.ParseErrors = stats.Skipped, stats.Reported, stats.Errors
 	switch {
 	case readErr != nil:
+		sum.Outbound = 0
 		return readErr // the store rolled back: the database is as it was
 	case err != nil:
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	sum.CycleResult = res
+	if in.Observe != nil && delta != nil {
+		in.Observe(now, delta)
+	}
 	return nil
 }
 
@@ -218,29 +233,4 @@ func usable(st conntrack.Stats) error {
 		return fmt.Errorf("%w: conntrack reported %d entries but %d lines were read", ErrUnusableSnapshot, st.Reported, st.Lines)
 	}
 	return nil
-}
-
-// FlowOf converts a conntrack entry to the store's flow: the protocol by
-// name (its number as text when conntrack has no name for it), the ports
-// of conntrack.KeyOf (ICMP: echo id and type; GRE: keys), the status flags
-// as text, uplink from the original direction and downlink from the reply.
-func FlowOf(e *conntrack.Entry) store.Flow {
-	k := conntrack.KeyOf(e)
-	proto := conntrack.ProtoName(e.Proto)
-	if proto == "unknown" {
-		proto = strconv.Itoa(int(e.Proto))
-	}
-	return store.Flow{
-		Proto:           proto,
-		SrcIP:           k.Src,
-		SrcPort:         k.SrcPort,
-		DstIP:           k.Dst,
-		DstPort:         k.DstPort,
-		State:           e.State,
-		Flags:           e.Status.String(),
-		UplinkPackets:   e.Orig.Packets,
-		UplinkBytes:     e.Orig.Bytes,
-		DownlinkPackets: e.Reply.Packets,
-		DownlinkBytes:   e.Reply.Bytes,
-	}
 }

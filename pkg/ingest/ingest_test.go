@@ -21,54 +21,6 @@ var addrOpts = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 
 var t0 = time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
 
-func TestFlowOf(t *testing.T) {
-	icmp := conntrack.Entry{Proto: conntrack.ProtoICMP, Orig: conntrack.Tuple{
-		Src: netip.MustParseAddr("10.0.0.5"), Dst: netip.MustParseAddr("203.0.113.80"),
-		ICMPType: 8, ICMPID: 4242, Packets: 3, Bytes: 252,
-	}, Reply: conntrack.Tuple{Packets: 3, Bytes: 252}}
-	tcp := entry(conntrack.ProtoTCP, "10.0.0.5", 40000, "203.0.113.80", 443, 1000, 5000)
-	tcp.State = "ESTABLISHED"
-	tcp.Status = conntrack.StatusAssured
-	gre := entry(conntrack.ProtoGRE, "10.0.0.6", 0x10, "203.0.113.84", 0x20, 60, 0)
-	gre.Status = conntrack.StatusUnreplied
-	unknown := conntrack.Entry{Proto: 253, Orig: conntrack.Tuple{
-		Src: netip.MustParseAddr("10.0.0.6"), Dst: netip.MustParseAddr("203.0.113.89"), Packets: 1, Bytes: 68,
-	}, Status: conntrack.StatusUnreplied}
-
-	tests := []struct {
-		name string
-		in   conntrack.Entry
-		want store.Flow
-	}{
-		{"tcp with state and flags", tcp, store.Flow{
-			Proto: "tcp", SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: 40000,
-			DstIP: netip.MustParseAddr("203.0.113.80"), DstPort: 443, State: "ESTABLISHED", Flags: "ASSURED",
-			UplinkPackets: 1, UplinkBytes: 1000, DownlinkPackets: 1, DownlinkBytes: 5000,
-		}},
-		{"icmp uses echo id and type", icmp, store.Flow{
-			Proto: "icmp", SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: 4242,
-			DstIP: netip.MustParseAddr("203.0.113.80"), DstPort: 8,
-			UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, DownlinkBytes: 252,
-		}},
-		{"gre keys in the port fields", gre, store.Flow{
-			Proto: "gre", SrcIP: netip.MustParseAddr("10.0.0.6"), SrcPort: 0x10,
-			DstIP: netip.MustParseAddr("203.0.113.84"), DstPort: 0x20, Flags: "UNREPLIED",
-			UplinkPackets: 1, UplinkBytes: 60, DownlinkPackets: 1,
-		}},
-		{"unknown protocol by number", unknown, store.Flow{
-			Proto: "253", SrcIP: netip.MustParseAddr("10.0.0.6"), DstIP: netip.MustParseAddr("203.0.113.89"),
-			Flags: "UNREPLIED", UplinkPackets: 1, UplinkBytes: 68,
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, FlowOf(&tt.in), addrOpts); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 func TestReconcileSnapshot(t *testing.T) {
 	out1 := entry(conntrack.ProtoTCP, "10.0.0.5", 40000, "203.0.113.80", 443, 1000, 5000)
 	out2 := entry(conntrack.ProtoUDP, "10.0.0.6", 5353, "203.0.113.81", 53, 60, 120)
@@ -84,7 +36,7 @@ func TestReconcileSnapshot(t *testing.T) {
 		wantErr   error // errors.Is target, nil for success
 		wantCalls int   // cycles whose read succeeded
 		aborted   int   // cycles the store rolled back for a failed read
-		wantFlows []store.Flow
+		wantFlows []conntrack.Entry
 		want      Summary
 	}{
 		{
@@ -92,7 +44,7 @@ func TestReconcileSnapshot(t *testing.T) {
 			source: &fakeSource{entries: []conntrack.Entry{out1, lanOnly, out2},
 				stats: conntrack.Stats{Lines: 4, Entries: 3, Skipped: 1, Errors: []*conntrack.ParseError{parseErr}, Reported: 4}},
 			wantCalls: 1,
-			wantFlows: []store.Flow{FlowOf(&out1), FlowOf(&out2)},
+			wantFlows: []conntrack.Entry{out1, out2},
 			want: Summary{Entries: 3, Outbound: 2, Skipped: 1, Reported: 4, ParseErrors: []*conntrack.ParseError{parseErr},
 				CycleResult: store.CycleResult{Opened: 2, RowsWritten: 3}, Took: 2 * time.Second},
 		},
@@ -116,7 +68,7 @@ func TestReconcileSnapshot(t *testing.T) {
 			store:     func(context.Context, int) (store.CycleResult, error) { return store.CycleResult{}, storeErr },
 			wantErr:   storeErr,
 			wantCalls: 1,
-			wantFlows: []store.Flow{FlowOf(&out1)},
+			wantFlows: []conntrack.Entry{out1},
 			want:      Summary{Entries: 1, Outbound: 1, Reported: -1, Took: 2 * time.Second},
 		},
 	}

@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"context"
+	"github.com/google/go-cmp/cmp"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
@@ -34,14 +37,24 @@ func realPipeline(t *testing.T) (*filter.Filter, *store.DB) {
 // TestReplayRealCapture runs the real parser, filter and store over the
 // small_mixed capture twice: the first cycle stores exactly the outbound
 // flows, all from the LAN, and the second (same table) writes only the
-// bookkeeping row.
+// bookkeeping row. Observe sees each cycle's delta: the growth of the
+// opened flows is the bytes stored, then nothing.
 func TestReplayRealCapture(t *testing.T) {
 	ctx := context.Background()
 	f, db := realPipeline(t)
 	clock := &stepClock{t: t0, step: time.Second}
+	var observed []conntrack.Counters // per cycle, the sum of the growth
 	in := &Ingester{
-		Source: &conntrack.FileSource{Path: filepath.Join("..", "..", "fixtures", "conntrack", "small_mixed.txt")},
+		Source: &source.File{Path: filepath.Join("..", "..", "fixtures", "conntrack", "small_mixed.txt")},
 		Filter: f, Store: db, Now: clock.Now, Retention: time.Hour,
+		Observe: func(_ time.Time, d *flows.Delta) {
+			var sum conntrack.Counters
+			for c := range d.All() {
+				sum.UplinkBytes += c.Growth.UplinkBytes
+				sum.DownlinkBytes += c.Growth.DownlinkBytes
+			}
+			observed = append(observed, sum)
+		},
 	}
 
 	first, err := in.ReconcileSnapshot(ctx)
@@ -62,9 +75,12 @@ func TestReplayRealCapture(t *testing.T) {
 		t.Errorf("stored %d rows (total %d, opened %d) for %d outbound flows with %d duplicates",
 			len(conns), total, first.Opened, first.Outbound, first.Duplicates)
 	}
+	var stored conntrack.Counters
 	for _, c := range conns {
-		if !labLAN[0].Contains(c.SrcIP) && !labLAN[1].Contains(c.SrcIP) {
-			t.Errorf("stored a flow from outside the LAN: %+v", c.Flow)
+		stored.UplinkBytes += c.UplinkBytes
+		stored.DownlinkBytes += c.DownlinkBytes
+		if !labLAN[0].Contains(c.Key.Src) && !labLAN[1].Contains(c.Key.Src) {
+			t.Errorf("stored a flow from outside the LAN: %v", c.Key)
 		}
 	}
 
@@ -74,5 +90,8 @@ func TestReplayRealCapture(t *testing.T) {
 	}
 	if second.CycleResult != (store.CycleResult{Duplicates: first.Duplicates, RowsWritten: 1}) {
 		t.Errorf("unchanged table: %+v; want only the bookkeeping row written", second.CycleResult)
+	}
+	if diff := cmp.Diff([]conntrack.Counters{stored, {}}, observed); diff != "" || stored.DownlinkBytes == 0 {
+		t.Errorf("growth observed per cycle (-want +got):\n%s", diff)
 	}
 }

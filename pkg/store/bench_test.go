@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -17,31 +19,33 @@ import (
 // the lab captures (fixtures/conntrack/big_*): 50 LAN hosts, 20 IPv4 and 10
 // IPv6 remote hosts, mostly UDP with some TCP and ICMP, log-spread sizes.
 // gen shifts the source ports so that gen g and g+1 share no tuple.
-func synthFlows(n, gen int) []Flow {
-	flows := make([]Flow, n)
+func synthFlows(n, gen int) []conntrack.Entry {
+	flows := make([]conntrack.Entry, n)
 	for i := range flows {
 		h := uint64(i+1) * 2654435761 % 1000003
-		f := Flow{
-			Proto:   "udp",
-			SrcIP:   netip.AddrFrom4([4]byte{10, 0, 0, byte(5 + i%50)}),
-			SrcPort: uint16(1024 + (i/50+gen*2003)%64000),
-			DstIP:   netip.AddrFrom4([4]byte{203, 0, 113, byte(80 + i%20)}),
-			DstPort: uint16(10000 + h%10000),
-			Flags:   "UNREPLIED",
-		}
+		src := netip.AddrFrom4([4]byte{10, 0, 0, byte(5 + i%50)})
+		dst := netip.AddrFrom4([4]byte{203, 0, 113, byte(80 + i%20)})
+		proto, state, status := conntrack.ProtoUDP, "", conntrack.StatusUnreplied
+		dport := uint16(10000 + h%10000)
 		switch {
 		case i%20 == 0:
-			f.Proto, f.State, f.Flags = "tcp", "TIME_WAIT", "ASSURED"
-			f.DstPort = 443
+			proto, state, status, dport = conntrack.ProtoTCP, "TIME_WAIT", conntrack.StatusAssured, 443
 		case i%20 == 1:
-			f.SrcIP = netip.MustParseAddr("fd00::" + strconv.FormatInt(int64(5+i%10), 16))
-			f.DstIP = netip.MustParseAddr("2001:db8::" + strconv.FormatInt(int64(0x80+i%10), 16))
+			src = netip.MustParseAddr("fd00::" + strconv.FormatInt(int64(5+i%10), 16))
+			dst = netip.MustParseAddr("2001:db8::" + strconv.FormatInt(int64(0x80+i%10), 16))
 		case i%200 == 2:
-			f.Proto, f.Flags, f.DstPort = "icmp", "", 8
+			proto, status = conntrack.ProtoICMP, 0
 		}
-		f.UplinkPackets, f.UplinkBytes = 1+h%10, 60+h%1400
-		if f.Flags != "UNREPLIED" {
-			f.DownlinkPackets, f.DownlinkBytes = 1+h%40, 200+h*h%60000
+		f := conntrack.Entry{Proto: proto, State: state, Status: status,
+			Orig: conntrack.Tuple{Src: src, Dst: dst, SrcPort: uint16(1024 + (i/50+gen*2003)%64000), DstPort: dport,
+				Packets: 1 + h%10, Bytes: 60 + h%1400},
+			Reply: conntrack.Tuple{Src: dst, Dst: src},
+		}
+		if proto == conntrack.ProtoICMP {
+			f.Orig.ICMPID, f.Orig.ICMPType = f.Orig.SrcPort, 8
+		}
+		if status != conntrack.StatusUnreplied {
+			f.Reply.Packets, f.Reply.Bytes = 1+h%40, 200+h*h%60000
 		}
 		flows[i] = f
 	}
@@ -89,19 +93,19 @@ func BenchmarkReconcile(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		base := synthFlows(n, 0)
 		b.Run(fmt.Sprintf("cold/%d", n), func(b *testing.B) {
-			benchCycles(b, n, func(b *testing.B, db *DB) {}, func(int) []Flow { return base }, true)
+			benchCycles(b, n, func(b *testing.B, db *DB) {}, func(int) []conntrack.Entry { return base }, true)
 		})
 		b.Run(fmt.Sprintf("steady/%d", n), func(b *testing.B) {
 			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
-			benchCycles(b, n, prime, func(int) []Flow { return base }, false)
+			benchCycles(b, n, prime, func(int) []conntrack.Entry { return base }, false)
 		})
 		b.Run(fmt.Sprintf("churn10/%d", n), func(b *testing.B) {
 			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
 			tenth := n / 10
 			// Iteration i replaces a different tenth with new tuples: a
 			// tenth of the flows closes and a tenth opens every cycle.
-			flows := append([]Flow(nil), base...)
-			next := func(i int) []Flow {
+			flows := append([]conntrack.Entry(nil), base...)
+			next := func(i int) []conntrack.Entry {
 				lo := (i % 10) * tenth
 				fresh := synthFlows(n, i+1)
 				copy(flows[lo:lo+tenth], fresh[lo:lo+tenth])
@@ -112,8 +116,8 @@ func BenchmarkReconcile(b *testing.B) {
 	}
 }
 
-func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []Flow) CycleResult {
-	res, err := db.Reconcile(context.Background(), now, flows, time.Hour)
+func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []conntrack.Entry) CycleResult {
+	res, err := reconcile(db, context.Background(), now, flows, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +127,7 @@ func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []Flow) CycleRes
 // benchCycles times one Reconcile per iteration. fresh opens a new
 // database for every iteration (cold inserts); otherwise one database,
 // primed once, serves all iterations.
-func benchCycles(b *testing.B, n int, prime func(*testing.B, *DB), flowsFor func(i int) []Flow, fresh bool) {
+func benchCycles(b *testing.B, n int, prime func(*testing.B, *DB), flowsFor func(i int) []conntrack.Entry, fresh bool) {
 	var (
 		db      *DB
 		rows    int
@@ -204,15 +208,10 @@ func BenchmarkActiveConnections(b *testing.B) {
 // TestSynthFlowsDistinct guards the benchmark input: every tuple distinct,
 // and consecutive generations disjoint (so churn really churns).
 func TestSynthFlowsDistinct(t *testing.T) {
-	type tuple struct {
-		proto        string
-		src, dst     netip.Addr
-		sport, dport uint16
-	}
-	seen := map[tuple]bool{}
+	seen := map[conntrack.FlowKey]bool{}
 	for gen := range 2 {
 		for _, f := range synthFlows(100_000, gen) {
-			k := tuple{f.Proto, f.SrcIP, f.DstIP, f.SrcPort, f.DstPort}
+			k := conntrack.KeyOf(&f)
 			if seen[k] {
 				t.Fatalf("gen %d: tuple %+v repeats", gen, k)
 			}

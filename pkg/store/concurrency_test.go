@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"context"
 	"fmt"
 	"net/netip"
@@ -65,15 +67,12 @@ func TestConcurrentReaderSeesWholeCycles(t *testing.T) {
 
 	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
 	for i := 1; i <= cycles; i++ {
-		flows := make([]Flow, k)
+		flows := make([]conntrack.Entry, k)
 		for j := range flows {
-			flows[j] = Flow{
-				Proto: "udp", SrcIP: netip.MustParseAddr("10.0.0.5"), SrcPort: uint16((i%2)*k + j),
-				DstIP: netip.AddrFrom4([4]byte{203, 0, 113, byte(j % 20)}), DstPort: 53,
-				UplinkPackets: 1, UplinkBytes: uint64(i),
-			}
+			flows[j] = flow("udp", "10.0.0.5", uint16((i%2)*k+j), netip.AddrFrom4([4]byte{203, 0, 113, byte(j % 20)}).String(), 53,
+				"", "", 1, uint64(i), 0, 0)
 		}
-		res, err := writer.Reconcile(ctx, t0.Add(time.Duration(i)*time.Second), flows, time.Minute)
+		res, err := reconcile(writer, ctx, t0.Add(time.Duration(i)*time.Second), flows, time.Minute)
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}

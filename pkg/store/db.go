@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -37,10 +39,12 @@ type DB struct {
 	sql  *sql.DB
 	path string
 
-	// mu serialises Reconcile and guards active, the in-memory copy of the
-	// active connections that lets a cycle write only what changed.
+	// mu serialises Reconcile and guards active, the table of active
+	// flows that lets a cycle write only what changed, and cycles, the
+	// ingest_state.cycles it is in step with.
 	mu     sync.Mutex
-	active *activeCache
+	active *flows.Table
+	cycles int64
 }
 
 // idleConns is how many idle connections the pool keeps (database/sql's

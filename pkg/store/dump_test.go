@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"bytes"
 	"context"
 	"flag"
@@ -20,11 +22,11 @@ func TestDump(t *testing.T) {
 	ctx := context.Background()
 	db := openTemp(t)
 	now := time.UnixMilli(1795626528040).UTC()
-	flows := []Flow{
+	flows := []conntrack.Entry{
 		flow("udp", "10.0.0.6", 5353, "203.0.113.81", 53, "", "", 1, 60, 1, 120),
 		flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 10, 1000, 20, 5000),
 	}
-	if _, err := db.Reconcile(ctx, now, flows, 0); err != nil {
+	if _, err := reconcile(db, ctx, now, flows, 0); err != nil {
 		t.Fatal(err)
 	}
 	var got bytes.Buffer

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
 )
 
 // readTx runs fn in a read-only transaction (plain BEGIN, a WAL snapshot):
@@ -27,15 +30,15 @@ func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // them (limit <= 0: all), and the number of active connections in all.
 // It holds them all in memory: to list a big table, use
 // EachActiveConnection.
-func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, int, error) {
+func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]flows.Connection, int, error) {
 	var (
-		out   []Connection
+		out   []flows.Connection
 		total int
 	)
 	err := db.EachActiveConnection(ctx, limit, func(n int) error {
 		total = n
 		return nil
-	}, func(c *Connection) error {
+	}, func(c *flows.Connection) error {
 		out = append(out, *c)
 		return nil
 	})
@@ -54,12 +57,12 @@ func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]Connection, i
 // whole table costs no more than one row. It walks a partial index in
 // order, so a small limit stays fast however many connections are active.
 //
-// The *Connection passed to fn is reused for the next row: fn must copy
+// The *flows.Connection passed to fn is reused for the next row: fn must copy
 // it to keep it. An error from start or fn stops the walk and is returned
 // unchanged; the walk also stops when ctx is done. The transaction is
 // open while start and fn run: a slow fn keeps the WAL from being reset
 // that long.
-func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*Connection) error) error {
+func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*flows.Connection) error) error {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -89,10 +92,10 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 		}
 		defer rows.Close()
 		var (
-			c                      Connection
-			src, dst               string
+			c                      flows.Connection
+			proto, src, dst, flags string
 			first, last, hostFirst int64
-			upP, upB, downP, downB int64
+			ctr                    storedCounters
 		)
 		for rows.Next() {
 			// database/sql notices a done ctx only in the background;
@@ -100,18 +103,14 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("query active connections: %w", err)
 			}
-			if err := rows.Scan(&c.Proto, &src, &c.SrcPort, &dst, &c.DstPort, &c.State, &c.Flags,
-				&upP, &upB, &downP, &downB, &first, &last, &hostFirst); err != nil {
+			if err := rows.Scan(&proto, &src, &c.Key.SrcPort, &dst, &c.Key.DstPort, &c.State, &flags,
+				&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst); err != nil {
 				return fmt.Errorf("scan active connection: %w", err)
 			}
-			if c.SrcIP, err = parseAddr("src_ip", src); err != nil {
+			if c.Key, err = parseKey(c.Key, proto, src, dst); err != nil {
 				return err
 			}
-			if c.DstIP, err = parseAddr("dst_ip", dst); err != nil {
-				return err
-			}
-			c.UplinkPackets, c.UplinkBytes = unsigned(upP), unsigned(upB)
-			c.DownlinkPackets, c.DownlinkBytes = unsigned(downP), unsigned(downB)
+			c.Status, c.Counters = conntrack.ParseStatus(flags), ctr.unsigned()
 			c.FirstSeenAt, c.LastSeenAt, c.HostFirstSeenAt = fromMillis(first), fromMillis(last), fromMillis(hostFirst)
 			if err := fn(&c); err != nil {
 				return err
@@ -126,7 +125,7 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 
 // RemoteHosts returns every remote host ever seen, most bytes (both
 // directions) first, ties by address text.
-func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
+func (db *DB) RemoteHosts(ctx context.Context) ([]flows.Host, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 		SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes
 		FROM remote_hosts
@@ -135,10 +134,10 @@ func (db *DB) RemoteHosts(ctx context.Context) ([]RemoteHost, error) {
 		return nil, db.readFailed(fmt.Errorf("query remote hosts: %w", err))
 	}
 	defer rows.Close()
-	var out []RemoteHost
+	var out []flows.Host
 	for rows.Next() {
 		var (
-			h           RemoteHost
+			h           flows.Host
 			ip          string
 			first, last int64
 			up, down    int64
@@ -169,17 +168,17 @@ func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
 }
 
 // LocalHosts returns the per-LAN-address totals in address-text order.
-func (db *DB) LocalHosts(ctx context.Context) ([]LocalHost, error) {
+func (db *DB) LocalHosts(ctx context.Context) ([]flows.Host, error) {
 	rows, err := db.sql.QueryContext(ctx,
 		`SELECT ip, uplink_bytes, downlink_bytes FROM local_hosts ORDER BY ip`)
 	if err != nil {
 		return nil, db.readFailed(fmt.Errorf("query local hosts: %w", err))
 	}
 	defer rows.Close()
-	var out []LocalHost
+	var out []flows.Host
 	for rows.Next() {
 		var (
-			h        LocalHost
+			h        flows.Host
 			ip       string
 			up, down int64
 		)

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
+
 	"context"
 	"errors"
 	"fmt"
@@ -28,10 +31,11 @@ func TestReads(t *testing.T) {
 	t0, t1 := fillT0, fillT1
 	big, tieX, tieY, small := fillBig, fillTieX, fillTieY, fillSmall
 
-	conn := func(f Flow, first, last, hostFirst time.Time) Connection {
-		return Connection{Flow: f, FirstSeenAt: first, LastSeenAt: last, HostFirstSeenAt: hostFirst}
+	conn := func(f conntrack.Entry, first, last, hostFirst time.Time) flows.Connection {
+		return flows.Connection{Key: conntrack.KeyOf(&f), State: f.State, Status: f.Status, Counters: f.Counters(),
+			FirstSeenAt: first, LastSeenAt: last, HostFirstSeenAt: hostFirst}
 	}
-	all := []Connection{
+	all := []flows.Connection{
 		conn(big, t0, t0, t0),
 		conn(tieY, t1, t1, t0), // "tcp" < "udp"
 		conn(tieX, t0, t0, t0),
@@ -40,7 +44,7 @@ func TestReads(t *testing.T) {
 	limits := []struct {
 		name  string
 		limit int
-		want  []Connection
+		want  []flows.Connection
 	}{
 		{"all with 0", 0, all},
 		{"all with negative", -1, all},
@@ -66,7 +70,7 @@ func TestReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantHosts := []RemoteHost{
+	wantHosts := []flows.Host{
 		{IP: netip.MustParseAddr("203.0.113.82"), FirstSeenAt: t0, LastSeenAt: t0, UplinkBytes: 20000},
 		{IP: netip.MustParseAddr("203.0.113.80"), FirstSeenAt: t0, LastSeenAt: t0, UplinkBytes: 500, DownlinkBytes: 9000},
 		{IP: netip.MustParseAddr("203.0.113.81"), FirstSeenAt: t0, LastSeenAt: t1, UplinkBytes: 250, DownlinkBytes: 150},
@@ -83,7 +87,7 @@ func TestReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLocals := []LocalHost{
+	wantLocals := []flows.Host{
 		{IP: netip.MustParseAddr("10.0.0.5"), UplinkBytes: 500, DownlinkBytes: 9000},
 		{IP: netip.MustParseAddr("10.0.0.6"), UplinkBytes: 250, DownlinkBytes: 150},
 		{IP: netip.MustParseAddr("10.0.0.7"), UplinkBytes: 20000},
@@ -152,10 +156,10 @@ var (
 func fillActive(t *testing.T, db *DB) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.Reconcile(ctx, fillT0, []Flow{fillBig, fillTieX, fillGone}, 0); err != nil {
+	if _, err := reconcile(db, ctx, fillT0, []conntrack.Entry{fillBig, fillTieX, fillGone}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Reconcile(ctx, fillT1, []Flow{fillBig, fillTieX, fillTieY, fillSmall}, 0); err != nil {
+	if _, err := reconcile(db, ctx, fillT1, []conntrack.Entry{fillBig, fillTieX, fillTieY, fillSmall}, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -185,13 +189,13 @@ func TestEachActiveConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			var (
-				got    []Connection
+				got    []flows.Connection
 				events []string
 			)
 			err = db.EachActiveConnection(ctx, tc.limit, func(total int) error {
 				events = append(events, fmt.Sprint("start ", total))
 				return nil
-			}, func(c *Connection) error {
+			}, func(c *flows.Connection) error {
 				events = append(events, "row")
 				got = append(got, *c)
 				return nil
@@ -220,7 +224,7 @@ func TestEachActiveConnectionEmpty(t *testing.T) {
 	total, rows := -1, 0
 	err := db.EachActiveConnection(context.Background(), 0,
 		func(n int) error { total = n; return nil },
-		func(*Connection) error { rows++; return nil })
+		func(*flows.Connection) error { rows++; return nil })
 	if err != nil || total != 0 || rows != 0 {
 		t.Errorf("EachActiveConnection on empty db: total %d, %d rows, %v; want 0, 0, nil", total, rows, err)
 	}
@@ -259,7 +263,7 @@ func TestEachActiveConnectionStops(t *testing.T) {
 				cancel()
 			}
 			rows := 0
-			err := db.EachActiveConnection(ctx, 0, func(int) error { return tc.startErr }, func(*Connection) error {
+			err := db.EachActiveConnection(ctx, 0, func(int) error { return tc.startErr }, func(*flows.Connection) error {
 				rows++
 				if rows == tc.stopAfter {
 					if tc.cancel {
@@ -306,14 +310,14 @@ func TestEachActiveConnectionSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		got   []Connection
+		got   []flows.Connection
 		total int
 	)
-	err = db.EachActiveConnection(ctx, 0, func(n int) error { total = n; return nil }, func(c *Connection) error {
+	err = db.EachActiveConnection(ctx, 0, func(n int) error { total = n; return nil }, func(c *flows.Connection) error {
 		if len(got) == 0 {
 			// Every connection closes and a new one opens.
-			next := []Flow{flow("udp", "10.0.0.9", 5353, "203.0.113.99", 53, "", "", 1, 1, 0, 0)}
-			if _, err := db.Reconcile(ctx, time.Date(2026, 11, 25, 17, 2, 0, 0, time.UTC), next, 0); err != nil {
+			next := []conntrack.Entry{flow("udp", "10.0.0.9", 5353, "203.0.113.99", 53, "", "", 1, 1, 0, 0)}
+			if _, err := reconcile(db, ctx, time.Date(2026, 11, 25, 17, 2, 0, 0, time.UTC), next, 0); err != nil {
 				return err
 			}
 		}

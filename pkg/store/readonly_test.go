@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,7 +250,7 @@ func openCycled(t *testing.T, path string) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Reconcile(ctx, faultT0, synthFlows(100, 0), 0); err != nil {
+	if _, err := reconcile(db, ctx, faultT0, synthFlows(100, 0), 0); err != nil {
 		t.Fatalf("cycle before the fault: %v", err)
 	}
 	return db
@@ -259,7 +260,7 @@ func openCycled(t *testing.T, path string) *DB {
 // which the 100 flows of openCycled have closed and 100 others opened.
 func cycleAt(db *DB, d time.Duration) func() error {
 	return func() error {
-		_, err := db.Reconcile(context.Background(), faultT0.Add(d), synthFlows(100, 1), 0)
+		_, err := reconcile(db, context.Background(), faultT0.Add(d), synthFlows(100, 1), 0)
 		return err
 	}
 }
@@ -323,7 +324,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 		// A new connection cannot create the -wal and -shm the last
 		// one removed: reads fail too (see readFailed).
 		{"read in a transaction", func() error {
-			return db.EachActiveConnection(ctx, 0, nil, func(*Connection) error { return nil })
+			return db.EachActiveConnection(ctx, 0, nil, func(*flows.Connection) error { return nil })
 		}, path},
 		{"read", func() error { _, err := db.RemoteHostCount(ctx); return err }, path},
 	})
@@ -332,7 +333,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	}
 
 	run(t, "mount", "-o", "remount,rw", dir)
-	res, err := db.Reconcile(ctx, faultT0.Add(3*time.Minute), synthFlows(100, 1), 0)
+	res, err := reconcile(db, ctx, faultT0.Add(3*time.Minute), synthFlows(100, 1), 0)
 	if err != nil {
 		t.Fatalf("cycle after remounting read-write: %v", err)
 	}
@@ -390,7 +391,7 @@ func TestNoWritePermission(t *testing.T) {
 			path := filepath.Join(dir, "netmon.db")
 			db, err := Open(ctx, path)
 			if err == nil {
-				_, err = db.Reconcile(ctx, t0, synthFlows(100, 0), 0)
+				_, err = reconcile(db, ctx, t0, synthFlows(100, 0), 0)
 				db.Close()
 			}
 			if err != nil {
@@ -409,7 +410,7 @@ func TestNoWritePermission(t *testing.T) {
 			db, err = Open(ctx, path)
 			if err == nil {
 				defer db.Close()
-				_, err = db.Reconcile(ctx, t0.Add(time.Minute), synthFlows(100, 1), 0)
+				_, err = reconcile(db, ctx, t0.Add(time.Minute), synthFlows(100, 1), 0)
 			}
 			t.Logf("without write permission: %v", err)
 			checkNotWritable(t, err, path, tt.cause(dir, path))
@@ -430,7 +431,7 @@ func TestNoWritePermission(t *testing.T) {
 				}
 				defer db.Close()
 			}
-			if _, err := db.Reconcile(ctx, t0.Add(2*time.Minute), synthFlows(100, 1), 0); err != nil {
+			if _, err := reconcile(db, ctx, t0.Add(2*time.Minute), synthFlows(100, 1), 0); err != nil {
 				t.Errorf("cycle after the owner was fixed: %v", err)
 			}
 		})

@@ -6,226 +6,134 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
+
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// ReadFunc reads one snapshot while a cycle is open, calling add once for
-// each of its outbound flows, in any order. add copies what it keeps, so
-// the Flow may be reused for the next call. A non-nil error aborts the
-// cycle: nothing is written and Reconcile returns that error unchanged.
-type ReadFunc func(add func(*Flow)) error
-
-// Reconcile runs one cycle (see ReconcileFunc) over a snapshot already in
-// memory. It never writes into flows.
-func (db *DB) Reconcile(ctx context.Context, now time.Time, flows []Flow, retention time.Duration) (CycleResult, error) {
-	return db.ReconcileFunc(ctx, now, func(add func(*Flow)) error {
-		for i := range flows {
-			add(&flows[i])
-		}
-		return nil
-	}, retention)
-}
-
-// ReconcileFunc makes the database agree with one snapshot of the outbound
-// flows, which read produces while the cycle's transaction is open, in ONE
-// transaction (a reader sees all of a cycle or none of it):
+// Reconcile makes the database agree with one read of the outbound flows,
+// which the cycle ranges over while its transaction is open, in ONE
+// transaction (a reader sees all of a cycle or none of it). The rules of
+// what opened, changed or closed are pkg/flows' (see flows.Cycle.Diff);
+// this writes them:
 //
-//   - a tuple not active before is opened: inserted, or, if a closed row of
-//     the same tuple is kept as history, that row is reopened (closed_at
-//     NULL, first_seen_at now, counters restart: see migrations/0001);
-//   - an active tuple whose counters went down is a new flow of the tuple:
-//     reopened the same way;
-//   - an active tuple whose counters, state or flags changed is updated,
-//     last_seen_at = now; one that did not change is NOT written at all
+//   - an Opened flow is inserted, or, if a closed row of the same tuple is
+//     kept as history, that row is reopened (closed_at NULL, first_seen_at
+//     now, counters restart: see migrations/0001); a Restarted one (its
+//     counters went down) is reset in place the same way;
+//   - an Updated flow's row gets its counters, state and flags,
+//     last_seen_at = now; a flow that did not change is NOT written at all
 //     (routers run on flash), so last_seen_at means "last change";
-//   - an active tuple absent from the snapshot is closed (closed_at = now);
-//     an empty snapshot closes everything;
+//   - a Closed flow gets closed_at = now; an empty read closes everything;
 //   - closed connections older than retention are pruned (retention <= 0
 //     keeps them forever); hosts are never pruned;
 //   - remote_hosts (by destination) and local_hosts (by source) add the
-//     GROWTH of the counters: the new counters for an opened flow, new - old
-//     for an updated one, so totals never go backwards and never count a
-//     byte twice. A remote host's last_seen_at advances only when one of its
-//     connections was opened or changed;
+//     GROWTH of the counters that the delta carries, so totals never go
+//     backwards and never count a byte twice. A remote host's
+//     last_seen_at advances only when one of its connections was opened
+//     or changed;
 //   - ingest_state records now as the last cycle, even when nothing changed.
 //
-// The snapshot is never held whole: each flow is folded into the cache of
-// active rows as read hands it over, so a cycle needs memory for the
-// active connections (about 128 bytes each plus the index), not for the
-// snapshot too. A failed read rolls the transaction back before anything
-// was written and leaves the cache as it was.
+// The read is never held whole: each entry is folded into the table of
+// active flows as it arrives, so a cycle needs memory for the active
+// connections (128 bytes each plus the index), not for the snapshot too.
+// An error the sequence yields rolls the transaction back before anything
+// was written and comes back unchanged; the table is left as it was. So is
+// it when a write fails. Times are stored as UTC unix milliseconds. An
+// entry with an invalid or zoned address fails the whole cycle
+// (flows.ErrInvalid), which then writes nothing.
 //
-// Duplicate tuples in one snapshot are merged by summing (see
-// CycleResult.Duplicates). Times are stored as UTC unix milliseconds. A flow
-// with an empty protocol or an invalid or zoned address fails the whole
-// cycle, which then writes nothing.
+// The returned delta is what the cycle changed, for the caller's other
+// consumers (history, rates, metrics); it is valid until the next cycle.
 //
 // Only one cycle runs at a time per DB; across processes SQLite's write
-// lock serialises cycles (taken before read is called, so a cycle's base
-// cannot change under it) and the cache is reloaded when another process
+// lock serialises cycles (taken before the read starts, so a cycle's base
+// cannot change under it) and the table is reloaded when another process
 // has reconciled in between.
-func (db *DB) ReconcileFunc(ctx context.Context, now time.Time, read ReadFunc, retention time.Duration) (res CycleResult, err error) {
+func (db *DB) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (res CycleResult, delta *flows.Delta, err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
 	if err != nil {
-		return res, db.writeFailed(fmt.Errorf("begin cycle: %w", err))
+		return res, nil, db.writeFailed(fmt.Errorf("begin cycle: %w", err))
 	}
-	// Until the commit, any way out (an error, or a panic in read) rolls
-	// back, and drops the cache unless it was restored (keepCache: read's
-	// error or an invalid flow, returned as they are).
-	committed, keepCache := false, false
+	// Until the commit, any way out (an error, or a panic in the read)
+	// rolls back and leaves the table as it was. A write's error is
+	// classified; the read's comes back unchanged.
+	var (
+		cyc       *flows.Cycle
+		committed bool
+		readErr   bool
+	)
 	defer func() {
-		if !committed {
-			tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
-			if !keepCache {
-				db.active = nil // the writes changed cached rows; the rollback undid them
-				if err != nil {
-					err = db.writeFailed(err) // after the rollback has released the connection
-				}
-			}
-			res = CycleResult{}
+		if committed {
+			return
 		}
+		tx.Rollback() //nolint:errcheck // the cycle's error is the one to report
+		if cyc != nil {
+			cyc.Abort()
+		}
+		if err != nil && !readErr {
+			err = db.writeFailed(err) // after the rollback has released the connection
+		}
+		res, delta = CycleResult{}, nil
 	}()
 
 	var cycles int64
 	if err := tx.QueryRowContext(ctx, `SELECT cycles FROM ingest_state WHERE id = 1`).Scan(&cycles); err != nil {
-		return res, fmt.Errorf("read ingest state: %w", err)
+		return res, nil, fmt.Errorf("read ingest state: %w", err)
 	}
-	if db.active == nil || db.active.cycles != cycles {
-		if db.active, err = loadActive(ctx, tx, cycles); err != nil {
-			return res, err
+	if db.active == nil || db.cycles != cycles {
+		db.active = nil
+		if db.active, err = loadActive(ctx, tx); err != nil {
+			return res, nil, err
 		}
+		db.cycles = cycles
 	}
-	db.active.epoch++
-	c := &cycleWriter{
-		tx: tx, now: now.UnixMilli(), cycle: cycles + 1, epoch: db.active.epoch,
-		n0: db.active.rows.n, res: &res, cache: db.active,
+	cyc = db.active.Begin()
+	if err := cyc.AddAll(read); err != nil {
+		readErr = true
+		if errors.Is(err, flows.ErrInvalid) {
+			return res, nil, fmt.Errorf("reconcile: %w", err)
+		}
+		return res, nil, err
 	}
-	if err := read(c.add); err != nil {
-		c.undo()
-		keepCache = true
-		return res, err
-	}
-	if c.err != nil {
-		c.undo()
-		keepCache = true
-		return res, fmt.Errorf("reconcile: %w", c.err)
-	}
-	if err := c.run(ctx, retention); err != nil {
-		return res, err
+	d := cyc.Diff()
+	w := &cycleWriter{tx: tx, now: now.UnixMilli(), cycle: cycles + 1, d: d, res: &res}
+	if err := w.run(ctx, retention); err != nil {
+		return res, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("commit cycle: %w", err)
+		return res, nil, fmt.Errorf("commit cycle: %w", err)
 	}
+	cyc.Commit()
 	committed = true
-	db.active.cycles = c.cycle
-	if len(db.active.words.text) > maxWords/2 {
-		// Texts are never forgotten while the cache lives: start the next
-		// cycle from the texts of the rows still active.
-		db.active = nil
-	}
-	return res, nil
+	db.cycles = cycles + 1
+	res.Opened, res.Updated, res.Closed = d.Len(flows.Opened), d.Len(flows.Updated), d.Len(flows.Closed)
+	res.Duplicates = d.Duplicates
+	return res, d, nil
 }
 
-// cycleWriter holds one cycle's state inside its transaction.
+// cycleWriter writes one cycle's delta inside its transaction.
 type cycleWriter struct {
 	tx    *sql.Tx
 	now   int64
 	cycle int64
-	epoch uint64
-	n0    int // rows cached before the cycle; rows from n0 on are new to it
+	d     *flows.Delta
 	res   *CycleResult
-	cache *activeCache
-	flows int   // flows read has added
-	err   error // the first invalid flow's
 
-	opens   []int32 // rows to insert or restart, then in index order (see writeOpens)
-	updates []int32
-	gone    []int32 // rows the snapshot did not list, ascending
-	protos  map[uint16]int
+	protos  map[conntrack.Proto]int
 	remotes hostSet // by destination
 	locals  hostSet // by source
-}
-
-// validate rejects a flow the database cannot key.
-func validate(i int, f *Flow) error {
-	if f.Proto == "" {
-		return fmt.Errorf("flow %d: empty protocol", i)
-	}
-	if !f.SrcIP.IsValid() || !f.DstIP.IsValid() {
-		return fmt.Errorf("flow %d (%s): invalid address", i, f.Proto)
-	}
-	if f.SrcIP.Zone() != "" || f.DstIP.Zone() != "" {
-		return fmt.Errorf("flow %d (%s %s -> %s): zoned address", i, f.Proto, f.SrcIP, f.DstIP)
-	}
-	return nil
-}
-
-// add folds one flow of the snapshot into the cache: a tuple not cached
-// gets a row at the end (id 0 until writeOpens inserts it), a cached one
-// records what the snapshot says in its cur fields, and a tuple already
-// seen this cycle is merged into what it said before.
-//
-// conntrack can list the same original tuple twice (in different zones):
-// such entries are merged by SUMMING their counters; state and flags are
-// those of the entry whose (state, flags) text sorts last. Both choices are
-// independent of the order conntrack prints them in (hash order), so a
-// merged tuple cannot flip between two entries from one cycle to the next
-// and fake a counter drop or a state change.
-func (c *cycleWriter) add(f *Flow) {
-	if c.err != nil {
-		return
-	}
-	n := c.flows
-	c.flows++
-	if err := validate(n, f); err != nil {
-		c.err = err
-		return
-	}
-	w := &c.cache.words
-	proto, ok1 := w.id(f.Proto)
-	state, ok2 := w.id(f.State)
-	flags, ok3 := w.id(f.Flags)
-	if !ok1 || !ok2 || !ok3 {
-		c.err = fmt.Errorf("flow %d: more than %d distinct protocol, state and flags texts", n, maxWords)
-		return
-	}
-	k := tupleKey{src: addrKey(f.SrcIP), dst: addrKey(f.DstIP), sport: f.SrcPort, dport: f.DstPort, proto: proto}
-	if f.SrcIP.Is4() {
-		k.v4 |= 1
-	}
-	if f.DstIP.Is4() {
-		k.v4 |= 2
-	}
-	i := c.cache.lookup(k)
-	if i < 0 {
-		i = c.cache.insert(k)
-	} else if r := c.cache.rows.at(i); r.epoch == c.epoch {
-		r.cur = r.cur.add(countersOf(f))
-		if s := w.text[r.curState]; f.State > s || (f.State == s && f.Flags > w.text[r.curFlags]) {
-			r.curState, r.curFlags = state, flags
-		}
-		c.res.Duplicates++
-		return
-	}
-	r := c.cache.rows.at(i)
-	r.epoch, r.cur, r.curState, r.curFlags = c.epoch, countersOf(f), state, flags
-}
-
-// undo drops the rows this cycle added: after a failed read the cache is
-// as it was (the seen marks of this epoch no longer matter).
-func (c *cycleWriter) undo() {
-	for i := c.cache.rows.n - 1; i >= c.n0; i-- {
-		c.cache.remove(i)
-	}
 }
 
 // host is one address's counter growth in a cycle.
@@ -270,7 +178,7 @@ func (h *hostSet) sortByText() {
 }
 
 func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
-	c.diff()
+	c.sumHosts()
 	c.remotes.sortByText()
 	c.locals.sortByText()
 	// Hosts first: connections.dst_ip references remote_hosts.
@@ -297,7 +205,7 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	}
 	_, err := c.tx.ExecContext(ctx,
 		`UPDATE ingest_state SET cycles = ?, last_cycle_at = ?, active_connections = ? WHERE id = 1`,
-		c.cycle, c.now, c.cache.len())
+		c.cycle, c.now, c.d.Active())
 	if err != nil {
 		return fmt.Errorf("write ingest state: %w", err)
 	}
@@ -305,36 +213,22 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// diff compares what the snapshot said of each cached tuple with its
-// stored row and collects what to write and the per-host growth.
-func (c *cycleWriter) diff() {
-	c.protos = make(map[uint16]int)
-	rows := &c.cache.rows
-	for i := range rows.n {
-		r := rows.at(i)
-		var growth counters
-		switch {
-		case r.epoch != c.epoch:
-			c.gone = append(c.gone, int32(i))
-			continue
-		case i >= c.n0:
-			c.protos[r.key.proto]++
-			c.opens = append(c.opens, int32(i))
-			growth = r.cur
-		case r.cur.wentDown(r.stored):
-			c.opens = append(c.opens, int32(i))
-			growth = r.cur
-		case r.cur != r.stored || r.curState != r.state || r.curFlags != r.flags:
-			c.updates = append(c.updates, int32(i))
-			growth = counters{
-				upBytes:   r.cur.upBytes - r.stored.upBytes,
-				downBytes: r.cur.downBytes - r.stored.downBytes,
+// sumHosts adds up the byte growth of the opened and updated flows per
+// remote and per LAN host, and the change of the per-protocol counts.
+func (c *cycleWriter) sumHosts() {
+	c.protos = make(map[conntrack.Proto]int)
+	for _, k := range [...]flows.Kind{flows.Opened, flows.Updated} {
+		for ch := range c.d.Each(k) {
+			if k == flows.Opened && !ch.Restarted {
+				c.protos[ch.Key.Proto]++
 			}
-		default:
-			continue
+			up, down := saturate(ch.Growth.UplinkBytes), saturate(ch.Growth.DownlinkBytes)
+			c.remotes.add(ch.Key.Dst, up, down)
+			c.locals.add(ch.Key.Src, up, down)
 		}
-		c.remotes.add(r.key.dstAddr(), growth.upBytes, growth.downBytes)
-		c.locals.add(r.key.srcAddr(), growth.upBytes, growth.downBytes)
+	}
+	for ch := range c.d.Each(flows.Closed) {
+		c.protos[ch.Key.Proto]--
 	}
 }
 
@@ -383,38 +277,39 @@ const connCols = `proto, src_ip, src_port, dst_ip, dst_port, state, flags,
 	uplink_packets, uplink_bytes, downlink_packets, downlink_bytes, total_bytes,
 	first_seen_at, last_seen_at`
 
-// openKey is an opened row's place in the UNIQUE index's order: protocol
-// text, then the addresses' ranks in text order, then the ports.
+// openKey is an opened flow's place in the UNIQUE index's order:
+// protocol text, then the addresses' ranks in text order, then the ports.
 type openKey struct {
-	row              int32
+	i                int32 // position among the delta's Opened changes
+	proto            conntrack.Proto
 	srcRank, dstRank int32
+	sport, dport     uint16
 }
 
-// writeOpens writes the flows that start this cycle. A tuple the cache
-// held (its counters went down) is reset in place by id. Any other is
-// INSERTed; if a closed row of the tuple is kept as history, the UNIQUE
-// index refuses the insert and that row is reopened instead (see
-// migrations/0001_init.sql). Rows go in the unique index's order, which
+// writeOpens writes the flows that start this cycle. A Restarted one (its
+// row is active, its counters went down) is reset in place by id. Any
+// other is INSERTed; if a closed row of the tuple is kept as history, the
+// UNIQUE index refuses the insert and that row is reopened instead (see
+// migrations/0001_init.sql). The row's id goes back to the delta
+// (SetRef) for later cycles. Rows go in the unique index's order, which
 // keeps its pages hot: a cold 100k cycle in any other order spills dirty
 // index pages to the WAL again and again.
 func (c *cycleWriter) writeOpens(ctx context.Context) error {
-	if len(c.opens) == 0 {
+	n := c.d.Len(flows.Opened)
+	if n == 0 {
 		return nil
 	}
-	rows, words := &c.cache.rows, c.cache.words.text
-	order := make([]openKey, len(c.opens))
-	for i, ri := range c.opens {
-		k := &rows.at(int(ri)).key
-		order[i] = openKey{row: ri, srcRank: c.locals.index[k.srcAddr()], dstRank: c.remotes.index[k.dstAddr()]}
+	order := make([]openKey, n)
+	for i := range n {
+		k := c.d.At(flows.Opened, i).Key
+		order[i] = openKey{i: int32(i), proto: k.Proto, srcRank: c.locals.index[k.Src], dstRank: c.remotes.index[k.Dst], sport: k.SrcPort, dport: k.DstPort}
 	}
-	c.opens = nil
 	slices.SortFunc(order, func(a, b openKey) int {
-		ka, kb := &rows.at(int(a.row)).key, &rows.at(int(b.row)).key
-		if ka.proto != kb.proto {
-			return strings.Compare(words[ka.proto], words[kb.proto])
+		if a.proto != b.proto {
+			return strings.Compare(a.proto.String(), b.proto.String())
 		}
-		return cmp.Or(cmp.Compare(a.srcRank, b.srcRank), cmp.Compare(ka.sport, kb.sport),
-			cmp.Compare(a.dstRank, b.dstRank), cmp.Compare(ka.dport, kb.dport))
+		return cmp.Or(cmp.Compare(a.srcRank, b.srcRank), cmp.Compare(a.sport, b.sport),
+			cmp.Compare(a.dstRank, b.dstRank), cmp.Compare(a.dport, b.dport))
 	})
 
 	ins, err := c.tx.PrepareContext(ctx, `INSERT INTO connections (`+connCols+`)
@@ -441,36 +336,35 @@ func (c *cycleWriter) writeOpens(ctx context.Context) error {
 	defer reopen.Close()
 
 	for _, o := range order {
-		r := rows.at(int(o.row))
-		k := &r.key
-		args := []any{words[k.proto], c.locals.list[o.srcRank].text, k.sport, c.remotes.list[o.dstRank].text, k.dport,
-			words[r.curState], words[r.curFlags], r.cur.upPackets, r.cur.upBytes, r.cur.downPackets, r.cur.downBytes,
-			addSat(r.cur.upBytes, r.cur.downBytes), c.now, c.now}
-		id := r.id
-		if int(o.row) < c.n0 {
+		ch := c.d.At(flows.Opened, int(o.i))
+		k, ctr := ch.Key, stored(ch.Counters)
+		args := []any{k.Proto.String(), c.locals.list[o.srcRank].text, k.SrcPort, c.remotes.list[o.dstRank].text, k.DstPort,
+			ch.State, ch.Status.String(), ctr.upPackets, ctr.upBytes, ctr.downPackets, ctr.downBytes,
+			addSat(ctr.upBytes, ctr.downBytes), c.now, c.now}
+		id := ch.Ref
+		if ch.Restarted {
 			if _, err := reset.ExecContext(ctx, append(args, id)...); err != nil {
-				return fmt.Errorf("restart connection %s: %w", c.cache.keyString(k), err)
+				return fmt.Errorf("restart connection %s: %w", k, err)
 			}
 		} else if res, err := ins.ExecContext(ctx, args...); err == nil {
 			if id, err = res.LastInsertId(); err != nil {
-				return fmt.Errorf("insert connection %s: %w", c.cache.keyString(k), err)
+				return fmt.Errorf("insert connection %s: %w", k, err)
 			}
 		} else if isUniqueViolation(err) {
 			if err := reopen.QueryRowContext(ctx, args...).Scan(&id); err != nil {
-				return fmt.Errorf("reopen connection %s: %w", c.cache.keyString(k), err)
+				return fmt.Errorf("reopen connection %s: %w", k, err)
 			}
 		} else {
-			return fmt.Errorf("insert connection %s: %w", c.cache.keyString(k), err)
+			return fmt.Errorf("insert connection %s: %w", k, err)
 		}
-		r.id, r.stored, r.state, r.flags = id, r.cur, r.curState, r.curFlags
-		c.res.Opened++
+		c.d.SetRef(flows.Opened, int(o.i), id)
 		c.res.RowsWritten++
 	}
 	return nil
 }
 
 func (c *cycleWriter) writeUpdates(ctx context.Context) error {
-	if len(c.updates) == 0 {
+	if c.d.Len(flows.Updated) == 0 {
 		return nil
 	}
 	st, err := c.tx.PrepareContext(ctx, `
@@ -482,27 +376,22 @@ func (c *cycleWriter) writeUpdates(ctx context.Context) error {
 		return fmt.Errorf("prepare connection update: %w", err)
 	}
 	defer st.Close()
-	words := c.cache.words.text
-	for _, ri := range c.updates {
-		r := c.cache.rows.at(int(ri))
-		_, err := st.ExecContext(ctx, words[r.curState], words[r.curFlags],
-			r.cur.upPackets, r.cur.upBytes, r.cur.downPackets, r.cur.downBytes,
-			addSat(r.cur.upBytes, r.cur.downBytes), c.now, r.id)
+	for ch := range c.d.Each(flows.Updated) {
+		ctr := stored(ch.Counters)
+		_, err := st.ExecContext(ctx, ch.State, ch.Status.String(),
+			ctr.upPackets, ctr.upBytes, ctr.downPackets, ctr.downBytes,
+			addSat(ctr.upBytes, ctr.downBytes), c.now, ch.Ref)
 		if err != nil {
-			return fmt.Errorf("update connection %s: %w", c.cache.keyString(&r.key), err)
+			return fmt.Errorf("update connection %s: %w", ch.Key, err)
 		}
-		r.stored, r.state, r.flags = r.cur, r.curState, r.curFlags
-		c.res.Updated++
 		c.res.RowsWritten++
 	}
 	return nil
 }
 
-// writeCloses closes the cached tuples this cycle's snapshot did not list
-// and drops them from the cache, last first: remove moves the last row
-// into the freed place, and every row after a gone one is kept by then.
+// writeCloses closes the flows the read did not list.
 func (c *cycleWriter) writeCloses(ctx context.Context) error {
-	if len(c.gone) == 0 {
+	if c.d.Len(flows.Closed) == 0 {
 		return nil
 	}
 	st, err := c.tx.PrepareContext(ctx, `UPDATE connections SET closed_at = ? WHERE id = ?`)
@@ -510,14 +399,10 @@ func (c *cycleWriter) writeCloses(ctx context.Context) error {
 		return fmt.Errorf("prepare connection close: %w", err)
 	}
 	defer st.Close()
-	for _, ri := range slices.Backward(c.gone) {
-		r := c.cache.rows.at(int(ri))
-		if _, err := st.ExecContext(ctx, c.now, r.id); err != nil {
-			return fmt.Errorf("close connection %s: %w", c.cache.keyString(&r.key), err)
+	for ch := range c.d.Each(flows.Closed) {
+		if _, err := st.ExecContext(ctx, c.now, ch.Ref); err != nil {
+			return fmt.Errorf("close connection %s: %w", ch.Key, err)
 		}
-		c.protos[r.key.proto]--
-		c.cache.remove(int(ri))
-		c.res.Closed++
 		c.res.RowsWritten++
 	}
 	return nil
@@ -581,13 +466,12 @@ func (c *cycleWriter) writeLocals(ctx context.Context) error {
 
 // writeProtos applies the cycle's change of the per-protocol active counts.
 func (c *cycleWriter) writeProtos(ctx context.Context) error {
-	words := c.cache.words.text
 	var names []string
 	change := map[string]int{}
 	for p, d := range c.protos {
 		if d != 0 {
-			names = append(names, words[p])
-			change[words[p]] = d
+			names = append(names, p.String())
+			change[p.String()] = d
 		}
 	}
 	slices.Sort(names)
@@ -601,6 +485,15 @@ func (c *cycleWriter) writeProtos(ctx context.Context) error {
 		c.res.RowsWritten++
 	}
 	return nil
+}
+
+// storedCounters are a flow's four counters as stored: int64, saturated.
+type storedCounters struct {
+	upPackets, upBytes, downPackets, downBytes int64
+}
+
+func stored(c conntrack.Counters) storedCounters {
+	return storedCounters{saturate(c.UplinkPackets), saturate(c.UplinkBytes), saturate(c.DownlinkPackets), saturate(c.DownlinkBytes)}
 }
 
 // saturate converts a kernel counter to SQLite's signed 64-bit integer,

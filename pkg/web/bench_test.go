@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -18,19 +20,16 @@ import (
 // benchFlows returns n distinct outbound flows from 250 LAN hosts to 4000
 // remote hosts with varied counters, so that ordering by total bytes
 // has work to do.
-func benchFlows(n int) []store.Flow {
-	flows := make([]store.Flow, n)
+func benchFlows(n int) []conntrack.Entry {
+	flows := make([]conntrack.Entry, n)
 	protos := []string{"tcp", "udp", "tcp", "udp", "icmp"}
 	for i := range flows {
 		src := netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + i%250)})
 		r := i % 4000
 		dst := netip.AddrFrom4([4]byte{198, 18, byte(r / 250), byte(1 + r%250)})
 		up := uint64(60 + (i*7919)%50000)
-		flows[i] = store.Flow{
-			Proto: protos[i%len(protos)], SrcIP: src, SrcPort: uint16(1024 + i/250), DstIP: dst, DstPort: uint16(1 + i%1000),
-			State: "ESTABLISHED", Flags: "ASSURED",
-			UplinkPackets: up / 60, UplinkBytes: up, DownlinkPackets: up / 30, DownlinkBytes: up * 3,
-		}
+		flows[i] = outbound(protos[i%len(protos)], src.String(), uint16(1024+i/250), dst.String(), uint16(1+i%1000),
+			"ESTABLISHED", "ASSURED", up/60, up, up/30, up*3)
 	}
 	return flows
 }
@@ -67,7 +66,7 @@ func BenchmarkConnectionsJSON(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Reconcile(ctx, time.Now(), benchFlows(n), 0); err != nil {
+	if _, _, err := db.Reconcile(ctx, time.Now(), source.Slice(benchFlows(n)).List(ctx, nil), 0); err != nil {
 		b.Fatal(err)
 	}
 	h, err := web.New(web.Options{

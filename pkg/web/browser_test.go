@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -172,7 +173,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	)
 	db := openStore(t)
 	in := &ingest.Ingester{
-		Source: &conntrack.FileSource{Path: copyReplay(t)},
+		Source: &source.File{Path: copyReplay(t)},
 		Filter: lanFilter(t),
 		Store:  db,
 		Logger: slog.New(slog.DiscardHandler),
@@ -315,28 +316,21 @@ func jsString(s string) string {
 // script if any layer pasted it into HTML unescaped. A state with spaces
 // cannot come through the conntrack text format, so they go straight
 // into the real store.
-func hostileFlows() []store.Flow {
-	a := netip.MustParseAddr
-	return []store.Flow{
-		{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 40001, DstIP: a("203.0.113.91"), DstPort: 80,
-			State: `<img src=x onerror=window.__netmonPwned=1>`, UplinkBytes: 300, DownlinkBytes: 9000},
-		{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 40002, DstIP: a("203.0.113.92"), DstPort: 80,
-			State: `<script>window.__netmonPwned=2</script>`, UplinkBytes: 200, DownlinkBytes: 8000},
-		{Proto: "udp", SrcIP: a("10.0.0.6"), SrcPort: 40003, DstIP: a("203.0.113.93"), DstPort: 53,
-			State: `"><svg onload=window.__netmonPwned=3>`, Flags: "ASSURED", UplinkBytes: 100, DownlinkBytes: 100},
+func hostileFlows() []conntrack.Entry {
+	return []conntrack.Entry{
+		outbound("tcp", "10.0.0.5", 40001, "203.0.113.91", 80, `<img src=x onerror=window.__netmonPwned=1>`, "", 0, 300, 0, 9000),
+		outbound("tcp", "10.0.0.5", 40002, "203.0.113.92", 80, `<script>window.__netmonPwned=2</script>`, "", 0, 200, 0, 8000),
+		outbound("udp", "10.0.0.6", 40003, "203.0.113.93", 53, `"><svg onload=window.__netmonPwned=3>`, "ASSURED", 0, 100, 0, 100),
 	}
 }
 
 // formatFlows cover the cell formats: IPv6 in brackets, no ports for
 // ICMP and unknown protocols, sizes from bytes to MiB.
-func formatFlows() []store.Flow {
-	a := netip.MustParseAddr
-	return []store.Flow{
-		{Proto: "tcp", SrcIP: a("fd00::5"), SrcPort: 47067, DstIP: a("2001:db8::80"), DstPort: 443,
-			State: "ESTABLISHED", Flags: "ASSURED", UplinkPackets: 900, UplinkBytes: 61234, DownlinkPackets: 4000, DownlinkBytes: 5 << 20},
-		{Proto: "icmp", SrcIP: a("10.0.0.5"), SrcPort: 4660, DstIP: a("203.0.113.80"), DstPort: 8,
-			UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, DownlinkBytes: 252},
-		{Proto: "253", SrcIP: a("10.0.0.6"), DstIP: a("203.0.113.89"), Flags: "UNREPLIED", UplinkPackets: 1, UplinkBytes: 8},
+func formatFlows() []conntrack.Entry {
+	return []conntrack.Entry{
+		outbound("tcp", "fd00::5", 47067, "2001:db8::80", 443, "ESTABLISHED", "ASSURED", 900, 61234, 4000, 5<<20),
+		outbound("icmp", "10.0.0.5", 4660, "203.0.113.80", 8, "", "", 3, 252, 3, 252),
+		outbound("253", "10.0.0.6", 0, "203.0.113.89", 0, "", "UNREPLIED", 1, 8, 0, 0),
 	}
 }
 
@@ -348,9 +342,7 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 	browser := newBrowser(t)
 	db := openStore(t)
 	flows := append(hostileFlows(), formatFlows()...)
-	if _, err := db.Reconcile(context.Background(), time.Now(), flows, 0); err != nil {
-		t.Fatalf("reconcile: %v", err)
-	}
+	fill(t, db, time.Now(), flows)
 	url, _ := serveHTTP(t, web.Options{
 		Store:   db,
 		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
 )
 
 // FlowJSON is the JSON form of one connection: the names and values that
@@ -32,22 +32,22 @@ type FlowJSON struct {
 	TotalBytes      uint64   `json:"total_bytes"`
 }
 
-// NewFlowJSON returns the JSON form of f.
-func NewFlowJSON(f *store.Flow) FlowJSON {
+// NewFlowJSON returns the JSON form of a flow.
+func NewFlowJSON(k conntrack.FlowKey, state string, status conntrack.Status, c conntrack.Counters) FlowJSON {
 	return FlowJSON{
-		Key:             flowKey(f),
-		Proto:           f.Proto,
-		SrcIP:           addrText(f.SrcIP),
-		SrcPort:         f.SrcPort,
-		DstIP:           addrText(f.DstIP),
-		DstPort:         f.DstPort,
-		State:           f.State,
-		Flags:           splitFlags(f.Flags),
-		UplinkPackets:   f.UplinkPackets,
-		UplinkBytes:     f.UplinkBytes,
-		DownlinkPackets: f.DownlinkPackets,
-		DownlinkBytes:   f.DownlinkBytes,
-		TotalBytes:      f.TotalBytes(),
+		Key:             k.String(),
+		Proto:           k.Proto.String(),
+		SrcIP:           addrText(k.Src),
+		SrcPort:         k.SrcPort,
+		DstIP:           addrText(k.Dst),
+		DstPort:         k.DstPort,
+		State:           state,
+		Flags:           status.Flags(),
+		UplinkPackets:   c.UplinkPackets,
+		UplinkBytes:     c.UplinkBytes,
+		DownlinkPackets: c.DownlinkPackets,
+		DownlinkBytes:   c.DownlinkBytes,
+		TotalBytes:      c.TotalBytes(),
 	}
 }
 
@@ -68,35 +68,11 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // formatTime writes t as RFC 3339 UTC with milliseconds.
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-// flowKey is the text key of a flow, "proto|src|sport|dst|dport", the
-// same text as conntrack.FlowKey.String for the flow it came from.
-func flowKey(f *store.Flow) string {
-	b := make([]byte, 0, 64)
-	b = append(b, f.Proto...)
-	b = append(b, '|')
-	b = f.SrcIP.AppendTo(b)
-	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(f.SrcPort), 10)
-	b = append(b, '|')
-	b = f.DstIP.AppendTo(b)
-	b = append(b, '|')
-	b = strconv.AppendUint(b, uint64(f.DstPort), 10)
-	return string(b)
-}
-
-// splitFlags turns the stored "ASSURED,UNREPLIED" into a list; never nil.
-func splitFlags(s string) []string {
-	if s == "" {
-		return []string{}
-	}
-	return strings.Split(s, ",")
-}
-
 // toConnectionJSON converts a stored connection; newSince is the start of
 // the new-host window.
-func toConnectionJSON(c *store.Connection, newSince time.Time) connectionJSON {
+func toConnectionJSON(c *flows.Connection, newSince time.Time) connectionJSON {
 	return connectionJSON{
-		FlowJSON:    NewFlowJSON(&c.Flow),
+		FlowJSON:    NewFlowJSON(c.Key, c.State, c.Status, c.Counters),
 		FirstSeenAt: formatTime(c.FirstSeenAt),
 		LastSeenAt:  formatTime(c.LastSeenAt),
 		SeenBefore:  c.HostFirstSeenAt.Before(newSince),
@@ -170,7 +146,7 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 	}
 	err = s.store.EachActiveConnection(r.Context(), limit,
 		func(n int) error { total = n; return nil },
-		func(c *store.Connection) error {
+		func(c *flows.Connection) error {
 			if body == nil {
 				begin()
 			}

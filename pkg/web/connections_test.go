@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,9 +18,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/netmon-dev/netmon/pkg/conntrack"
-	"github.com/netmon-dev/netmon/pkg/store"
 )
 
 // wantConns is sampleConns as /connections.json must show them.
@@ -146,7 +143,7 @@ func TestConnectionsBadLimit(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			h, fs := testServer(t, nil)
 			called := false
-			fs.active = func(context.Context, int) ([]store.Connection, int, error) {
+			fs.active = func(context.Context, int) ([]flows.Connection, int, error) {
 				called = true
 				return nil, 0, nil
 			}
@@ -178,7 +175,7 @@ func TestConnectionsPassesLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h, fs := testServer(t, func(o *Options) { o.TopN = 7 })
 			got := -1
-			fs.active = func(_ context.Context, limit int) ([]store.Connection, int, error) {
+			fs.active = func(_ context.Context, limit int) ([]flows.Connection, int, error) {
 				got = limit
 				return nil, 0, nil
 			}
@@ -200,33 +197,6 @@ func TestConnectionsStoreError(t *testing.T) {
 	}
 }
 
-// TestFlowKeyMatchesConntrack keeps the web key in step with
-// conntrack.FlowKey's text form for every kind of flow.
-func TestFlowKeyMatchesConntrack(t *testing.T) {
-	a := netip.MustParseAddr
-	tests := []struct {
-		name string
-		key  conntrack.FlowKey
-	}{
-		{"tcp v4", conntrack.FlowKey{Proto: conntrack.ProtoTCP, Src: a("10.0.0.5"), SrcPort: 51234, Dst: a("93.184.216.34"), DstPort: 443}},
-		{"udp v6", conntrack.FlowKey{Proto: conntrack.ProtoUDP, Src: a("fd00::5"), SrcPort: 48758, Dst: a("2001:db8::80"), DstPort: 53}},
-		{"icmp", conntrack.FlowKey{Proto: conntrack.ProtoICMP, Src: a("10.0.0.5"), SrcPort: 4660, Dst: a("203.0.113.80"), DstPort: 8}},
-		{"unknown protocol", conntrack.FlowKey{Proto: 253, Src: a("10.0.0.6"), Dst: a("203.0.113.89")}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			proto := conntrack.ProtoName(tc.key.Proto)
-			if proto == "unknown" {
-				proto = "253"
-			}
-			f := store.Flow{Proto: proto, SrcIP: tc.key.Src, SrcPort: tc.key.SrcPort, DstIP: tc.key.Dst, DstPort: tc.key.DstPort}
-			if got, want := flowKey(&f), tc.key.String(); got != want {
-				t.Errorf("flowKey = %q, conntrack says %q", got, want)
-			}
-		})
-	}
-}
-
 func TestSeenBeforeWindow(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -241,7 +211,7 @@ func TestSeenBeforeWindow(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := store.Connection{HostFirstSeenAt: now.Add(-tc.hostFirst)}
+			c := flows.Connection{HostFirstSeenAt: now.Add(-tc.hostFirst)}
 			if got := toConnectionJSON(&c, now.Add(-tc.window)).SeenBefore; got != tc.want {
 				t.Errorf("seen_before = %v, want %v", got, tc.want)
 			}
@@ -257,7 +227,7 @@ func TestFullListOneAtATime(t *testing.T) {
 	release := make(chan struct{})
 	h, fs := testServer(t, nil)
 	all := fs.conns
-	fs.active = func(_ context.Context, limit int) ([]store.Connection, int, error) {
+	fs.active = func(_ context.Context, limit int) ([]flows.Connection, int, error) {
 		if limit == 0 {
 			entered <- struct{}{}
 			<-release
@@ -291,19 +261,19 @@ func TestFullListOneAtATime(t *testing.T) {
 // walkRows returns an EachActiveConnection over n rows made on the fly
 // from sampleConns, handed through one reused Connection and checking ctx
 // at every row, as the real store does; after the n rows it returns end.
-func walkRows(n int, end error) func(context.Context, int, func(int) error, func(*store.Connection) error) error {
-	return func(ctx context.Context, _ int, start func(int) error, fn func(*store.Connection) error) error {
+func walkRows(n int, end error) func(context.Context, int, func(int) error, func(*flows.Connection) error) error {
+	return func(ctx context.Context, _ int, start func(int) error, fn func(*flows.Connection) error) error {
 		if err := start(n); err != nil {
 			return err
 		}
 		samples := sampleConns()
-		var c store.Connection
+		var c flows.Connection
 		for i := range n {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			c = samples[i%len(samples)]
-			c.SrcPort = uint16(i)
+			c.Key.SrcPort = uint16(i)
 			if err := fn(&c); err != nil {
 				return err
 			}
@@ -343,9 +313,9 @@ func TestConnectionsStoreErrorBeforeFirstRow(t *testing.T) {
 	tests := []struct {
 		name  string
 		limit string
-		each  func(context.Context, int, func(int) error, func(*store.Connection) error) error
+		each  func(context.Context, int, func(int) error, func(*flows.Connection) error) error
 	}{
-		{name: "count fails", each: func(context.Context, int, func(int) error, func(*store.Connection) error) error {
+		{name: "count fails", each: func(context.Context, int, func(int) error, func(*flows.Connection) error) error {
 			return errDB
 		}},
 		{name: "rows query fails after the count", each: walkRows(0, errDB)},
@@ -390,7 +360,7 @@ func TestConnectionsAbortMidStream(t *testing.T) {
 			var calls atomic.Int32
 			logs := make(logLines, 16)
 			h, fs := testServer(t, func(o *Options) { o.Logger = newTextLogger(logs) })
-			fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+			fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*flows.Connection) error) error {
 				if calls.Add(1) == 1 {
 					return walkRows(tc.rows, errDB)(ctx, limit, start, fn)
 				}
@@ -444,7 +414,7 @@ func TestConnectionsClientGoneStopsWalk(t *testing.T) {
 	errWalkedAll := errors.New("walked every row")
 	h, fs := testServer(t, nil)
 	walkEnded := make(chan error, 1)
-	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*flows.Connection) error) error {
 		err := walkRows(200_000, errWalkedAll)(ctx, limit, start, fn)
 		walkEnded <- err
 		return err
@@ -493,9 +463,9 @@ func TestConnectionsStreams(t *testing.T) {
 	h, fs := testServer(t, nil)
 	w := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
 	var outBeforeLast int
-	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+	fs.each = func(ctx context.Context, limit int, start func(int) error, fn func(*flows.Connection) error) error {
 		i := 0
-		return walkRows(rows, nil)(ctx, limit, start, func(c *store.Connection) error {
+		return walkRows(rows, nil)(ctx, limit, start, func(c *flows.Connection) error {
 			if i++; i == rows {
 				outBeforeLast = w.n
 			}

@@ -7,13 +7,12 @@ import (
 	"html/template"
 	"math"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/dustin/go-humanize"
 
-	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 )
 
@@ -153,14 +152,15 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 // toRowView formats one connection for the table.
-func toRowView(c *store.Connection, newSince, now time.Time) rowView {
+func toRowView(c *flows.Connection, newSince, now time.Time) rowView {
+	src, dst := c.Key.Endpoints()
 	return rowView{
-		Key:         flowKey(&c.Flow),
-		Proto:       c.Proto,
-		Source:      endpoint(c.Proto, c.SrcIP, c.SrcPort),
-		Destination: endpoint(c.Proto, c.DstIP, c.DstPort),
+		Key:         c.Key.String(),
+		Proto:       c.Key.Proto.String(),
+		Source:      src,
+		Destination: dst,
 		State:       c.State,
-		Flags:       c.Flags,
+		Flags:       c.Status.String(),
 		Up:          humanBytes(c.UplinkBytes),
 		Down:        humanBytes(c.DownlinkBytes),
 		Total:       humanBytes(c.TotalBytes()),
@@ -181,28 +181,6 @@ func counterTitle(bytes, packets uint64) string {
 // humanBytes is n in IEC units ("20 KiB", "1.5 MiB"), as app.js's
 // humanBytes prints it.
 func humanBytes(n uint64) string { return humanize.IBytes(n) }
-
-// hasPorts reports whether a protocol's port fields are real ports (for
-// ICMP they hold the echo id and type, for GRE the keys).
-func hasPorts(proto string) bool {
-	switch proto {
-	case "tcp", "udp", "udplite", "sctp", "dccp":
-		return true
-	}
-	return false
-}
-
-// endpoint is "addr:port", "[v6addr]:port", or the bare address for
-// protocols without ports.
-func endpoint(proto string, a netip.Addr, port uint16) string {
-	if !a.IsValid() {
-		return ""
-	}
-	if !hasPorts(proto) {
-		return a.String()
-	}
-	return netip.AddrPortFrom(a, port).String()
-}
 
 // ago is how long before now t was, coarsely: "just now", "42 s ago",
 // "5 min ago", "3 h ago", "2 d ago", as app.js's ago prints it.

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -131,32 +130,6 @@ func TestStaticAssets(t *testing.T) {
 	css := body(t, do(t, h, http.MethodGet, "/static/style.css"))
 	if strings.Contains(css, "@import") || strings.Contains(css, "url(") {
 		t.Error("style.css loads something from elsewhere")
-	}
-}
-
-func TestEndpoint(t *testing.T) {
-	a := netip.MustParseAddr
-	tests := []struct {
-		name  string
-		proto string
-		addr  netip.Addr
-		port  uint16
-		want  string
-	}{
-		{"tcp v4", "tcp", a("10.0.0.5"), 443, "10.0.0.5:443"},
-		{"udp v6 in brackets", "udp", a("2001:db8::80"), 53, "[2001:db8::80]:53"},
-		{"icmp has no port", "icmp", a("203.0.113.80"), 8, "203.0.113.80"},
-		{"icmpv6 has no port", "icmpv6", a("2001:db8::80"), 128, "2001:db8::80"},
-		{"gre keys are not ports", "gre", a("203.0.113.89"), 0, "203.0.113.89"},
-		{"unknown protocol", "253", a("203.0.113.89"), 0, "203.0.113.89"},
-		{"zero address", "tcp", netip.Addr{}, 1, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := endpoint(tc.proto, tc.addr, tc.port); got != tc.want {
-				t.Errorf("endpoint = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

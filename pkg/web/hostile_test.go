@@ -2,13 +2,13 @@ package web_test
 
 import (
 	"context"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/ingest"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 	"github.com/netmon-dev/netmon/pkg/web"
@@ -20,7 +20,7 @@ import (
 func TestHostileReplay(t *testing.T) {
 	db := openStore(t)
 	in := &ingest.Ingester{
-		Source: &conntrack.FileSource{Path: fixture("replay-hostile", "00.txt")},
+		Source: &source.File{Path: fixture("replay-hostile", "00.txt")},
 		Filter: lanFilter(t),
 		Store:  db,
 	}

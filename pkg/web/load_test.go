@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/ingest"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 	"github.com/netmon-dev/netmon/pkg/web"
@@ -47,7 +47,7 @@ func loadRun(b *testing.B) {
 	)
 	db := openStore(b)
 	in := &ingest.Ingester{
-		Source: &conntrack.FileSource{Path: fixture("conntrack", "big_10000.txt.gz")},
+		Source: &source.File{Path: fixture("conntrack", "big_10000.txt.gz")},
 		Filter: lanFilter(b),
 		Store:  db,
 		Logger: slog.New(slog.DiscardHandler),

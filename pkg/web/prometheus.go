@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/flows"
 )
 
 // scrapeTimeout bounds the database and /proc reads of one scrape.
@@ -141,12 +141,12 @@ func (c *collector) collectStore(ctx context.Context, ch chan<- prometheus.Metri
 
 // topHosts returns the n hosts with the most bytes (ties by address), so
 // a LAN bigger than a /24 cannot grow the series without bound.
-func topHosts(hosts []store.LocalHost, n int) []store.LocalHost {
+func topHosts(hosts []flows.Host, n int) []flows.Host {
 	if len(hosts) <= n {
 		return hosts
 	}
 	hs := slices.Clone(hosts)
-	slices.SortFunc(hs, func(a, b store.LocalHost) int {
+	slices.SortFunc(hs, func(a, b flows.Host) int {
 		if c := cmp.Compare(b.UplinkBytes+b.DownlinkBytes, a.UplinkBytes+a.DownlinkBytes); c != 0 {
 			return c
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"net/http"
 	"net/netip"
 	"os"
@@ -15,8 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
-
-	"github.com/netmon-dev/netmon/pkg/store"
 )
 
 // collectorFor builds the server's collector over the fakes.
@@ -26,7 +25,7 @@ func collectorFor(t *testing.T, edit func(*Options)) *collector {
 		Store: &fakeStore{
 			byProto:   map[string]int{"tcp": 3, "udp": 1, "icmp": 1},
 			remote:    4,
-			locals:    []store.LocalHost{{IP: netip.MustParseAddr("10.0.0.5"), UplinkBytes: 1000, DownlinkBytes: 50000}, {IP: netip.MustParseAddr("10.0.0.6"), UplinkBytes: 514, DownlinkBytes: 20268}},
+			locals:    []flows.Host{{IP: netip.MustParseAddr("10.0.0.5"), UplinkBytes: 1000, DownlinkBytes: 50000}, {IP: netip.MustParseAddr("10.0.0.6"), UplinkBytes: 514, DownlinkBytes: 20268}},
 			lastCycle: now.Add(-time.Second),
 			cycles:    42,
 		},
@@ -123,10 +122,10 @@ func exposition(t *testing.T, c prometheus.Collector) string {
 }
 
 func TestCollectorSeries(t *testing.T) {
-	hosts := func(n int) []store.LocalHost {
-		out := make([]store.LocalHost, n)
+	hosts := func(n int) []flows.Host {
+		out := make([]flows.Host, n)
 		for i := range out {
-			out[i] = store.LocalHost{IP: netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(i%250 + 1)}), UplinkBytes: uint64(i), DownlinkBytes: 1}
+			out[i] = flows.Host{IP: netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(i%250 + 1)}), UplinkBytes: uint64(i), DownlinkBytes: 1}
 		}
 		return out
 	}
@@ -160,7 +159,7 @@ func TestCollectorSeries(t *testing.T) {
 
 func TestTopHosts(t *testing.T) {
 	a := netip.MustParseAddr
-	hs := []store.LocalHost{
+	hs := []flows.Host{
 		{IP: a("10.0.0.9"), UplinkBytes: 5},
 		{IP: a("10.0.0.2"), UplinkBytes: 100},
 		{IP: a("10.0.0.3"), DownlinkBytes: 5},

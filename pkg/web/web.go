@@ -21,7 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/netmon-dev/netmon/pkg/store"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 )
 
@@ -31,20 +31,20 @@ type Store interface {
 	// ActiveConnections returns at most limit active connections (all
 	// when limit <= 0), biggest total bytes first, ties by key, and the
 	// number of active connections in all.
-	ActiveConnections(ctx context.Context, limit int) ([]store.Connection, int, error)
+	ActiveConnections(ctx context.Context, limit int) ([]flows.Connection, int, error)
 	// EachActiveConnection walks the same rows in the same order inside
 	// one read transaction, holding one at a time: start gets the number
 	// of active connections in all before the first row, then fn gets
 	// each row (the *Connection is reused between calls). An error from
 	// start or fn, or ctx done, stops the walk; start's or fn's error is
 	// returned unchanged.
-	EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*store.Connection) error) error
+	EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*flows.Connection) error) error
 	// ActiveByProto counts active connections per protocol name.
 	ActiveByProto(ctx context.Context) (map[string]int, error)
 	// RemoteHostCount is the number of remote hosts ever seen.
 	RemoteHostCount(ctx context.Context) (int, error)
 	// LocalHosts returns the cumulative traffic of every LAN address.
-	LocalHosts(ctx context.Context) ([]store.LocalHost, error)
+	LocalHosts(ctx context.Context) ([]flows.Host, error)
 	// LastCycle returns when the last reconcile cycle ran (zero if none)
 	// and how many cycles have run.
 	LastCycle(ctx context.Context) (time.Time, int64, error)

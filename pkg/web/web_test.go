@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,22 +35,22 @@ var (
 
 // fakeStore is a hand-written Store holding its answers.
 type fakeStore struct {
-	conns     []store.Connection // sorted as the real store sorts them
+	conns     []flows.Connection // sorted as the real store sorts them
 	byProto   map[string]int
 	remote    int
-	locals    []store.LocalHost
+	locals    []flows.Host
 	lastCycle time.Time
 	cycles    int64
 	err       error // returned by every method when set
 
 	// active, when set, replaces ActiveConnections; EachActiveConnection
 	// walks what it returns unless each is set.
-	active func(ctx context.Context, limit int) ([]store.Connection, int, error)
+	active func(ctx context.Context, limit int) ([]flows.Connection, int, error)
 	// each, when set, replaces EachActiveConnection.
-	each func(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error
+	each func(ctx context.Context, limit int, start func(int) error, fn func(*flows.Connection) error) error
 }
 
-func (f *fakeStore) ActiveConnections(ctx context.Context, limit int) ([]store.Connection, int, error) {
+func (f *fakeStore) ActiveConnections(ctx context.Context, limit int) ([]flows.Connection, int, error) {
 	if f.active != nil {
 		return f.active(ctx, limit)
 	}
@@ -65,7 +67,7 @@ func (f *fakeStore) ActiveConnections(ctx context.Context, limit int) ([]store.C
 // EachActiveConnection walks ActiveConnections' answer, handing every row
 // through one reused Connection as the real store does, so a handler that
 // kept the pointer would show the wrong rows.
-func (f *fakeStore) EachActiveConnection(ctx context.Context, limit int, start func(int) error, fn func(*store.Connection) error) error {
+func (f *fakeStore) EachActiveConnection(ctx context.Context, limit int, start func(int) error, fn func(*flows.Connection) error) error {
 	if f.each != nil {
 		return f.each(ctx, limit, start, fn)
 	}
@@ -76,7 +78,7 @@ func (f *fakeStore) EachActiveConnection(ctx context.Context, limit int, start f
 	if err := start(total); err != nil {
 		return err
 	}
-	var c store.Connection
+	var c flows.Connection
 	for i := range conns {
 		c = conns[i]
 		if err := fn(&c); err != nil {
@@ -88,7 +90,7 @@ func (f *fakeStore) EachActiveConnection(ctx context.Context, limit int, start f
 
 func (f *fakeStore) ActiveByProto(context.Context) (map[string]int, error) { return f.byProto, f.err }
 func (f *fakeStore) RemoteHostCount(context.Context) (int, error)          { return f.remote, f.err }
-func (f *fakeStore) LocalHosts(context.Context) ([]store.LocalHost, error) {
+func (f *fakeStore) LocalHosts(context.Context) ([]flows.Host, error) {
 	return f.locals, f.err
 }
 func (f *fakeStore) LastCycle(context.Context) (time.Time, int64, error) {
@@ -108,35 +110,44 @@ var now = time.Date(2026, 11, 25, 17, 30, 0, 0, time.UTC)
 
 func clock() time.Time { return now }
 
+// key builds a flow key; sport and dport are the key's port positions.
+func key(proto string, src netip.Addr, sport uint16, dst netip.Addr, dport uint16) conntrack.FlowKey {
+	p, err := conntrack.ParseProto(proto)
+	if err != nil {
+		panic(err)
+	}
+	return conntrack.FlowKey{Proto: p, Src: src, SrcPort: sport, Dst: dst, DstPort: dport}
+}
+
 // sampleConns are connections as the store returns them: biggest first.
 // They cover IPv4 and IPv6, ports and no ports, a host first seen inside
 // the new-host window and one before, and hostile text in State.
-func sampleConns() []store.Connection {
+func sampleConns() []flows.Connection {
 	a := netip.MustParseAddr
-	return []store.Connection{
+	return []flows.Connection{
 		{
-			Flow: store.Flow{Proto: "tcp", SrcIP: a("10.0.0.6"), SrcPort: 33857, DstIP: a("203.0.113.80"), DstPort: 443,
-				State: "ESTABLISHED", Flags: "ASSURED", UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268},
+			Key: key("tcp", a("10.0.0.6"), 33857, a("203.0.113.80"), 443), State: "ESTABLISHED", Status: conntrack.ParseStatus("ASSURED"),
+			Counters:    conntrack.Counters{UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268},
 			FirstSeenAt: now.Add(-10 * time.Minute), LastSeenAt: now.Add(-2 * time.Second), HostFirstSeenAt: now.Add(-time.Hour),
 		},
 		{
-			Flow: store.Flow{Proto: "tcp", SrcIP: a("fd00::5"), SrcPort: 47067, DstIP: a("2001:db8::80"), DstPort: 443,
-				State: "ESTABLISHED", Flags: "ASSURED", UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224},
+			Key: key("tcp", a("fd00::5"), 47067, a("2001:db8::80"), 443), State: "ESTABLISHED", Status: conntrack.ParseStatus("ASSURED"),
+			Counters:    conntrack.Counters{UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224},
 			FirstSeenAt: now.Add(-30 * time.Second), LastSeenAt: now, HostFirstSeenAt: now.Add(-30 * time.Second),
 		},
 		{
-			Flow: store.Flow{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 58337, DstIP: a("203.0.113.91"), DstPort: 80,
-				State: `<img src=x onerror=alert(1)>`, Flags: "", UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164},
+			Key: key("tcp", a("10.0.0.5"), 58337, a("203.0.113.91"), 80), State: `<img src=x onerror=alert(1)>`, Status: conntrack.ParseStatus(""),
+			Counters:    conntrack.Counters{UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164},
 			FirstSeenAt: now.Add(-5 * time.Second), LastSeenAt: now.Add(-time.Second), HostFirstSeenAt: now.Add(-5 * time.Second),
 		},
 		{
-			Flow: store.Flow{Proto: "udp", SrcIP: a("10.0.0.6"), SrcPort: 40061, DstIP: a("203.0.113.87"), DstPort: 9999,
-				State: "<script>window.__netmonPwned=1</script>", Flags: "UNREPLIED", UplinkPackets: 2, UplinkBytes: 184},
+			Key: key("udp", a("10.0.0.6"), 40061, a("203.0.113.87"), 9999), State: "<script>window.__netmonPwned=1</script>", Status: conntrack.ParseStatus("UNREPLIED"),
+			Counters:    conntrack.Counters{UplinkPackets: 2, UplinkBytes: 184, DownlinkPackets: 0, DownlinkBytes: 0},
 			FirstSeenAt: now.Add(-3 * time.Hour), LastSeenAt: now.Add(-90 * time.Second), HostFirstSeenAt: now.Add(-3 * time.Hour),
 		},
 		{
-			Flow: store.Flow{Proto: "icmp", SrcIP: a("10.0.0.5"), SrcPort: 4660, DstIP: a("203.0.113.80"), DstPort: 8,
-				Flags: "", UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3},
+			Key: key("icmp", a("10.0.0.5"), 4660, a("203.0.113.80"), 8), State: "", Status: conntrack.ParseStatus(""),
+			Counters:    conntrack.Counters{UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, DownlinkBytes: 0},
 			FirstSeenAt: now.Add(-time.Minute), LastSeenAt: now.Add(-time.Minute), HostFirstSeenAt: now.Add(-time.Hour),
 		},
 	}
@@ -165,7 +176,7 @@ func testServer(t testing.TB, edit func(*Options)) (http.Handler, *fakeStore) {
 		conns:     sampleConns(),
 		byProto:   map[string]int{"tcp": 3, "udp": 1, "icmp": 1},
 		remote:    4,
-		locals:    []store.LocalHost{{IP: netip.MustParseAddr("10.0.0.5"), UplinkBytes: 1000, DownlinkBytes: 50000}, {IP: netip.MustParseAddr("10.0.0.6"), UplinkBytes: 514, DownlinkBytes: 20268}},
+		locals:    []flows.Host{{IP: netip.MustParseAddr("10.0.0.5"), UplinkBytes: 1000, DownlinkBytes: 50000}, {IP: netip.MustParseAddr("10.0.0.6"), UplinkBytes: 514, DownlinkBytes: 20268}},
 		lastCycle: now.Add(-time.Second),
 		cycles:    42,
 	}

@@ -107,18 +107,19 @@ func writeLoadFile(capture, path string) (int, error) {
 func loadCommands(r io.Reader, w io.Writer) (int, error) {
 	bw := bufio.NewWriter(w)
 	n := 0
-	st, err := conntrack.Parse(r, func(e *conntrack.Entry) {
+	st, err := conntrack.Parse(r, func(e *conntrack.Entry) bool {
 		var state string
 		switch e.Proto {
 		case conntrack.ProtoTCP:
 			state = " --state ESTABLISHED"
 		case conntrack.ProtoUDP:
 		default:
-			return
+			return true
 		}
 		fmt.Fprintf(bw, "-I -s %s -d %s -p %s --sport %d --dport %d%s -t 600\n",
-			e.Orig.Src, e.Orig.Dst, e.ProtoName(), e.Orig.SrcPort, e.Orig.DstPort, state)
+			e.Orig.Src, e.Orig.Dst, e.Proto, e.Orig.SrcPort, e.Orig.DstPort, state)
 		n++
+		return true
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read capture: %w", err)

@@ -8,16 +8,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"github.com/netmon-dev/netmon/pkg/store"
 	"github.com/netmon-dev/netmon/scripts/internal/manifest"
 )
 
-// storeFlow is how ingest hands f to the store, with the counters of listed.
-func storeFlow(f manifest.Flow) store.Flow {
+// storeFlow is the entry conntrack lists for f, with the counters of
+// listed.
+func storeFlow(f manifest.Flow) conntrack.Entry {
 	g := listed(f)
-	return store.Flow{Proto: f.Proto, SrcIP: f.SrcIP, SrcPort: f.SrcPort, DstIP: f.DstIP, DstPort: f.DstPort,
-		State: g.State, Flags: strings.Join(g.Flags, ","), UplinkPackets: g.UplinkPackets, UplinkBytes: g.UplinkBytes,
-		DownlinkPackets: g.DownlinkPackets, DownlinkBytes: g.DownlinkBytes}
+	p, err := conntrack.ParseProto(f.Proto)
+	if err != nil {
+		panic(err)
+	}
+	e := conntrack.Entry{Proto: p, State: g.State, Status: conntrack.ParseStatus(strings.Join(g.Flags, ",")),
+		Orig:  conntrack.Tuple{Src: f.SrcIP, Dst: f.DstIP, Packets: g.UplinkPackets, Bytes: g.UplinkBytes},
+		Reply: conntrack.Tuple{Src: f.DstIP, Dst: f.SrcIP, Packets: g.DownlinkPackets, Bytes: g.DownlinkBytes}}
+	if p.IsICMP() {
+		e.Orig.ICMPID, e.Orig.ICMPType = f.SrcPort, uint8(f.DstPort)
+	} else {
+		e.Orig.SrcPort, e.Orig.DstPort = f.SrcPort, f.DstPort
+	}
+	return e
 }
 
 // ingestCycles builds a database with netmon's own store: one cycle with
@@ -33,11 +46,11 @@ func ingestCycles(t *testing.T, m *manifest.Manifest, closed bool) string {
 	defer db.Close()
 	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	cycle := func(closed bool) {
-		var flows []store.Flow
+		var flows source.Slice
 		for _, f := range expectedActive(m, closed) {
 			flows = append(flows, storeFlow(f))
 		}
-		if _, err := db.Reconcile(ctx, now, flows, 24*time.Hour); err != nil {
+		if _, _, err := db.Reconcile(ctx, now, flows.List(ctx, nil), 24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(2 * time.Second)

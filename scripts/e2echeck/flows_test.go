@@ -183,15 +183,16 @@ func labListing(t *testing.T, outbound bool) []flowJSON {
 	}
 	defer r.Close()
 	var out []flowJSON
-	stats, err := conntrack.Parse(r, func(e *conntrack.Entry) {
+	stats, err := conntrack.Parse(r, func(e *conntrack.Entry) bool {
 		if outbound && !f.Outbound(e) {
-			return
+			return true
 		}
 		k := conntrack.KeyOf(e)
-		out = append(out, flowJSON{Key: k.String(), Proto: e.ProtoName(), SrcIP: e.Orig.Src.String(), SrcPort: k.SrcPort,
+		out = append(out, flowJSON{Key: k.String(), Proto: e.Proto.String(), SrcIP: e.Orig.Src.String(), SrcPort: k.SrcPort,
 			DstIP: e.Orig.Dst.String(), DstPort: k.DstPort, State: e.State, Flags: e.Status.Flags(),
 			UplinkPackets: e.Orig.Packets, UplinkBytes: e.Orig.Bytes, DownlinkPackets: e.Reply.Packets,
 			DownlinkBytes: e.Reply.Bytes, TotalBytes: e.TotalBytes()})
+		return true
 	})
 	if err != nil || stats.Skipped != 0 {
 		t.Fatalf("parse lab table: %v, %d lines skipped", err, stats.Skipped)

@@ -39,7 +39,10 @@
 
   // endpoint mirrors the server's: "ip:port", "[ipv6]:port", or the bare
   // address for protocols without ports.
-  function endpoint(proto, ip, port) {
+  function endpoint(proto, ip, port, side) {
+    if (proto === "icmp" || proto === "icmpv6") {
+      return ip + (side === "src" ? " id " : " type ") + port;
+    }
     if (!PORTS.has(proto)) {
       return ip;
     }
@@ -89,8 +92,8 @@
     tr.dataset.key = c.key;
     tr.append(
       el("td", c.proto),
-      el("td", endpoint(c.proto, c.src_ip, c.src_port), "addr"),
-      el("td", endpoint(c.proto, c.dst_ip, c.dst_port), "addr"),
+      el("td", endpoint(c.proto, c.src_ip, c.src_port, "src"), "addr"),
+      el("td", endpoint(c.proto, c.dst_ip, c.dst_port, "dst"), "addr"),
       el("td", c.state, "state"),
       el("td", c.flags.join(","), "flags"),
     );

@@ -1,6 +1,8 @@
-package conntrack
+package source
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -56,9 +58,9 @@ func TestFileSourceHostile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &FileSource{Path: tc.path, MaxBytes: tc.maxBytes}
+			src := &File{Path: tc.path, MaxBytes: tc.maxBytes}
 			type result struct {
-				st  Stats
+				st  conntrack.Stats
 				err error
 			}
 			done := make(chan result, 1)
@@ -66,7 +68,7 @@ func TestFileSourceHostile(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			go func() {
-				st, err := src.Read(context.Background(), func(*Entry) {})
+				st, err := readAll(context.Background(), src, func(*conntrack.Entry) {})
 				done <- result{st, err}
 			}()
 			var res result

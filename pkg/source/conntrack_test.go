@@ -1,6 +1,8 @@
-package conntrack
+package source
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"bytes"
 	"context"
 	"errors"
@@ -43,7 +45,7 @@ func TestSnapshotRead(t *testing.T) {
 	exit1 := errors.New("exit status 1")
 	tests := []struct {
 		name         string
-		snap         Snapshot
+		snap         Conntrack
 		wantErr      error
 		wantEntries  int
 		wantReported int
@@ -51,47 +53,47 @@ func TestSnapshotRead(t *testing.T) {
 	}{
 		{
 			name:        "whole table with trailer",
-			snap:        Snapshot{Runner: printing(mixed, mixedTrailer, nil)},
+			snap:        Conntrack{Runner: printing(mixed, mixedTrailer, nil)},
 			wantEntries: 29, wantReported: 29,
 		},
 		{
 			name:        "empty table",
-			snap:        Snapshot{Runner: printing("", "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n", nil)},
+			snap:        Conntrack{Runner: printing("", "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n", nil)},
 			wantEntries: 0, wantReported: 0,
 		},
 		{
 			name:        "no trailer",
-			snap:        Snapshot{Runner: printing(tcpLine+"\n", "", nil)},
+			snap:        Conntrack{Runner: printing(tcpLine+"\n", "", nil)},
 			wantEntries: 1, wantReported: -1,
 		},
 		{
 			name:        "trailer disagrees with the lines read",
-			snap:        Snapshot{Runner: printing(tcpLine+"\n"+udpLine+"\n", "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.\n", nil)},
+			snap:        Conntrack{Runner: printing(tcpLine+"\n"+udpLine+"\n", "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.\n", nil)},
 			wantEntries: 2, wantReported: 3, wantMismatch: true,
 		},
 		{
 			name:    "not installed",
-			snap:    Snapshot{Runner: printing("", "", &exec.Error{Name: "conntrack", Err: exec.ErrNotFound})},
+			snap:    Conntrack{Runner: printing("", "", &exec.Error{Name: "conntrack", Err: exec.ErrNotFound})},
 			wantErr: ErrNotInstalled,
 		},
 		{
 			name:    "not permitted",
-			snap:    Snapshot{Runner: printing("", permissionStderr, exit1)},
+			snap:    Conntrack{Runner: printing("", permissionStderr, exit1)},
 			wantErr: ErrPermission,
 		},
 		{
 			name:    "other non-zero exit",
-			snap:    Snapshot{Runner: printing("", "conntrack v1.4.7 (conntrack-tools): unknown option\n", exit1)},
+			snap:    Conntrack{Runner: printing("", "conntrack v1.4.7 (conntrack-tools): unknown option\n", exit1)},
 			wantErr: ErrExit,
 		},
 		{
 			name:    "non-zero exit after partial output",
-			snap:    Snapshot{Runner: printing(tcpLine+"\n", "", exit1)},
+			snap:    Conntrack{Runner: printing(tcpLine+"\n", "", exit1)},
 			wantErr: ErrExit,
 		},
 		{
 			name: "timeout",
-			snap: Snapshot{Timeout: 20 * time.Millisecond, Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, _, _ io.Writer) error {
+			snap: Conntrack{Timeout: 20 * time.Millisecond, Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, _, _ io.Writer) error {
 				<-ctx.Done()
 				return ctx.Err()
 			}}},
@@ -99,12 +101,12 @@ func TestSnapshotRead(t *testing.T) {
 		},
 		{
 			name:    "more output than MaxBytes",
-			snap:    Snapshot{MaxBytes: int64(len(tcpLine)), Runner: printing(tcpLine+"\n"+tcpLine+"\n", "", nil)},
+			snap:    Conntrack{MaxBytes: int64(len(tcpLine)), Runner: printing(tcpLine+"\n"+tcpLine+"\n", "", nil)},
 			wantErr: ErrTooLarge,
 		},
 		{
 			name: "endless output stopped at MaxBytes",
-			snap: Snapshot{MaxBytes: 1 << 20, Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, o, _ io.Writer) error {
+			snap: Conntrack{MaxBytes: 1 << 20, Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, o, _ io.Writer) error {
 				for {
 					if _, err := io.WriteString(o, tcpLine+"\n"); err != nil {
 						return err
@@ -115,19 +117,19 @@ func TestSnapshotRead(t *testing.T) {
 		},
 		{
 			name:        "exactly MaxBytes",
-			snap:        Snapshot{MaxBytes: int64(len(tcpLine)) + 1, Runner: printing(tcpLine+"\n", "", nil)},
+			snap:        Conntrack{MaxBytes: int64(len(tcpLine)) + 1, Runner: printing(tcpLine+"\n", "", nil)},
 			wantEntries: 1, wantReported: -1,
 		},
 		{
 			name:        "a megabyte of stderr does not block",
-			snap:        Snapshot{Runner: printing(tcpLine+"\n", strings.Repeat("warning\n", 1<<17), nil)},
+			snap:        Conntrack{Runner: printing(tcpLine+"\n", strings.Repeat("warning\n", 1<<17), nil)},
 			wantEntries: 1, wantReported: -1,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var n int
-			st, err := tc.snap.Read(context.Background(), func(*Entry) { n++ })
+			st, err := readAll(context.Background(), &tc.snap, func(*conntrack.Entry) { n++ })
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Read error = %v, want %v", err, tc.wantErr)
@@ -152,17 +154,17 @@ func TestSnapshotReadErrorsAreDistinct(t *testing.T) {
 	all := []error{ErrNotInstalled, ErrPermission, ErrTimeout, ErrExit, ErrTooLarge}
 	tests := []struct {
 		name string
-		snap Snapshot
+		snap Conntrack
 		want error
 	}{
-		{name: "not installed", snap: Snapshot{Runner: printing("", "", exec.ErrNotFound)}, want: ErrNotInstalled},
-		{name: "permission", snap: Snapshot{Runner: printing("", permissionStderr, errors.New("exit status 1"))}, want: ErrPermission},
-		{name: "exit", snap: Snapshot{Runner: printing("", "", errors.New("exit status 2"))}, want: ErrExit},
-		{name: "too large", snap: Snapshot{MaxBytes: 1, Runner: printing(tcpLine, "", nil)}, want: ErrTooLarge},
+		{name: "not installed", snap: Conntrack{Runner: printing("", "", exec.ErrNotFound)}, want: ErrNotInstalled},
+		{name: "permission", snap: Conntrack{Runner: printing("", permissionStderr, errors.New("exit status 1"))}, want: ErrPermission},
+		{name: "exit", snap: Conntrack{Runner: printing("", "", errors.New("exit status 2"))}, want: ErrExit},
+		{name: "too large", snap: Conntrack{MaxBytes: 1, Runner: printing(tcpLine, "", nil)}, want: ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.snap.Read(context.Background(), func(*Entry) {})
+			_, err := readAll(context.Background(), &tc.snap, func(*conntrack.Entry) {})
 			for _, s := range all {
 				if errors.Is(err, s) != (s == tc.want) {
 					t.Errorf("errors.Is(%v, %v) = %v", err, s, errors.Is(err, s))
@@ -175,14 +177,14 @@ func TestSnapshotReadErrorsAreDistinct(t *testing.T) {
 func TestSnapshotReadDefaults(t *testing.T) {
 	var gotName string
 	var gotArgs, gotEnv []string
-	s := Snapshot{Runner: &fakeRunner{run: func(ctx context.Context, name string, args, env []string, _, _ io.Writer) error {
+	s := &Conntrack{Runner: &fakeRunner{run: func(ctx context.Context, name string, args, env []string, _, _ io.Writer) error {
 		gotName, gotArgs, gotEnv = name, args, env
 		if _, ok := ctx.Deadline(); !ok {
 			return errors.New("no deadline on the context")
 		}
 		return nil
 	}}}
-	if _, err := s.Read(context.Background(), func(*Entry) {}); err != nil {
+	if _, err := readAll(context.Background(), s, func(*conntrack.Entry) {}); err != nil {
 		t.Fatal(err)
 	}
 	want := []any{"conntrack", []string{"-L", "-o", "extended"}, []string{"LC_ALL=C"}}
@@ -191,7 +193,7 @@ func TestSnapshotReadDefaults(t *testing.T) {
 	}
 
 	s.Command, s.Args = "/usr/sbin/conntrack", []string{"-L", "-f", "ipv6"}
-	if _, err := s.Read(context.Background(), func(*Entry) {}); err != nil {
+	if _, err := readAll(context.Background(), s, func(*conntrack.Entry) {}); err != nil {
 		t.Fatal(err)
 	}
 	want = []any{"/usr/sbin/conntrack", []string{"-L", "-f", "ipv6"}, []string{"LC_ALL=C"}}
@@ -204,12 +206,12 @@ func TestSnapshotReadDefaults(t *testing.T) {
 // not a timeout.
 func TestSnapshotReadCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := Snapshot{Runner: &fakeRunner{run: func(rctx context.Context, _ string, _, _ []string, _, _ io.Writer) error {
+	s := &Conntrack{Runner: &fakeRunner{run: func(rctx context.Context, _ string, _, _ []string, _, _ io.Writer) error {
 		cancel()
 		<-rctx.Done()
 		return rctx.Err()
 	}}}
-	_, err := s.Read(ctx, func(*Entry) {})
+	_, err := readAll(ctx, s, func(*conntrack.Entry) {})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
 		t.Errorf("Read error = %v, want context.Canceled", err)
 	}
@@ -219,7 +221,7 @@ func TestSnapshotReadCancelled(t *testing.T) {
 // still printing, so a big table is never held whole.
 func TestSnapshotReadStreams(t *testing.T) {
 	seen := make(chan struct{})
-	s := Snapshot{Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, o, _ io.Writer) error {
+	s := &Conntrack{Runner: &fakeRunner{run: func(ctx context.Context, _ string, _, _ []string, o, _ io.Writer) error {
 		if _, err := io.WriteString(o, tcpLine+"\n"); err != nil {
 			return err
 		}
@@ -232,11 +234,11 @@ func TestSnapshotReadStreams(t *testing.T) {
 		return err
 	}}}
 	var keys []string
-	st, err := s.Read(context.Background(), func(e *Entry) {
+	st, err := readAll(context.Background(), s, func(e *conntrack.Entry) {
 		if len(keys) == 0 {
 			close(seen)
 		}
-		keys = append(keys, Key(e))
+		keys = append(keys, conntrack.KeyOf(e).String())
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +292,7 @@ func TestLimitReader(t *testing.T) {
 // command's writer is released instead of blocking forever.
 func TestSnapshotReadPanickingFn(t *testing.T) {
 	released := make(chan error, 1)
-	s := Snapshot{Runner: &fakeRunner{run: func(_ context.Context, _ string, _, _ []string, o, _ io.Writer) error {
+	s := &Conntrack{Runner: &fakeRunner{run: func(_ context.Context, _ string, _, _ []string, o, _ io.Writer) error {
 		for {
 			if _, err := io.WriteString(o, tcpLine+"\n"); err != nil {
 				released <- err
@@ -304,7 +306,7 @@ func TestSnapshotReadPanickingFn(t *testing.T) {
 				t.Error("Read swallowed fn's panic")
 			}
 		}()
-		s.Read(context.Background(), func(*Entry) { panic("boom") })
+		readAll(context.Background(), s, func(*conntrack.Entry) { panic("boom") })
 	}()
 	select {
 	case err := <-released:

@@ -1,6 +1,8 @@
-package conntrack
+package source
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"context"
 	"errors"
 	"io/fs"
@@ -13,10 +15,10 @@ import (
 )
 
 // readKeys replays once and returns the keys of the entries.
-func readKeys(t *testing.T, f *FileSource) ([]string, Stats, error) {
+func readKeys(t *testing.T, f *File) ([]string, conntrack.Stats, error) {
 	t.Helper()
 	var keys []string
-	st, err := f.Read(context.Background(), func(e *Entry) { keys = append(keys, Key(e)) })
+	st, err := readAll(context.Background(), f, func(e *conntrack.Entry) { keys = append(keys, conntrack.KeyOf(e).String()) })
 	return keys, st, err
 }
 
@@ -32,7 +34,7 @@ func TestFileSourceFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			keys, st, err := readKeys(t, &FileSource{Path: tc.path})
+			keys, st, err := readKeys(t, &File{Path: tc.path})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +65,7 @@ func TestFileSourceDirectoryLoops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &FileSource{Path: dir}
+	f := &File{Path: dir}
 	var got, reported []int
 	for range 6 {
 		_, st, err := readKeys(t, f)
@@ -85,7 +87,7 @@ func TestFileSourceDirectoryLoops(t *testing.T) {
 
 func TestFileSourceRereadsEditedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "table.txt")
-	f := &FileSource{Path: path}
+	f := &File{Path: path}
 	var got [][]string
 	for _, content := range []string{tcpLine + "\n", tcpLine + "\n" + udpLine + "\n"} {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -133,8 +135,8 @@ func TestFileSourceErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &FileSource{Path: tc.path}
-			_, err := f.Read(tc.ctx, func(*Entry) {})
+			f := &File{Path: tc.path}
+			_, err := readAll(tc.ctx, f, func(*conntrack.Entry) {})
 			if err == nil {
 				t.Fatal("Read returned no error")
 			}
@@ -158,12 +160,12 @@ func TestFileSourceConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &FileSource{Path: dir}
+	f := &File{Path: dir}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := f.Read(context.Background(), func(*Entry) {})
+			_, err := readAll(context.Background(), f, func(*conntrack.Entry) {})
 			errs <- err
 		})
 	}

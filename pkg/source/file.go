@@ -1,4 +1,4 @@
-package conntrack
+package source
 
 import (
 	"compress/gzip"
@@ -6,41 +6,50 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
 
-// FileSource replays saved conntrack output instead of running conntrack:
-// a plain file, a .gz file, or a directory whose regular files are replayed
-// one per Read in name order, looping (a live demo without a router). Hidden
+// File replays saved conntrack output instead of running conntrack: a
+// plain file, a .gz file, or a directory whose regular files are replayed
+// one per List in name order, looping (a live demo without a router). Hidden
 // files, *.stderr and *.md files in a directory are skipped (a README may
-// describe the snapshots). The file is re-read on every Read, so editing it
-// changes what the next Read sees.
+// describe the snapshots). The file is re-read on every List, so editing it
+// changes what the next List sees.
 //
 // A capture X.txt (or X.txt.gz) may have conntrack's stderr beside it as
 // X.stderr; its "N flow entries have been shown" trailer then sets
 // Stats.Reported, as with a live run.
 //
-// A FileSource is safe for concurrent use; it must not be copied after
-// the first Read.
-type FileSource struct {
+// A File is safe for concurrent use; it must not be copied after the first
+// List.
+type File struct {
 	Path string
-	// MaxBytes bounds the bytes one Read takes from the file, after
+	// MaxBytes bounds the bytes one List takes from the file, after
 	// decompression (0 → DefaultMaxBytes); more is an error wrapping
 	// ErrTooLarge, so a gzip bomb cannot keep a cycle busy for ever.
 	MaxBytes int64
 
 	mu   sync.Mutex
-	next int // index of the directory file the next Read replays
+	next int // index of the directory file the next List replays
 }
 
-// Read parses the file (or the directory's next file) like Snapshot.Read
-// parses conntrack's output. An error names the path; as with Snapshot,
-// the caller must then discard what fn received.
-func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
-	st := Stats{Reported: -1}
+// List parses the file (or the directory's next file) like Conntrack.List
+// parses conntrack's output. An error names the path; as with Conntrack,
+// the caller must then discard what it received.
+func (f *File) List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	return sequence(st, func(yield func(*conntrack.Entry) bool) (conntrack.Stats, error) {
+		return f.read(ctx, yield)
+	})
+}
+
+func (f *File) read(ctx context.Context, yield func(*conntrack.Entry) bool) (conntrack.Stats, error) {
+	st := conntrack.Stats{Reported: -1}
 	if err := ctx.Err(); err != nil {
 		return st, fmt.Errorf("replay %s: %w", f.Path, err)
 	}
@@ -67,7 +76,7 @@ func (f *FileSource) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 		maxBytes = DefaultMaxBytes
 	}
 	lr := &limitReader{r: r, left: maxBytes}
-	st, err = Parse(ctxReader{ctx: ctx, r: lr}, fn)
+	st, err = conntrack.Parse(ctxReader{ctx: ctx, r: lr}, yield)
 	if lr.exceeded {
 		return st, fmt.Errorf("replay %s: %w (more than %d bytes)", path, ErrTooLarge, maxBytes)
 	}
@@ -93,11 +102,11 @@ func siblingTrailer(path string) (int, bool) {
 	if err != nil || len(b) > 64<<10 {
 		return 0, false
 	}
-	return ParseTrailer(b)
+	return conntrack.ParseTrailer(b)
 }
 
-// pick returns the file the next Read replays.
-func (f *FileSource) pick() (string, error) {
+// pick returns the file the next List replays.
+func (f *File) pick() (string, error) {
 	fi, err := os.Stat(f.Path)
 	if err != nil {
 		return "", fmt.Errorf("replay conntrack output: %w", err)

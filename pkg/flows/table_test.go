@@ -1,11 +1,21 @@
-package store
+package flows
 
 import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
+
+// TestRowSize: the layout the table's memory figures assume.
+func TestRowSize(t *testing.T) {
+	if n := unsafe.Sizeof(row{}); n != 128 {
+		t.Errorf("a row is %d bytes, want 128", n)
+	}
+}
 
 // testKey is a distinct tuple for each n: IPv4 and IPv6 addresses, ports
 // that repeat, so keys differ in every field over a run.
@@ -15,19 +25,15 @@ func testKey(n int) tupleKey {
 	if n%3 == 0 {
 		dst = netip.AddrFrom4([4]byte{203, 0, 113, byte(n)})
 	}
-	k := tupleKey{src: addrKey(src), dst: addrKey(dst), sport: uint16(n * 7), dport: uint16(n % 5), proto: uint16(n % 2), v4: 1}
-	if dst.Is4() {
-		k.v4 |= 2
-	}
-	return k
+	return keyOf(conntrack.FlowKey{Proto: conntrack.Proto(n % 2), Src: src, Dst: dst, SrcPort: uint16(n * 7), DstPort: uint16(n % 5)})
 }
 
-// TestActiveCacheIndex drives the open-addressing index with random
+// TestTableIndex drives the open-addressing index with random
 // inserts and removes against a Go map, crossing resizes both ways and
 // chunk boundaries, and checks after every step batch that every cached
 // key is found at its row, no removed key is, and the table holds exactly
 // one slot per row.
-func TestActiveCacheIndex(t *testing.T) {
+func TestTableIndex(t *testing.T) {
 	type phase struct {
 		ops     int
 		pRemove float64 // chance an op removes instead of inserting
@@ -43,14 +49,14 @@ func TestActiveCacheIndex(t *testing.T) {
 	for ti, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(ti)))
-			c := newActiveCache(0)
+			c := New()
 			want := map[tupleKey]int64{} // key -> id stored in its row
 			var keys []tupleKey          // the keys in want, for random removal
 			next := 0
 			check := func(step int) {
 				t.Helper()
-				if c.len() != len(want) {
-					t.Fatalf("step %d: %d rows, want %d", step, c.len(), len(want))
+				if c.rows.n != len(want) {
+					t.Fatalf("step %d: %d rows, want %d", step, c.rows.n, len(want))
 				}
 				used := 0
 				for _, s := range c.slots {
@@ -58,12 +64,12 @@ func TestActiveCacheIndex(t *testing.T) {
 						used++
 					}
 				}
-				if used != c.len() || c.len()*4 > len(c.slots)*3 {
-					t.Fatalf("step %d: %d slots used of %d for %d rows", step, used, len(c.slots), c.len())
+				if used != c.rows.n || c.rows.n*4 > len(c.slots)*3 {
+					t.Fatalf("step %d: %d slots used of %d for %d rows", step, used, len(c.slots), c.rows.n)
 				}
 				for k, id := range want {
 					i := c.lookup(k)
-					if i < 0 || c.rows.at(i).id != id {
+					if i < 0 || c.rows.at(i).ref != id {
 						t.Fatalf("step %d: key of id %d not found (row %d)", step, id, i)
 					}
 				}
@@ -89,7 +95,7 @@ func TestActiveCacheIndex(t *testing.T) {
 							t.Fatalf("step %d: new key found before insert", step)
 						}
 						i := c.insert(k)
-						c.rows.at(i).id = int64(next)
+						c.rows.at(i).ref = int64(next)
 						want[k] = int64(next)
 						keys = append(keys, k)
 					}
@@ -108,15 +114,15 @@ func TestActiveCacheIndex(t *testing.T) {
 	}
 }
 
-// TestActiveCacheShrinks: after every row is removed the index and the
+// TestTableShrinks: after every row is removed the index and the
 // arena give their memory back (but for one spare chunk).
-func TestActiveCacheShrinks(t *testing.T) {
-	c := newActiveCache(0)
+func TestTableShrinks(t *testing.T) {
+	c := New()
 	for n := range 50_000 {
 		c.insert(testKey(n))
 	}
 	big := len(c.slots)
-	for i := c.len() - 1; i >= 0; i-- {
+	for i := c.rows.n - 1; i >= 0; i-- {
 		c.remove(i)
 	}
 	if len(c.slots) != minSlots || len(c.rows.chunks) > 1 {
@@ -141,14 +147,14 @@ func TestArenaTruncate(t *testing.T) {
 	for _, tt := range tests {
 		var a arena
 		for range tt.fill {
-			a.at(a.push()).id = 7
+			a.at(a.push()).ref = 7
 		}
 		a.truncate(tt.keep)
 		if a.n != tt.keep || len(a.chunks) != tt.wantChunks {
 			t.Errorf("fill %d, truncate(%d): n %d, %d chunks; want %d, %d", tt.fill, tt.keep, a.n, len(a.chunks), tt.keep, tt.wantChunks)
 		}
 		if a.n < len(a.chunks)<<chunkShift {
-			if i := a.push(); a.at(i).id != 0 {
+			if i := a.push(); a.at(i).ref != 0 {
 				t.Errorf("fill %d, truncate(%d): pushed row not zero: %+v", tt.fill, tt.keep, *a.at(i))
 			}
 		}
@@ -157,13 +163,13 @@ func TestArenaTruncate(t *testing.T) {
 
 func TestWordsLimit(t *testing.T) {
 	var w words
-	for i := range maxWords {
+	for i := range MaxStates {
 		if id, ok := w.id(strings.Repeat("x", i%7) + string(rune('a'+i%26)) + itoa(i)); !ok || int(id) != i {
 			t.Fatalf("word %d: id %d, %v", i, id, ok)
 		}
 	}
 	if _, ok := w.id("one too many"); ok {
-		t.Error("a word beyond maxWords got an id")
+		t.Error("a word beyond MaxStates got an id")
 	}
 	if id, ok := w.id(w.text[42]); !ok || id != 42 {
 		t.Errorf("a known word after the table filled: %d, %v; want 42, true", id, ok)
@@ -174,21 +180,15 @@ func itoa(i int) string {
 	return netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
 }
 
-// TestKeyAddrRoundTrip: addresses come back from a key exactly, IPv4 as
-// IPv4 and IPv4-mapped IPv6 as IPv6.
-func TestKeyAddrRoundTrip(t *testing.T) {
+// TestKeyRoundTrip: a flow key comes back from the compact key exactly,
+// IPv4 as IPv4 and IPv4-mapped IPv6 as IPv6.
+func TestKeyRoundTrip(t *testing.T) {
 	for _, s := range []string{"10.0.0.5", "::ffff:10.0.0.5", "2001:db8::1", "::", "0.0.0.0"} {
 		a := netip.MustParseAddr(s)
-		var v4 uint8
-		if a.Is4() {
-			v4 = 3
-		}
-		k := tupleKey{src: addrKey(a), dst: addrKey(a), v4: v4}
-		if got := k.srcAddr(); got != a {
-			t.Errorf("%s: srcAddr %s", s, got)
-		}
-		if got := k.dstAddr(); got != a {
-			t.Errorf("%s: dstAddr %s", s, got)
+		k := conntrack.FlowKey{Proto: conntrack.ProtoUDP, Src: a, Dst: a, SrcPort: 1, DstPort: 2}
+		tk := keyOf(k)
+		if got := tk.flowKey(); got != k {
+			t.Errorf("%s: round trip gives %v", s, got)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package conntrack
+package source
 
 import (
 	"bytes"
@@ -7,27 +7,30 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
 
-// Errors of Snapshot.Read, for callers to branch on with errors.Is. The
+// Errors of Conntrack.List, for callers to branch on with errors.Is. The
 // returned error wraps one of them and adds the detail (command, stderr).
 var (
 	// ErrNotInstalled: the conntrack command is missing.
 	ErrNotInstalled = errors.New("conntrack not found in PATH: install conntrack-tools (apt install conntrack)")
 	// ErrPermission: conntrack ran but the kernel refused the dump.
 	ErrPermission = errors.New("reading the conntrack table needs root or CAP_NET_ADMIN")
-	// ErrTimeout: conntrack did not finish within Snapshot.Timeout.
+	// ErrTimeout: conntrack did not finish within Conntrack.Timeout.
 	ErrTimeout = errors.New("conntrack did not finish in time")
 	// ErrExit: conntrack exited non-zero for another reason.
 	ErrExit = errors.New("conntrack exited with an error")
-	// ErrTooLarge: conntrack printed more than Snapshot.MaxBytes.
+	// ErrTooLarge: conntrack printed more than Conntrack.MaxBytes.
 	ErrTooLarge = errors.New("conntrack output exceeds the size limit")
 )
 
-// Defaults of Snapshot's zero fields.
+// Defaults of Conntrack's zero fields.
 const (
 	DefaultCommand  = "conntrack"
 	DefaultTimeout  = 10 * time.Second
@@ -37,9 +40,9 @@ const (
 // maxStderr bounds the stderr kept for error messages and the trailer.
 const maxStderr = 64 << 10
 
-// Snapshot reads the connection-tracking table by running
+// Conntrack reads the connection-tracking table by running
 // `conntrack -L -o extended`. The zero value is ready to use.
-type Snapshot struct {
+type Conntrack struct {
 	Runner   Runner        // nil → ExecRunner
 	Command  string        // "" → "conntrack"
 	Args     []string      // nil → {"-L", "-o", "extended"}
@@ -47,22 +50,30 @@ type Snapshot struct {
 	MaxBytes int64         // 0 → 512 MiB: bound on stdout; exceeding it is an error
 }
 
-// Read runs conntrack once and calls fn for each entry as its output
-// streams in (see Parse: the *Entry is reused). The command runs with
-// LC_ALL=C and is killed after Timeout. conntrack's trailer on stderr sets
-// Stats.Reported, so Stats.TrailerMismatch tells whether lines went missing.
-//
-// When Read returns an error the caller must discard everything fn
-// received: the listing may be partial. The error wraps one of
-// ErrNotInstalled, ErrPermission, ErrTimeout, ErrExit or ErrTooLarge, or
+// List runs conntrack once and yields each entry as its output streams in
+// (the *Entry is reused: copy what you keep). The command runs with
+// LC_ALL=C and is killed after Timeout, or as soon as the loop stops
+// early. A failure is yielded last, as (nil, err): the caller must then
+// discard what it received, the listing may be partial. The error wraps one
+// of ErrNotInstalled, ErrPermission, ErrTimeout, ErrExit or ErrTooLarge, or
 // the context's error when ctx was cancelled.
-func (s *Snapshot) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
+//
+// When the sequence ends, *st (if st is not nil) holds the counts of the
+// parse; conntrack's trailer on stderr sets Stats.Reported, so
+// Stats.TrailerMismatch tells whether lines went missing.
+func (s *Conntrack) List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	return sequence(st, func(yield func(*conntrack.Entry) bool) (conntrack.Stats, error) {
+		return s.read(ctx, yield)
+	})
+}
+
+func (s *Conntrack) read(ctx context.Context, yield func(*conntrack.Entry) bool) (conntrack.Stats, error) {
 	runner, name, args, timeout, maxBytes := s.settings()
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	pr, pw := io.Pipe()
-	defer pr.Close() // also when fn panics: the writer must not block forever
+	defer pr.Close() // also when yield panics: the writer must not block forever
 	stderr := &boundedBuffer{max: maxStderr}
 	done := make(chan error, 1)
 	go func() {
@@ -71,14 +82,20 @@ func (s *Snapshot) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 		done <- err
 	}()
 	lr := &limitReader{r: pr, left: maxBytes}
-	st, parseErr := Parse(lr, fn)
-	if lr.exceeded {
+	stopped := false
+	st, parseErr := conntrack.Parse(lr, func(e *conntrack.Entry) bool {
+		stopped = !yield(e)
+		return !stopped
+	})
+	if lr.exceeded || stopped {
 		cancel() // kill conntrack rather than read the rest
 	}
 	pr.Close() // unblocks the writer if Parse stopped early
 	runErr := <-done
 
 	switch {
+	case stopped:
+		return st, nil
 	case lr.exceeded:
 		return st, fmt.Errorf("run %s: %w (more than %d bytes): raise the limit if the table is really this large", name, ErrTooLarge, maxBytes)
 	case runErr != nil:
@@ -87,15 +104,34 @@ func (s *Snapshot) Read(ctx context.Context, fn func(*Entry)) (Stats, error) {
 		return st, fmt.Errorf("run %s: %w", name, parseErr)
 	}
 	for line := range bytes.Lines(stderr.Bytes()) {
-		if n, ok := ParseTrailer(line); ok {
+		if n, ok := conntrack.ParseTrailer(line); ok {
 			st.Reported = n
 		}
 	}
 	return st, nil
 }
 
+// sequence turns a read that calls yield for each entry into the sequence
+// List returns: entries as (e, nil), then a failure as (nil, err), and
+// the read's counts in *st.
+func sequence(st *conntrack.Stats, read func(yield func(*conntrack.Entry) bool) (conntrack.Stats, error)) iter.Seq2[*conntrack.Entry, error] {
+	return func(yield func(*conntrack.Entry, error) bool) {
+		stopped := false
+		stats, err := read(func(e *conntrack.Entry) bool {
+			stopped = !yield(e, nil)
+			return !stopped
+		})
+		if st != nil {
+			*st = stats
+		}
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
 // settings returns s's fields with the defaults filled in.
-func (s *Snapshot) settings() (Runner, string, []string, time.Duration, int64) {
+func (s *Conntrack) settings() (Runner, string, []string, time.Duration, int64) {
 	runner, name, args, timeout, maxBytes := s.Runner, s.Command, s.Args, s.Timeout, s.MaxBytes
 	if runner == nil {
 		runner = ExecRunner{}
@@ -116,7 +152,7 @@ func (s *Snapshot) settings() (Runner, string, []string, time.Duration, int64) {
 }
 
 // runError turns the Runner's error into one error naming cause and fix.
-func (s *Snapshot) runError(ctx, runCtx context.Context, name string, timeout time.Duration, runErr error, stderr []byte) error {
+func (s *Conntrack) runError(ctx, runCtx context.Context, name string, timeout time.Duration, runErr error, stderr []byte) error {
 	msg := trimStderr(stderr)
 	switch {
 	case errors.Is(runErr, exec.ErrNotFound) || errors.Is(runErr, fs.ErrNotExist):

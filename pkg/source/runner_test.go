@@ -1,6 +1,8 @@
-package conntrack
+package source
 
 import (
+	"github.com/netmon-dev/netmon/pkg/conntrack"
+
 	"bytes"
 	"context"
 	"errors"
@@ -55,9 +57,9 @@ echo 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.' >&2`,
 			if !ok {
 				cmd = writeScript(t, tc.command)
 			}
-			s := Snapshot{Command: cmd, Timeout: tc.timeout}
+			s := &Conntrack{Command: cmd, Timeout: tc.timeout}
 			var n int
-			st, err := s.Read(context.Background(), func(*Entry) { n++ })
+			st, err := readAll(context.Background(), s, func(*conntrack.Entry) { n++ })
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Read error = %v, want %v", err, tc.wantErr)
