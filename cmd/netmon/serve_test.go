@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestServe runs the whole serve command on a replay, with the ingest loop
