@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
@@ -47,9 +48,25 @@ type DB struct {
 // default, set explicitly because closeIdle changes it and back).
 const idleConns = 2
 
+// Option changes how Open opens the database: Open(ctx, path) takes the
+// defaults, Open(ctx, path, WithBusyTimeout(d)) changes one.
+type Option func(*options)
+
+type options struct {
+	busyTimeout time.Duration
+}
+
+// WithBusyTimeout sets how long a statement waits for another connection's
+// or process's lock before failing with "database is locked" (SQLITE_BUSY);
+// a cycle waits for it at BEGIN. The default is 5 s. It counts in whole
+// milliseconds; zero or less fails at once.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = max(d, 0) }
+}
+
 // pragmas are set on every pooled connection through the DSN (a plain
-// db.Exec("PRAGMA ...") would reach only one connection).
-//   - busy_timeout first, so the others wait for locks instead of failing;
+// db.Exec("PRAGMA ...") would reach only one connection), after
+// busy_timeout (see dsn), so they wait for locks instead of failing.
 //   - WAL: readers (the web server, another process) never block the writer
 //     and always see the last committed cycle, never half of one;
 //   - synchronous NORMAL: in WAL mode a power cut may lose the last cycles
@@ -62,19 +79,24 @@ const idleConns = 2
 //     no more than 32 MiB did, in the benchmark and on the real capture,
 //     and takes about 24 MB less of a router's memory.
 var pragmas = []string{
-	"busy_timeout(5000)",
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(ON)",
 	"cache_size(-8192)",
 }
 
-// dsn builds the modernc.org/sqlite data source name for path. _txlock
-// makes every read-write transaction BEGIN IMMEDIATE, so a cycle takes the
-// write lock up front (waiting up to busy_timeout) instead of failing when
-// it upgrades from reading; read-only transactions stay plain BEGIN.
-func dsn(path string) string {
+// dsn builds the modernc.org/sqlite data source name for path: busy_timeout
+// first (5 s unless opts say otherwise), then pragmas. _txlock makes every
+// read-write transaction BEGIN IMMEDIATE, so a cycle takes the write lock
+// up front (waiting up to busy_timeout) instead of failing when it
+// upgrades from reading; read-only transactions stay plain BEGIN.
+func dsn(path string, opts ...Option) string {
+	o := options{busyTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
@@ -86,8 +108,8 @@ func dsn(path string) string {
 // its schema up to date. Its directory must exist: a missing directory is an
 // error naming it, not created, so a typo in the configuration is noticed.
 // A file that is not SQLite gives an error matching ErrNotDatabase; a schema
-// newer than this binary one matching ErrNewerSchema.
-func Open(ctx context.Context, path string) (*DB, error) {
+// newer than this binary one matching ErrNewerSchema. Options apply in order.
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
@@ -104,7 +126,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sdb, err := sql.Open("sqlite", dsn(path))
+	sdb, err := sql.Open("sqlite", dsn(path, opts...))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
