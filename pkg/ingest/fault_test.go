@@ -140,13 +140,17 @@ type faultRig struct {
 	ran      int64 // cycles ended so far (successful or not)
 }
 
-// newFaultRig opens a real database at dbPath, seeds it with one cycle of
-// the small_mixed capture and starts Loop, whose first cycle replays the
-// same capture again.
-func newFaultRig(t *testing.T, dbPath string) *faultRig {
+// newFaultRig opens a real database at dbPath with opts, seeds it with one
+// cycle of the small_mixed capture and starts Loop, whose first cycle
+// replays the same capture again.
+func newFaultRig(t *testing.T, dbPath string, opts ...store.Option) *faultRig {
 	t.Helper()
 	ctx := context.Background()
-	db := openStore(t, dbPath)
+	db, err := store.Open(ctx, dbPath, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	r := &faultRig{
 		t: t, db: db, log: &logRecorder{},
 		snapshot: filepath.Join(t.TempDir(), "snapshot.txt"),
@@ -420,11 +424,13 @@ func TestReadOnlyFilesystem(t *testing.T) {
 
 // TestLockedByAnotherWriter holds the write lock from another connection
 // (another process, as far as SQLite can tell) for longer than the store's
-// busy timeout: the cycle fails with SQLITE_BUSY instead of hanging, and
-// the next one after the lock is released succeeds.
+// busy timeout, shortened from the default 5 s: the cycle fails with
+// SQLITE_BUSY once the timeout has passed instead of hanging, and the next
+// one after the lock is released succeeds.
 func TestLockedByAnotherWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "netmon.db")
-	r := newFaultRig(t, path)
+	const busy = 200 * time.Millisecond
+	r := newFaultRig(t, path, store.WithBusyTimeout(busy))
 	before := r.rows()
 
 	other, err := sql.Open("sqlite", path)
@@ -443,7 +449,11 @@ func TestLockedByAnotherWriter(t *testing.T) {
 	r.use(bigSnapshot(t))
 	start := time.Now()
 	st := r.cycle()
-	t.Logf("cycle against a held write lock ended after %v: %v", time.Since(start).Round(time.Millisecond), st.LastErr)
+	took := time.Since(start)
+	t.Logf("cycle against a held write lock ended after %v: %v", took.Round(time.Millisecond), st.LastErr)
+	if took < busy {
+		t.Errorf("cycle gave up after %v, before the busy timeout of %v", took, busy)
+	}
 	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}

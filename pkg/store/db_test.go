@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestOpen(t *testing.T) {
@@ -139,46 +142,64 @@ func TestOpenReadOnlyDirUnprivileged(t *testing.T) {
 }
 
 // TestPragmasOnEveryConnection holds several pooled connections at once and
-// checks each has the DSN's pragmas, not only the first.
+// checks each has the DSN's pragmas, not only the first, and the busy
+// timeout Open was given.
 func TestPragmasOnEveryConnection(t *testing.T) {
-	db := openTemp(t)
-	ctx := context.Background()
-	const n = 4
-	var wg sync.WaitGroup
-	got := make([]string, n)
-	errs := make([]error, n)
-	ready := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := db.sql.Conn(ctx)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer conn.Close()
-			<-ready // all n connections are checked out together
-			var vals []string
-			for _, p := range []string{"journal_mode", "busy_timeout", "synchronous", "foreign_keys"} {
-				var v string
-				if errs[i] = conn.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); errs[i] != nil {
-					return
-				}
-				vals = append(vals, v)
-			}
-			got[i] = strings.Join(vals, " ")
-		}()
+	tests := []struct {
+		name string
+		opts []Option
+		want string // journal_mode busy_timeout synchronous (NORMAL is 1) foreign_keys
+	}{
+		{"defaults", nil, "wal 5000 1 1"},
+		{"busy timeout", []Option{WithBusyTimeout(250 * time.Millisecond)}, "wal 250 1 1"},
+		{"last option wins", []Option{WithBusyTimeout(time.Second), WithBusyTimeout(1500 * time.Microsecond)}, "wal 1 1 1"},
+		{"negative busy timeout", []Option{WithBusyTimeout(-time.Second)}, "wal 0 1 1"},
 	}
-	close(ready)
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("connection %d: %v", i, errs[i])
-		}
-		// synchronous NORMAL is 1.
-		if want := "wal 5000 1 1"; got[i] != want {
-			t.Errorf("connection %d pragmas = %q, want %q", i, got[i], want)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(ctx, filepath.Join(t.TempDir(), "netmon.db"), tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			const n = 4
+			var wg sync.WaitGroup
+			got := make([]string, n)
+			errs := make([]error, n)
+			ready := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					conn, err := db.sql.Conn(ctx)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer conn.Close()
+					<-ready // all n connections are checked out together
+					var vals []string
+					for _, p := range []string{"journal_mode", "busy_timeout", "synchronous", "foreign_keys"} {
+						var v string
+						if errs[i] = conn.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); errs[i] != nil {
+							return
+						}
+						vals = append(vals, v)
+					}
+					got[i] = strings.Join(vals, " ")
+				}()
+			}
+			close(ready)
+			wg.Wait()
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("connection %d: %v", i, errs[i])
+				}
+				if diff := cmp.Diff(tt.want, got[i]); diff != "" {
+					t.Errorf("connection %d pragmas (-want +got):\n%s", i, diff)
+				}
+			}
+		})
 	}
 }
