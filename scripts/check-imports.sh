@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# check-imports.sh: fail when a package imports across a boundary that
-# ../shared/STYLE.md forbids (the parser knows nothing of SQL, the store
-# nothing of exec or HTTP, the web server never sees database/sql, and
-# cobra/viper stay in cmd/netmon). Direct imports only.
+# check-imports.sh: fail when a package imports across a boundary of the
+# intended package graph (README.md, "How it works"): the parser knows
+# nothing of SQL, the store nothing of exec or HTTP, the web server never
+# sees database/sql, and cobra/viper stay in cmd/netmon. The rules below
+# list the edges that graph forbids. Direct imports only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

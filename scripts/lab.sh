@@ -13,7 +13,7 @@
 # Without LAB_ID, `up` picks a random id and prints `LAB_ID=<id>` as its last
 # line; the other commands need LAB_ID.
 #
-# Topology (the one of ../shared/captures/README.md):
+# Topology (the shape of the capture lab in fixtures/conntrack/README.md):
 #
 #   LAN  lan0 10.0.0.5,.6/24 fd00::5,::6/64 -- rl0 10.0.0.1/24 fd00::1/64       \
 #   LAN2 l20  192.168.50.10/24              -- rl2 192.168.50.1/24               > RTR

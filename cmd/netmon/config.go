@@ -19,22 +19,25 @@ import (
 // defaultConfigFile is read when --config is not given and it exists.
 const defaultConfigFile = "/etc/netmon/netmon.yaml"
 
-// flagKeys maps command-line flags to configuration keys. A command binds
-// only the flags it has.
-var flagKeys = map[string]string{
-	"local-subnets":     "local_subnets",
-	"db":                "db_path",
-	"input-file":        "input_file",
-	"conntrack-path":    "conntrack_path",
-	"conntrack-timeout": "conntrack_timeout",
-	"interval":          "interval",
-	"retention":         "retention",
-	"bind":              "bind",
-	"ingest":            "ingest",
-	"new-host-window":   "new_host_window",
-	"top-rows":          "top_rows",
-	"interfaces":        "monitor_interfaces",
-	"log-level":         "log_level",
+// flagKeyExceptions are the flags whose configuration key is not their
+// name with '-' turned into '_'. Every other flag whose name turns into a
+// key of config.Config sets that key; the rest (--config, print-outbound's
+// --top and --output) belong to their command. TestFlagsMapToConfig walks
+// every command so a new flag cannot miss its key unnoticed.
+var flagKeyExceptions = map[string]string{
+	"db":         "db_path",
+	"interfaces": "monitor_interfaces",
+}
+
+// flagKey returns the configuration key the flag name sets and whether
+// keys (the mapstructure keys of config.Config) has it.
+func flagKey(name string, keys map[string]any) (string, bool) {
+	key, ok := flagKeyExceptions[name]
+	if !ok {
+		key = strings.ReplaceAll(name, "-", "_")
+	}
+	_, ok = keys[key]
+	return key, ok
 }
 
 // envAliases are environment variables accepted besides NETMON_<KEY>.
@@ -50,7 +53,8 @@ var envAliases = map[string][]string{
 func loadConfig(flags *pflag.FlagSet, file, fallback string) (config.Config, error) {
 	v := viper.New()
 	def := config.Default()
-	for key, val := range keyValues(def) {
+	keys := keyValues(def)
+	for key, val := range keys {
 		v.SetDefault(key, val)
 	}
 	v.SetEnvPrefix("NETMON")
@@ -64,12 +68,15 @@ func loadConfig(flags *pflag.FlagSet, file, fallback string) (config.Config, err
 		}
 	}
 	if flags != nil {
-		for name, key := range flagKeys {
-			if f := flags.Lookup(name); f != nil {
-				if err := v.BindPFlag(key, f); err != nil {
-					return def, err
-				}
+		// A command binds only the flags it has.
+		var bindErr error
+		flags.VisitAll(func(f *pflag.Flag) {
+			if key, ok := flagKey(f.Name, keys); ok && bindErr == nil {
+				bindErr = v.BindPFlag(key, f)
 			}
+		})
+		if bindErr != nil {
+			return def, fmt.Errorf("bind flags: %w", bindErr)
 		}
 	}
 

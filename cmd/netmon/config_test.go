@@ -4,11 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/netmon-dev/netmon/pkg/config"
@@ -70,6 +72,14 @@ func TestLoadConfigPrecedence(t *testing.T) {
 				c.Retention = 48 * time.Hour
 				c.DBPath = "/from/flag.db"
 				c.LocalSubnets = []string{"10.1.0.0/16", "fd00::/64"}
+			}},
+		{name: "flags under another name and derived ones",
+			args: []string{"--interfaces", "eth9,wan0", "--new-host-window", "5m", "--top-rows", "7", "--conntrack-path", "/sbin/conntrack"},
+			mutate: func(c *config.Config) {
+				c.MonitorInterfaces = []string{"eth9", "wan0"}
+				c.NewHostWindow = 5 * time.Minute
+				c.TopRows = 7
+				c.ConntrackPath = "/sbin/conntrack"
 			}},
 		{name: "env lists and aliases",
 			env: map[string]string{
@@ -180,5 +190,89 @@ func TestShippedConfig(t *testing.T) {
 	want.DBPath = "/var/lib/netmon/netmon.db"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("configs/netmon.yaml (-want +got)\n%s", diff)
+	}
+}
+
+func TestFlagKey(t *testing.T) {
+	keys := keyValues(config.Default())
+	tests := []struct {
+		flag   string
+		want   string
+		wantOK bool
+	}{
+		{flag: "new-host-window", want: "new_host_window", wantOK: true},
+		{flag: "interval", want: "interval", wantOK: true},
+		{flag: "db", want: "db_path", wantOK: true},
+		{flag: "interfaces", want: "monitor_interfaces", wantOK: true},
+		{flag: "top", want: "top"},
+		{flag: "config", want: "config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			got, ok := flagKey(tt.flag, keys)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("flagKey(%q) = %q, %v; want %q, %v", tt.flag, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// localFlags are the flags that set no configuration key, with the
+// commands that may have them ("*": every command).
+var localFlags = map[string][]string{
+	"help":            {"*"},      // cobra's, on every command
+	"config":          {"*"},      // names the file the other settings come from
+	"version":         {"netmon"}, // cobra's, where Version is set
+	"top":             {"netmon print-outbound"},
+	"output":          {"netmon print-outbound"},
+	"no-descriptions": {"netmon completion bash", "netmon completion fish", "netmon completion powershell", "netmon completion zsh"},
+}
+
+// TestFlagsMapToConfig walks the real command tree, with the help and
+// completion commands and the help and version flags cobra adds when it
+// runs, and checks that every flag either sets a key of config.Config or
+// is listed in localFlags for its command. It also fails on entries of
+// localFlags and flagKeyExceptions that no command uses any more.
+func TestFlagsMapToConfig(t *testing.T) {
+	root := newRootCmd(buildInfo{version: "test", commit: "none", date: "never"})
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	keys := keyValues(config.Default())
+	seen := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.InitDefaultHelpFlag()
+		c.InitDefaultVersionFlag()
+		check := func(f *pflag.Flag) {
+			seen[f.Name] = true
+			key, isKey := flagKey(f.Name, keys)
+			cmds, isLocal := localFlags[f.Name]
+			allowed := isLocal && (slices.Contains(cmds, "*") || slices.Contains(cmds, c.CommandPath()))
+			switch {
+			case isKey && isLocal:
+				t.Errorf("%s --%s: listed as command-local but sets config key %s", c.CommandPath(), f.Name, key)
+			case !isKey && !allowed:
+				t.Errorf("%s --%s: sets no config key (%s is none) and is not in localFlags for this command; add the key to config.Config, an entry to flagKeyExceptions or to localFlags", c.CommandPath(), f.Name, key)
+			}
+		}
+		c.LocalFlags().VisitAll(check)
+		c.InheritedFlags().VisitAll(check)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for name, key := range flagKeyExceptions {
+		if !seen[name] {
+			t.Errorf("flagKeyExceptions: no command has --%s", name)
+		}
+		if _, ok := keys[key]; !ok {
+			t.Errorf("flagKeyExceptions: --%s names %s, which is not a key of config.Config", name, key)
+		}
+	}
+	for name := range localFlags {
+		if !seen[name] {
+			t.Errorf("localFlags: no command has --%s", name)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"github.com/netmon-dev/netmon/pkg/source"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -24,17 +25,6 @@ import (
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
-// buildNetmon builds the binary under test once per test.
-func buildNetmon(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "netmon")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // netmonCmd returns the command for the built binary. The child is killed
 // when the test process dies, so a test that times out (and skips its
 // deferred cleanup) leaves no ingest loop running.
@@ -51,6 +41,9 @@ type snapshotTotals struct {
 	bytes uint64
 }
 
+// totalsOf is the oracle of the process tests: what pkg/store leaves
+// active after a complete cycle of the snapshot at path, with the default
+// local_subnets. TestTotalsOf holds it to the real store.
 func totalsOf(t *testing.T, path string) snapshotTotals {
 	t.Helper()
 	ps, _ := filter.ParsePrefixes(config.Default().LocalSubnets)
@@ -68,15 +61,86 @@ func totalsOf(t *testing.T, path string) snapshotTotals {
 		if !f.Outbound(e) {
 			continue
 		}
-		k := conntrack.KeyOf(e)
-		if seen[k] { // the store keeps the first of duplicate keys
-			continue
+		// The store merges entries of one tuple into one connection by
+		// summing their counters: the tuple counts once, its bytes all.
+		if k := conntrack.KeyOf(e); !seen[k] {
+			seen[k] = true
+			tot.count++
 		}
-		seen[k] = true
-		tot.count++
 		tot.bytes += e.TotalBytes()
 	}
 	return tot
+}
+
+// readActiveTotals sums the active connections of db.
+func readActiveTotals(ctx context.Context, db *store.DB) (snapshotTotals, error) {
+	conns, n, err := db.ActiveConnections(ctx, 0)
+	if err != nil {
+		return snapshotTotals{}, err
+	}
+	got := snapshotTotals{count: n}
+	for i := range conns {
+		got.bytes += conns[i].TotalBytes()
+	}
+	return got, nil
+}
+
+// activeTotals is readActiveTotals failing the test on an error.
+func activeTotals(t *testing.T, db *store.DB) snapshotTotals {
+	t.Helper()
+	got, err := readActiveTotals(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestTotalsOf runs one real cycle of a snapshot and compares the active
+// set the store leaves with what totalsOf predicts. The duplicate case
+// lists an outbound tuple twice, in zone 7 and in zone 0, as conntrack
+// can: the store sums the two into one connection.
+func TestTotalsOf(t *testing.T) {
+	capture, err := os.ReadFile(fixture("conntrack", "small_mixed.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const zoned = "ipv4     2 udp      17 27 src=10.0.0.6 dst=203.0.113.80 sport=34817 dport=5353 packets=1 bytes=76 src=203.0.113.80 dst=203.0.113.1 sport=5353 dport=34817 packets=1 bytes=172 mark=0 zone=7 use=1\n"
+	if !strings.Contains(string(capture), zoned) {
+		t.Fatal("small_mixed.txt lost its zone=7 line")
+	}
+	tests := []struct {
+		name     string
+		snapshot string
+	}{
+		{name: "capture", snapshot: string(capture)},
+		{name: "duplicate tuple", snapshot: string(capture) + strings.Replace(zoned, "zone=7 ", "", 1)},
+	}
+	var got []snapshotTotals
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "snapshot.txt")
+			if err := os.WriteFile(path, []byte(tt.snapshot), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg := testConfig(t)
+			if err := runIngestOnce(context.Background(), cfg, &source.File{Path: path}, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(context.Background(), cfg.DBPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			stored := activeTotals(t, db)
+			if want := totalsOf(t, path); stored != want {
+				t.Errorf("the store left %+v active, totalsOf says %+v", stored, want)
+			}
+			got = append(got, stored)
+		})
+	}
+	if len(got) == 2 && (got[1].count != got[0].count || got[1].bytes != got[0].bytes+76+172) {
+		t.Errorf("the duplicate did not merge by summing: %+v, then %+v", got[0], got[1])
+	}
 }
 
 // snapshotLines is how much of the real 10k capture the process tests
@@ -157,15 +221,8 @@ func checkDatabase(t *testing.T, path string, complete ...snapshotTotals) (cycle
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, n, err := db.ActiveConnections(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := snapshotTotals{count: n}
-	for i := range conns {
-		got.bytes += conns[i].TotalBytes()
-	}
-	if cycles == 0 && n == 0 {
+	got := activeTotals(t, db)
+	if cycles == 0 && got.count == 0 {
 		return cycles
 	}
 	for _, c := range complete {
@@ -301,13 +358,9 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the writer committed only %d cycles during %d reads", last-first, i)
 		}
-		conns, n, err := db.ActiveConnections(ctx, 0)
+		got, err := readActiveTotals(ctx, db)
 		if err != nil {
 			t.Fatalf("read %d: %v", i, err)
-		}
-		got := snapshotTotals{count: n}
-		for j := range conns {
-			got.bytes += conns[j].TotalBytes()
 		}
 		if got != complete[0] && got != complete[1] {
 			t.Fatalf("read %d saw %+v, not a whole cycle (%+v)", i, got, complete)

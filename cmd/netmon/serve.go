@@ -92,12 +92,15 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 	}
 	defer db.Close()
 
+	// One sampler for the dashboard, /metrics.json and /metrics, so the
+	// interface rates span its ticks, not the gap between two readers.
+	metrics := sysmetrics.NewSampler(sysmetrics.Options{
+		Root:       cfg.FSRoot,
+		Interfaces: cfg.MonitorInterfaces,
+	})
 	opts := web.Options{
-		Store: db,
-		Metrics: sysmetrics.NewReader(sysmetrics.Options{
-			Root:       cfg.FSRoot,
-			Interfaces: cfg.MonitorInterfaces,
-		}),
+		Store:         db,
+		Metrics:       metrics,
 		Interval:      cfg.Interval,
 		NewHostWindow: cfg.NewHostWindow,
 		TopN:          cfg.TopRows,
@@ -123,6 +126,13 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := metrics.Run(ctx, cfg.Interval); err != nil {
+			logger.Error("system metrics sampler stopped", "err", err)
+		}
+	}()
 	if in != nil {
 		wg.Add(1)
 		go func() {

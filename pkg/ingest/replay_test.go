@@ -15,7 +15,7 @@ import (
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
-// labLAN is the lab's LAN (see ../shared/captures/README.md), IPv6 included.
+// labLAN is the lab's LAN (see fixtures/conntrack/README.md), IPv6 included.
 var labLAN = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("fd00::/64")}
 
 // realPipeline returns the real filter for labLAN and a fresh database in

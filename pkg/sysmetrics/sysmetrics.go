@@ -3,8 +3,10 @@
 //
 // Everything is read under an injectable filesystem root ("/" in
 // production, a fixture tree such as fixtures/hosts/router in tests).
-// Methods read files; pure functions parse their bytes. The only state is
-// the previous interface reading, kept to turn counters into rates.
+// Methods read files; pure functions parse their bytes. A Reader's only
+// state is the previous interface reading, kept to turn counters into
+// rates; a Sampler reads on a ticker of its own and shares the latest
+// Snapshot, so readers do not shorten each other's rate intervals.
 package sysmetrics
 
 import (
@@ -92,7 +94,9 @@ func NewReader(opts Options) *Reader {
 // Interfaces returns the names of the monitored interfaces.
 func (r *Reader) Interfaces() []string { return append([]string(nil), r.ifaces...) }
 
-// Read takes one Snapshot. It fails only when /proc/loadavg or
+// Read takes one Snapshot. Its rates span the time since the previous
+// Read of this Reader, whoever made it: where several consumers read the
+// figures, they share a Sampler instead. It fails only when /proc/loadavg or
 // /proc/meminfo cannot be read or parsed (or ctx is done). A missing or
 // unreadable interface is reported in its own Interface entry, unreadable
 // conntrack sysctls in Conntrack.Error, and missing ones leave Conntrack
@@ -101,7 +105,10 @@ func (r *Reader) Read(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{At: r.now().UTC()}
+	// The rates use now itself: UTC would drop the monotonic reading, and
+	// a router without a battery clock steps its wall clock at boot.
+	now := r.now()
+	s := Snapshot{At: now.UTC()}
 	var err error
 	if s.Load, err = r.readLoadAvg(); err != nil {
 		return Snapshot{}, err
@@ -110,7 +117,7 @@ func (r *Reader) Read(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	s.Conntrack = r.readConntrack()
-	s.Interfaces = r.readInterfaces(s.At)
+	s.Interfaces = r.readInterfaces(now)
 	return s, nil
 }
 
