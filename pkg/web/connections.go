@@ -52,9 +52,13 @@ func NewFlowJSON(f *store.Flow) FlowJSON {
 }
 
 // connectionJSON is one element of /connections.json: FlowJSON plus the
-// times and seen_before.
+// endpoints as text, the times and seen_before.
 type connectionJSON struct {
 	FlowJSON
+	// Source and Destination are the endpoints as the dashboard shows
+	// them, from endpoints.
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
 	FirstSeenAt string `json:"first_seen_at"`
 	LastSeenAt  string `json:"last_seen_at"`
 	// SeenBefore is true when the remote host was first seen before the
@@ -95,12 +99,35 @@ func splitFlags(s string) []string {
 // toConnectionJSON converts a stored connection; newSince is the start of
 // the new-host window.
 func toConnectionJSON(c *store.Connection, newSince time.Time) connectionJSON {
+	src, dst := endpoints(&c.Flow)
 	return connectionJSON{
 		FlowJSON:    NewFlowJSON(&c.Flow),
+		Source:      src,
+		Destination: dst,
 		FirstSeenAt: formatTime(c.FirstSeenAt),
 		LastSeenAt:  formatTime(c.LastSeenAt),
 		SeenBefore:  c.HostFirstSeenAt.Before(newSince),
 	}
+}
+
+// endpoints is f's source and destination as text: "10.0.0.5:51234",
+// "[2001:db8::80]:443", or the bare address for a protocol whose port
+// fields hold no ports (ICMP's id and type, GRE's keys). It is the one
+// place in pkg/web that knows which protocols have ports, so that the
+// dashboard's script needs no protocol knowledge.
+func endpoints(f *store.Flow) (src, dst string) {
+	ports := false
+	switch f.Proto {
+	case "tcp", "udp", "udplite", "sctp", "dccp":
+		ports = true
+	}
+	text := func(a netip.Addr, port uint16) string {
+		if !ports || !a.IsValid() {
+			return addrText(a)
+		}
+		return netip.AddrPortFrom(a, port).String()
+	}
+	return text(f.SrcIP, f.SrcPort), text(f.DstIP, f.DstPort)
 }
 
 // addrText is a's text, "" for the zero Addr.

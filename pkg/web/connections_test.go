@@ -28,19 +28,19 @@ func wantConns() []connectionJSON {
 	return []connectionJSON{
 		{FlowJSON: FlowJSON{Key: "tcp|10.0.0.6|33857|203.0.113.80|443", Proto: "tcp", SrcIP: "10.0.0.6", SrcPort: 33857, DstIP: "203.0.113.80", DstPort: 443,
 			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268, TotalBytes: 20598},
-			FirstSeenAt: "2026-11-25T17:20:00.000Z", LastSeenAt: "2026-11-25T17:29:58.000Z", SeenBefore: true},
+			Source: "10.0.0.6:33857", Destination: "203.0.113.80:443", FirstSeenAt: "2026-11-25T17:20:00.000Z", LastSeenAt: "2026-11-25T17:29:58.000Z", SeenBefore: true},
 		{FlowJSON: FlowJSON{Key: "tcp|fd00::5|47067|2001:db8::80|443", Proto: "tcp", SrcIP: "fd00::5", SrcPort: 47067, DstIP: "2001:db8::80", DstPort: 443,
 			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224, TotalBytes: 3529},
-			FirstSeenAt: "2026-11-25T17:29:30.000Z", LastSeenAt: "2026-11-25T17:30:00.000Z", SeenBefore: false},
+			Source: "[fd00::5]:47067", Destination: "[2001:db8::80]:443", FirstSeenAt: "2026-11-25T17:29:30.000Z", LastSeenAt: "2026-11-25T17:30:00.000Z", SeenBefore: false},
 		{FlowJSON: FlowJSON{Key: "tcp|10.0.0.5|58337|203.0.113.91|80", Proto: "tcp", SrcIP: "10.0.0.5", SrcPort: 58337, DstIP: "203.0.113.91", DstPort: 80,
 			State: "<img src=x onerror=alert(1)>", Flags: []string{}, UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164, TotalBytes: 1389},
-			FirstSeenAt: "2026-11-25T17:29:55.000Z", LastSeenAt: "2026-11-25T17:29:59.000Z", SeenBefore: false},
+			Source: "10.0.0.5:58337", Destination: "203.0.113.91:80", FirstSeenAt: "2026-11-25T17:29:55.000Z", LastSeenAt: "2026-11-25T17:29:59.000Z", SeenBefore: false},
 		{FlowJSON: FlowJSON{Key: "udp|10.0.0.6|40061|203.0.113.87|9999", Proto: "udp", SrcIP: "10.0.0.6", SrcPort: 40061, DstIP: "203.0.113.87", DstPort: 9999,
 			State: "<script>window.__netmonPwned=1</script>", Flags: []string{"UNREPLIED"}, UplinkPackets: 2, UplinkBytes: 184, TotalBytes: 184},
-			FirstSeenAt: "2026-11-25T14:30:00.000Z", LastSeenAt: "2026-11-25T17:28:30.000Z", SeenBefore: true},
+			Source: "10.0.0.6:40061", Destination: "203.0.113.87:9999", FirstSeenAt: "2026-11-25T14:30:00.000Z", LastSeenAt: "2026-11-25T17:28:30.000Z", SeenBefore: true},
 		{FlowJSON: FlowJSON{Key: "icmp|10.0.0.5|4660|203.0.113.80|8", Proto: "icmp", SrcIP: "10.0.0.5", SrcPort: 4660, DstIP: "203.0.113.80", DstPort: 8,
 			Flags: []string{}, UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, TotalBytes: 252},
-			FirstSeenAt: "2026-11-25T17:29:00.000Z", LastSeenAt: "2026-11-25T17:29:00.000Z", SeenBefore: true},
+			Source: "10.0.0.5", Destination: "203.0.113.80", FirstSeenAt: "2026-11-25T17:29:00.000Z", LastSeenAt: "2026-11-25T17:29:00.000Z", SeenBefore: true},
 	}
 }
 
@@ -512,5 +512,31 @@ func TestConnectionsStreams(t *testing.T) {
 	if pending := w.n - outBeforeLast; pending > maxPending {
 		t.Errorf("%d of %d bytes were still held when the store handed over the last row; want at most %d",
 			pending, w.n, maxPending)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name     string
+		flow     store.Flow
+		src, dst string
+	}{
+		{"tcp v4", store.Flow{Proto: "tcp", SrcIP: a("10.0.0.5"), SrcPort: 51234, DstIP: a("203.0.113.80"), DstPort: 443}, "10.0.0.5:51234", "203.0.113.80:443"},
+		{"udp v6 in brackets", store.Flow{Proto: "udp", SrcIP: a("fd00::5"), SrcPort: 5353, DstIP: a("2001:db8::80"), DstPort: 53}, "[fd00::5]:5353", "[2001:db8::80]:53"},
+		{"sctp", store.Flow{Proto: "sctp", SrcIP: a("10.0.0.5"), SrcPort: 1, DstIP: a("203.0.113.80"), DstPort: 2}, "10.0.0.5:1", "203.0.113.80:2"},
+		{"icmp id and type are not ports", store.Flow{Proto: "icmp", SrcIP: a("10.0.0.5"), SrcPort: 4660, DstIP: a("203.0.113.80"), DstPort: 8}, "10.0.0.5", "203.0.113.80"},
+		{"icmpv6", store.Flow{Proto: "icmpv6", SrcIP: a("fd00::5"), SrcPort: 7, DstIP: a("2001:db8::80"), DstPort: 128}, "fd00::5", "2001:db8::80"},
+		{"gre keys are not ports", store.Flow{Proto: "gre", SrcIP: a("10.0.0.5"), SrcPort: 3, DstIP: a("203.0.113.89"), DstPort: 4}, "10.0.0.5", "203.0.113.89"},
+		{"unknown protocol", store.Flow{Proto: "253", SrcIP: a("10.0.0.6"), DstIP: a("203.0.113.89")}, "10.0.0.6", "203.0.113.89"},
+		{"zero addresses", store.Flow{Proto: "tcp", SrcPort: 1, DstPort: 2}, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := endpoints(&tc.flow)
+			if diff := cmp.Diff([]string{tc.src, tc.dst}, []string{src, dst}); diff != "" {
+				t.Errorf("endpoints (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
