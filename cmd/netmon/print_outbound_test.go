@@ -85,8 +85,8 @@ func TestPrintOutboundJSONShape(t *testing.T) {
 		t.Fatal("no rows")
 	}
 	names := slices.Sorted(maps.Keys(rows[0]))
-	want := []string{"downlink_bytes", "downlink_packets", "dst_ip", "dst_port", "flags", "key", "proto",
-		"src_ip", "src_port", "state", "total_bytes", "uplink_bytes", "uplink_packets"}
+	want := []string{"destination", "downlink_bytes", "downlink_packets", "dst_ip", "dst_port", "flags", "key", "proto",
+		"source", "src_ip", "src_port", "state", "total_bytes", "uplink_bytes", "uplink_packets"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("JSON names (-want +got)\n%s", diff)
 	}

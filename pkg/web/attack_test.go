@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/netmon-dev/netmon/pkg/conntrack"
-	"html"
 	"io"
 	"net"
 	"net/http"
@@ -136,8 +135,9 @@ func rawRoundTrip(t *testing.T, addr, raw string) *http.Response {
 // and event handlers straight into a real store (the parser refuses such
 // state words, see TestHostileReplay; this checks the web layer would hold
 // even if one got through; protocol and flags are typed and cannot carry
-// text) and reads them back over HTTP: the JSON decodes to the exact bytes
-// and holds no raw <, > or &; the page holds them only HTML-escaped.
+// text) and reads them back over HTTP: the JSON
+// decodes to the exact bytes and holds no raw <, > or &, and so does the
+// page's JSON block.
 func TestMarkupThroughRealStore(t *testing.T) {
 	hostile := []string{
 		`<script>alert(1)</script>`,
@@ -177,19 +177,39 @@ func TestMarkupThroughRealStore(t *testing.T) {
 		t.Errorf("states through JSON (-stored +decoded):\n%s", diff)
 	}
 
+	// The page carries them only in its JSON block, JSON-escaped as
+	// /connections.json does: no <, > or & that could end the block.
 	page := get(t, url+"/")
+	const open = `<script type="application/json" id="netmon-data">`
+	_, rest, _ := strings.Cut(page, open)
+	block, outside, _ := strings.Cut(rest, "</script>")
+	if i := strings.IndexAny(block, "<>&"); i >= 0 {
+		t.Errorf("JSON block holds a raw %q", block[i])
+	}
 	for _, s := range hostile {
-		if strings.Contains(page, s) {
-			t.Errorf("page holds %q raw", s)
+		if strings.Contains(outside, s) {
+			t.Errorf("page holds %q outside the JSON block", s)
 		}
 	}
-	for _, s := range hostile[:3] {
-		if esc := html.EscapeString(s); !strings.Contains(page, esc) {
-			t.Errorf("page lacks the escaped form %q", esc)
-		}
+	var data struct {
+		Connections struct {
+			Rows []struct {
+				State string `json:"state"`
+			} `json:"rows"`
+		} `json:"connections"`
 	}
-	if n := strings.Count(page, "<script"); n != 1 {
-		t.Errorf("page has %d <script tags, want only app.js's", n)
+	if err := json.Unmarshal([]byte(block), &data); err != nil {
+		t.Fatalf("decode the JSON block: %v", err)
+	}
+	states = states[:0]
+	for _, c := range data.Connections.Rows {
+		states = append(states, c.State)
+	}
+	if diff := cmp.Diff(hostile, states); diff != "" {
+		t.Errorf("states through the JSON block (-stored +decoded):\n%s", diff)
+	}
+	if n := strings.Count(page, "<script"); n != 2 {
+		t.Errorf("page has %d <script tags, want the JSON block and app.js", n)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"github.com/netmon-dev/netmon/pkg/source"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -63,14 +64,21 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
-// serveHTTP serves h on a loopback port until the returned stop is
-// called (or the test ends).
-func serveHTTP(t testing.TB, h web.Options) (url string, stop func()) {
+// serveHTTP serves the handler of opts on a loopback port until the
+// returned stop is called (or the test ends).
+func serveHTTP(t testing.TB, opts web.Options) (url string, stop func()) {
 	t.Helper()
-	handler, err := web.New(h)
+	handler, err := web.New(opts)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
+	return serveHandler(t, handler)
+}
+
+// serveHandler serves handler on a loopback port until the returned stop
+// is called (or the test ends).
+func serveHandler(t testing.TB, handler http.Handler) (url string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +97,63 @@ func serveHTTP(t testing.TB, h web.Options) (url string, stop func()) {
 	}
 	t.Cleanup(stop)
 	return "http://" + ln.Addr().String(), stop
+}
+
+// pollGate holds every request for the JSON endpoints the page polls
+// until release is called, so a test sees what the page's JSON block
+// alone painted.
+type pollGate struct {
+	next http.Handler
+	open chan struct{}
+	once sync.Once
+}
+
+func newPollGate(t testing.TB, next http.Handler) *pollGate {
+	g := &pollGate{next: next, open: make(chan struct{})}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *pollGate) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *pollGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, ".json") {
+		select {
+		case <-g.open:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// consoleErrors collects the tab's console errors and uncaught exceptions
+// from now on (CSP violations among them: Chromium logs each as an
+// error); the returned func gives those seen so far.
+func consoleErrors(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		errs []string
+	)
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				errs = append(errs, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(errs)
+	}
 }
 
 // openStore opens a database file in a temporary directory.
@@ -195,12 +260,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		TopN:          50,
 	})
 
+	errs := consoleErrors(t, browser)
 	if err := chromedp.Do(browser, chromedp.Navigate(url+"/")); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
 	eval[any](t, browser, "window.__netmonMarker = 42")
 	if n := eval[int](t, browser, `document.querySelectorAll("#rows tr[data-key]").length`); n == 0 {
-		t.Fatal("the server rendered no rows")
+		t.Fatal("the JSON block painted no rows")
 	}
 	first := eval[string](t, browser, rowsSignature)
 
@@ -213,12 +279,19 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	var screenshot []byte // taken while a NEW badge shows
 	t.Run("a new host's badge turns from NEW to SEEN", func(t *testing.T) {
-		waitFor(t, browser, "203.0.113.90 to show as NEW", badgeOf("|203.0.113.90|")+` === "NEW"`, 20*time.Second)
+		isNew := badgeOf("|203.0.113.90|") + ` === "NEW"`
+		waitFor(t, browser, "203.0.113.90 to show as NEW", isNew, 20*time.Second)
+		// For the picture, let the first cycle's hosts turn SEEN while
+		// 203.0.113.90 is still NEW, if the timing allows.
+		chromedp.Run(browser, chromedp.Poll[bool](isNew+` && `+badgeOf("|203.0.113.80|")+` === "SEEN"`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(4*time.Second)))
 		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}
-		screenshot = png
+		if eval[bool](t, browser, isNew) {
+			screenshot = png
+		}
 		waitFor(t, browser, "203.0.113.90 to show as SEEN", badgeOf("|203.0.113.90|")+` === "SEEN"`, 20*time.Second)
 		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
 			t.Errorf("window marker = %d: the page was reloaded", m)
@@ -226,8 +299,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	t.Run("metric tiles fill", func(t *testing.T) {
-		// The server-rendered page holds the reader's first reading, which
-		// has no rate yet; a rate means app.js updated the tile.
+		// The page's JSON block holds the reader's first reading, which
+		// has no rate yet; a rate means a poll updated the tile.
 		waitFor(t, browser, "an interface rate", `document.querySelector('[data-iface="enp2s0"] .rx-rate').textContent.endsWith("/s")`, 10*time.Second)
 		tiles := eval[map[string]string](t, browser, `({
 			load: document.getElementById("load").textContent,
@@ -272,6 +345,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("no console errors", func(t *testing.T) {
+		if e := errs(); len(e) != 0 {
+			t.Errorf("console errors:\n%s", strings.Join(e, "\n"))
+		}
+	})
+
 	t.Run("stale data is announced and polling goes on", func(t *testing.T) {
 		stopServer()
 		waitFor(t, browser, "the stale banner", `!document.getElementById("stale").hidden && document.getElementById("stale").textContent.startsWith("data stale since ")`, 10*time.Second)
@@ -313,19 +392,19 @@ func jsString(s string) string {
 }
 
 // hostileFlows are connections whose state holds markup that would run
-// script if any layer pasted it into HTML unescaped. A state with spaces
-// cannot come through the conntrack text format, so they go straight
-// into the real store.
+// script if any layer pasted it into HTML unescaped (flags are a typed
+// status and cannot carry text). A state with spaces cannot come through
+// the conntrack text format, so they go straight into the real store.
 func hostileFlows() []conntrack.Entry {
 	return []conntrack.Entry{
 		outbound("tcp", "10.0.0.5", 40001, "203.0.113.91", 80, `<img src=x onerror=window.__netmonPwned=1>`, "", 0, 300, 0, 9000),
-		outbound("tcp", "10.0.0.5", 40002, "203.0.113.92", 80, `<script>window.__netmonPwned=2</script>`, "", 0, 200, 0, 8000),
+		outbound("tcp", "10.0.0.5", 40002, "203.0.113.92", 80, `</script><script>window.__netmonPwned=2</script>`, "", 0, 200, 0, 8000),
 		outbound("udp", "10.0.0.6", 40003, "203.0.113.93", 53, `"><svg onload=window.__netmonPwned=3>`, "ASSURED", 0, 100, 0, 100),
 	}
 }
 
-// formatFlows cover the cell formats: IPv6 in brackets, no ports for
-// ICMP and unknown protocols, sizes from bytes to MiB.
+// formatFlows cover the cell formats: IPv6 in brackets, ICMP's id and
+// type, no ports for unknown protocols, sizes from bytes to MiB.
 func formatFlows() []conntrack.Entry {
 	return []conntrack.Entry{
 		outbound("tcp", "fd00::5", 47067, "2001:db8::80", 443, "ESTABLISHED", "ASSURED", 900, 61234, 4000, 5<<20),
@@ -334,19 +413,27 @@ func formatFlows() []conntrack.Entry {
 	}
 }
 
-// TestDashboardInBrowserStatic serves a store that does not change. It
-// checks that hostile state text shows as text, in the server-rendered
-// rows and in the rows app.js rebuilds, that nothing in it runs, and
-// that app.js formats every cell as the server did.
+// TestDashboardInBrowserStatic serves a store that does not change, with
+// the polled endpoints held back until the first checks are done. It
+// checks that the JSON block alone paints the rows and tiles, that a poll
+// paints the same cells, that hostile state and flags text shows as text
+// and nothing in it runs, that no console error appears, and that the
+// page's CSP blocks inline script.
 func TestDashboardInBrowserStatic(t *testing.T) {
 	browser := newBrowser(t)
 	db := openStore(t)
 	flows := append(hostileFlows(), formatFlows()...)
 	fill(t, db, time.Now(), flows)
-	url, _ := serveHTTP(t, web.Options{
+	handler, err := web.New(web.Options{
 		Store:   db,
 		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := newPollGate(t, handler)
+	url, _ := serveHandler(t, gate)
+	errs := consoleErrors(t, browser)
 	if err := chromedp.Do(browser, chromedp.Navigate(url+"/")); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
@@ -361,7 +448,7 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("state cells are not the payloads as text (-want +got):\n%s", diff)
 		}
-		if n := eval[int](t, browser, `document.querySelectorAll("#rows img, #rows script, #rows svg, body img").length`); n != 0 {
+		if n := eval[int](t, browser, `document.querySelectorAll("#rows img, #rows script, #rows svg, body img, body svg").length`); n != 0 {
 			t.Errorf("%d elements were made from the payloads", n)
 		}
 		if pwned := eval[bool](t, browser, `"__netmonPwned" in window`); pwned {
@@ -370,24 +457,81 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 	}
 	// cells is every row's cells but the age, with their titles.
 	const cells = `[...document.querySelectorAll("#rows tr")].map(r => [...r.children].filter(td => !td.classList.contains("seen")).map(td => td.textContent.trim() + (td.title ? " (" + td.title + ")" : "")).join(" | "))`
-	server := eval[[]string](t, browser, cells)
-	t.Run("server-rendered rows", check)
-	t.Run("rows rebuilt by app.js", func(t *testing.T) {
-		waitFor(t, browser, "two connection polls", `Number(document.getElementById("netmon").dataset.connectionsPolls) >= 2`, 10*time.Second)
+	var first []string
+	t.Run("first paint from the JSON block", func(t *testing.T) {
+		polls := eval[string](t, browser, `JSON.stringify(document.getElementById("netmon").dataset)`)
+		if polls != "{}" {
+			t.Fatalf("a poll completed while the gate was shut: %s", polls)
+		}
+		first = eval[[]string](t, browser, cells)
+		if len(first) != len(flows) {
+			t.Errorf("%d rows painted, want %d:\n%s", len(first), len(flows), strings.Join(first, "\n"))
+		}
+		for _, want := range []string{"[2001:db8::80]:443", "5.0 MiB", "8 B", "| 203.0.113.89 |", "| 203.0.113.80 type 8 |"} {
+			if !strings.Contains(strings.Join(first, "\n"), want) {
+				t.Errorf("rows lack %q:\n%s", want, strings.Join(first, "\n"))
+			}
+		}
+		tiles := eval[map[string]string](t, browser, `({
+			load: document.getElementById("load").textContent,
+			mem: document.getElementById("mem").textContent,
+			ctHidden: String(document.getElementById("tile-conntrack").hidden),
+			ingest: document.getElementById("ingest-text").textContent,
+			count: document.getElementById("count").textContent,
+			enp2s0: document.querySelector('[data-iface="enp2s0"] .rx-packets').textContent,
+			enp3s0: document.querySelector('[data-iface="enp3s0"] .bad').textContent,
+			window: document.getElementById("window").textContent,
+		})`)
+		want := map[string]string{
+			"load":     "0.00  0.01  0.05",
+			"mem":      "128 MiB / 256 MiB",
+			"ctHidden": "true",
+			"ingest":   tiles["ingest"],
+			"count":    "top 6 of 6 connections",
+			"enp2s0":   "10 pkts",
+			"enp3s0":   "interface enp3s0: no such interface",
+			"window":   "1 min",
+		}
+		if diff := cmp.Diff(want, tiles); diff != "" {
+			t.Errorf("tiles (-want +got):\n%s", diff)
+		}
+		if !strings.HasSuffix(tiles["ingest"], " · 1 cycles") {
+			t.Errorf("ingest tile = %q", tiles["ingest"])
+		}
+		check(t)
+	})
+	gate.release()
+	t.Run("polls paint the same cells", func(t *testing.T) {
+		waitFor(t, browser, "two connection polls and a metrics poll",
+			`Number(document.getElementById("netmon").dataset.connectionsPolls) >= 2 && Number(document.getElementById("netmon").dataset.metricsPolls) >= 1`, 10*time.Second)
 		// Give a broken image's onerror time to fire, were there one.
 		if err := chromedp.Do(browser, chromedp.Sleep(300*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 		check(t)
-	})
-	t.Run("app.js formats cells as the server does", func(t *testing.T) {
-		if diff := cmp.Diff(server, eval[[]string](t, browser, cells)); diff != "" {
-			t.Errorf("rows differ (-server +app.js):\n%s", diff)
+		if diff := cmp.Diff(first, eval[[]string](t, browser, cells)); diff != "" {
+			t.Errorf("rows differ (-JSON block +poll):\n%s", diff)
 		}
-		for _, want := range []string{"[2001:db8::80]:443", "5.0 MiB", "8 B", "203.0.113.89 |"} {
-			if !strings.Contains(strings.Join(server, "\n"), want) {
-				t.Errorf("rows lack %q:\n%s", want, strings.Join(server, "\n"))
+	})
+	t.Run("no console errors", func(t *testing.T) {
+		if e := errs(); len(e) != 0 {
+			t.Errorf("console errors:\n%s", strings.Join(e, "\n"))
+		}
+	})
+	// The check above means something only if a CSP violation would show
+	// up there: an inline script must be refused, and logged.
+	t.Run("CSP refuses inline script", func(t *testing.T) {
+		eval[any](t, browser, `(() => { const s = document.createElement("script"); s.textContent = "window.__netmonInline = 1"; document.body.append(s); })()`)
+		waitFor(t, browser, "the inline script to be refused", `!("__netmonInline" in window)`, time.Second)
+		deadline := time.Now().Add(5 * time.Second)
+		for !slices.ContainsFunc(errs(), func(e string) bool { return strings.Contains(e, "Content Security Policy") }) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no CSP violation logged; console errors: %q", errs())
 			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if eval[bool](t, browser, `"__netmonInline" in window`) {
+			t.Error("an inline script ran despite the CSP")
 		}
 	})
 }

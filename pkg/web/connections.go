@@ -17,12 +17,17 @@ import (
 // /connections.json starts with. Counters are exact integers; Flags is
 // never null.
 type FlowJSON struct {
-	Key             string   `json:"key"`
-	Proto           string   `json:"proto"`
-	SrcIP           string   `json:"src_ip"`
-	SrcPort         uint16   `json:"src_port"`
-	DstIP           string   `json:"dst_ip"`
-	DstPort         uint16   `json:"dst_port"`
+	Key     string `json:"key"`
+	Proto   string `json:"proto"`
+	SrcIP   string `json:"src_ip"`
+	SrcPort uint16 `json:"src_port"`
+	DstIP   string `json:"dst_ip"`
+	DstPort uint16 `json:"dst_port"`
+	// Source and Destination are the endpoints as people read them
+	// (conntrack.FlowKey.Endpoints), so no reader of the JSON needs to
+	// know which protocols have ports.
+	Source          string   `json:"source"`
+	Destination     string   `json:"destination"`
 	State           string   `json:"state"`
 	Flags           []string `json:"flags"`
 	UplinkPackets   uint64   `json:"uplink_packets"`
@@ -34,7 +39,10 @@ type FlowJSON struct {
 
 // NewFlowJSON returns the JSON form of a flow.
 func NewFlowJSON(k conntrack.FlowKey, state string, status conntrack.Status, c conntrack.Counters) FlowJSON {
+	src, dst := k.Endpoints()
 	return FlowJSON{
+		Source:          src,
+		Destination:     dst,
 		Key:             k.String(),
 		Proto:           k.Proto.String(),
 		SrcIP:           addrText(k.Src),

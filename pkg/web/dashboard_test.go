@@ -1,91 +1,78 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/sysmetrics"
+	"github.com/google/go-cmp/cmp"
 )
+
+// blockStart opens the page's one JSON block.
+const blockStart = `<script type="application/json" id="netmon-data">`
+
+// pageBlock returns the text of the page's JSON block, up to the first
+// </script>: a string in the data that could end the block would cut it
+// short here, as it would in a browser, and the text would not decode.
+func pageBlock(t *testing.T, page string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(page, blockStart)
+	if !ok {
+		t.Fatalf("page has no %s", blockStart)
+	}
+	block, _, ok := strings.Cut(rest, "</script>")
+	if !ok {
+		t.Fatal("the JSON block is not closed")
+	}
+	return block
+}
+
+// decodeJSON decodes s into a generic value, so that two documents compare
+// field by field whatever Go types wrote them.
+func decodeJSON(t *testing.T, what, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("decode %s: %v\n%s", what, err, s)
+	}
+	return v
+}
 
 func TestDashboardGolden(t *testing.T) {
 	h, _ := testServer(t, nil)
 	res := do(t, h, http.MethodGet, "/")
 	checkResponse(t, res, http.StatusOK, "text/html; charset=utf-8")
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
 	golden(t, "dashboard.golden.html", body(t, res))
 }
 
-// TestDashboardEscapes checks that hostile state text is inert in the
-// server-rendered page.
-func TestDashboardEscapes(t *testing.T) {
-	h, _ := testServer(t, nil)
-	page := body(t, do(t, h, http.MethodGet, "/"))
-	for _, want := range []string{
-		`<td class="state">&lt;img src=x onerror=alert(1)&gt;</td>`,
-		`<td class="state">&lt;script&gt;window.__netmonPwned=1&lt;/script&gt;</td>`,
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("page lacks escaped cell %s", want)
-		}
-	}
-	for _, bad := range []string{"<img", "<script>window"} {
-		if strings.Contains(page, bad) {
-			t.Errorf("page holds raw %q", bad)
-		}
-	}
-	// The only script is the external app.js: no inline script at all.
-	if n := strings.Count(page, "<script"); n != 1 || !strings.Contains(page, `<script src="/static/app.js" defer></script>`) {
-		t.Errorf("page has %d script tags, want only app.js", n)
-	}
-}
-
-func TestDashboardStates(t *testing.T) {
+// TestDashboardData checks that the JSON block holds exactly what the two
+// polled endpoints answer at the same moment, so the first paint and
+// every poll go through the same rendering of the same data.
+func TestDashboardData(t *testing.T) {
 	tests := []struct {
-		name    string
-		edit    func(*Options, *fakeStore)
-		want    []string
-		notWant []string
+		name       string
+		target     string // the page; its rows are /connections.json?limit=
+		edit       func(*Options, *fakeStore)
+		limit      int
+		noMetrics  bool
+		wantWindow float64
 	}{
+		{name: "top n rows", target: "/", edit: func(o *Options, _ *fakeStore) { o.TopN = 3 }, limit: 3, wantWindow: 60},
+		{name: "limit from the query", target: "/?limit=2", limit: 2, wantWindow: 60},
+		{name: "default top n", target: "/", limit: DefaultTopN, wantWindow: 60},
+		{name: "no connections", target: "/", edit: func(_ *Options, fs *fakeStore) { fs.conns = nil }, limit: DefaultTopN, wantWindow: 60},
+		{name: "new-host window", target: "/", edit: func(o *Options, _ *fakeStore) { o.NewHostWindow = 90 * time.Second }, limit: DefaultTopN, wantWindow: 90},
+		{name: "stale ingest", target: "/", edit: func(_ *Options, fs *fakeStore) { fs.lastCycle = now.Add(-10 * time.Second) }, limit: DefaultTopN, wantWindow: 60},
 		{
-			name:    "rows, badges and count",
-			want:    []string{`top <span id="shown">5</span> of <span id="total">5</span> connections`, `<span class="badge new">NEW</span>`, `<span class="badge seen">SEEN</span>`, `[2001:db8::80]:443`, `<td class="num" title="20598 bytes">20 KiB</td>`, "2 s ago"},
-			notWant: []string{"no active outbound connections"},
-		},
-		{
-			name: "no connections",
-			edit: func(_ *Options, fs *fakeStore) { fs.conns = nil },
-			want: []string{"no active outbound connections", `top <span id="shown">0</span> of <span id="total">0</span>`},
-		},
-		{
-			name:    "system reading failed",
-			edit:    func(o *Options, _ *fakeStore) { o.Metrics = &fakeMetrics{err: errors.New("read loadavg: gone")} },
-			want:    []string{"system figures unavailable", `id="tile-conntrack" hidden`},
-			notWant: []string{"gone"},
-		},
-		{
-			name: "no conntrack sysctls hides the tile",
-			edit: func(o *Options, _ *fakeStore) {
-				s := sampleSnapshot()
-				s.Conntrack = nil
-				o.Metrics = &fakeMetrics{snap: s}
-			},
-			want: []string{`id="tile-conntrack" hidden`},
-		},
-		{
-			name:    "conntrack tile",
-			want:    []string{`1,234 / 262,144`, `<progress id="ct-bar" max="262144" value="1234">`},
-			notWant: []string{`id="tile-conntrack" hidden`},
-		},
-		{
-			name: "stale ingest",
-			edit: func(_ *Options, fs *fakeStore) { fs.lastCycle = now.Add(-10 * time.Second) },
-			want: []string{`<p class="big bad" id="ingest-text">10 s ago · 42 cycles</p>`, "more than 3 intervals"},
-		},
-		{
-			name: "missing interface shows its error",
-			want: []string{`<p class="small bad">interface enp3s0: no such interface</p>`, `1.5 KiB/s`, `10,116 pkts`},
+			name: "system reading failed", target: "/", limit: DefaultTopN, wantWindow: 60, noMetrics: true,
+			edit: func(o *Options, _ *fakeStore) { o.Metrics = &fakeMetrics{err: errors.New("read loadavg: gone")} },
 		},
 	}
 	for _, tc := range tests {
@@ -95,18 +82,99 @@ func TestDashboardStates(t *testing.T) {
 					tc.edit(o, o.Store.(*fakeStore))
 				}
 			})
-			page := body(t, do(t, h, http.MethodGet, "/"))
-			for _, w := range tc.want {
-				if !strings.Contains(page, w) {
-					t.Errorf("page lacks %q", w)
-				}
+			page := body(t, do(t, h, http.MethodGet, tc.target))
+			got := decodeJSON(t, "JSON block", pageBlock(t, page))
+
+			conns := do(t, h, http.MethodGet, "/connections.json?limit="+strconv.Itoa(tc.limit))
+			total, err := strconv.Atoi(conns.Header.Get("X-Total-Count"))
+			if err != nil {
+				t.Fatalf("X-Total-Count: %v", err)
 			}
-			for _, w := range tc.notWant {
-				if strings.Contains(page, w) {
-					t.Errorf("page holds %q", w)
+			var metrics any
+			if res := do(t, h, http.MethodGet, "/metrics.json"); tc.noMetrics {
+				if res.StatusCode != http.StatusInternalServerError {
+					t.Fatalf("/metrics.json = %d, want 500 with the reading failing", res.StatusCode)
 				}
+			} else {
+				metrics = decodeJSON(t, "/metrics.json", body(t, res))
+			}
+			want := map[string]any{
+				"limit":                   float64(tc.limit),
+				"new_host_window_seconds": tc.wantWindow,
+				"connections": map[string]any{
+					"rows":        decodeJSON(t, "/connections.json", body(t, conns)),
+					"total":       float64(total),
+					"server_time": conns.Header.Get("X-Server-Time"),
+				},
+				"metrics": metrics,
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("JSON block differs from the endpoints' answers (-endpoints +block):\n%s", diff)
+			}
+			if strings.Contains(page, "gone") {
+				t.Error("the page leaks the metrics error")
 			}
 		})
+	}
+}
+
+// TestDashboardEscapes checks that hostile state text stays inert data in
+// the JSON block: no markup, nothing that ends the block or opens a
+// comment, and it decodes back to the very string stored.
+func TestDashboardEscapes(t *testing.T) {
+	hostile := []string{
+		`</script><script>window.__netmonPwned=1</script>`,
+		`<!--<script>`,
+		`</SCRIPT >&amp;`,
+		"\u2028line\u2029separators",
+	}
+	h, _ := testServer(t, func(o *Options) {
+		fs := o.Store.(*fakeStore)
+		for i, s := range hostile {
+			fs.conns[i].State = s
+		}
+	})
+	page := body(t, do(t, h, http.MethodGet, "/"))
+	for _, bad := range []string{"<img", "<script>window", "<!--", "</SCRIPT", "&amp;", "\u2028"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page holds raw %q", bad)
+		}
+	}
+	// Two scripts: the JSON block, which CSP does not run, and app.js.
+	if n := strings.Count(strings.ToLower(page), "<script"); n != 2 {
+		t.Errorf("page has %d <script tags, want 2", n)
+	}
+	if n := strings.Count(strings.ToLower(page), "</script"); n != 2 {
+		t.Errorf("page has %d </script, want 2", n)
+	}
+	if !strings.Contains(page, `<script src="/static/app.js" defer></script>`) {
+		t.Error("page lacks app.js")
+	}
+	var data pageData
+	if err := json.Unmarshal([]byte(pageBlock(t, page)), &data); err != nil {
+		t.Fatalf("decode JSON block: %v", err)
+	}
+	var got []string
+	for _, c := range data.Connections.Rows[:len(hostile)] {
+		got = append(got, c.State)
+	}
+	if diff := cmp.Diff(hostile, got); diff != "" {
+		t.Errorf("states through the JSON block (-stored +decoded):\n%s", diff)
+	}
+}
+
+// TestDashboardSkeleton checks that the template carries no data of its
+// own: with an empty store the page is the same skeleton, only the block
+// differs.
+func TestDashboardSkeleton(t *testing.T) {
+	full, _ := testServer(t, nil)
+	empty, _ := testServer(t, func(o *Options) { o.Store.(*fakeStore).conns = nil })
+	skeleton := func(h http.Handler) string {
+		page := body(t, do(t, h, http.MethodGet, "/"))
+		return strings.Replace(page, pageBlock(t, page), "", 1)
+	}
+	if diff := cmp.Diff(skeleton(full), skeleton(empty)); diff != "" {
+		t.Errorf("skeleton changes with the data (-full +empty):\n%s", diff)
 	}
 }
 
@@ -122,66 +190,20 @@ func TestStaticAssets(t *testing.T) {
 	if strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") || strings.Contains(js, "document.write") {
 		t.Error("app.js uses an HTML-parsing sink")
 	}
-	for _, want := range []string{"/connections.json?limit=", "/metrics.json", "textContent", "data stale since"} {
+	for _, want := range []string{"/connections.json?limit=", "/metrics.json", "textContent", "data stale since", "netmon-data"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js lacks %q", want)
+		}
+	}
+	// Protocol knowledge stays with the server, which sends endpoints as
+	// text.
+	for _, proto := range []string{`"tcp"`, `"udp"`, `"icmp"`, "src_port", "dst_port"} {
+		if strings.Contains(js, proto) {
+			t.Errorf("app.js knows about %s", proto)
 		}
 	}
 	css := body(t, do(t, h, http.MethodGet, "/static/style.css"))
 	if strings.Contains(css, "@import") || strings.Contains(css, "url(") {
 		t.Error("style.css loads something from elsewhere")
-	}
-}
-
-func TestAgo(t *testing.T) {
-	tests := []struct {
-		name string
-		d    time.Duration
-		want string
-	}{
-		{"future", -time.Second, "just now"},
-		{"now", 0, "just now"},
-		{"under a second", 999 * time.Millisecond, "just now"},
-		{"seconds", 42 * time.Second, "42 s ago"},
-		{"minutes", 5*time.Minute + 59*time.Second, "5 min ago"},
-		{"hours", 47 * time.Hour, "47 h ago"},
-		{"days", 72 * time.Hour, "3 d ago"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := ago(now, now.Add(-tc.d)); got != tc.want {
-				t.Errorf("ago(%s) = %q, want %q", tc.d, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestHumanBytes(t *testing.T) {
-	tests := []struct {
-		n    uint64
-		want string
-	}{
-		{0, "0 B"}, {9, "9 B"}, {10, "10 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"},
-		{20598, "20 KiB"}, {5 << 20, "5.0 MiB"}, {1 << 40, "1.0 TiB"},
-	}
-	for _, tc := range tests {
-		if got := humanBytes(tc.n); got != tc.want {
-			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}
-
-func TestToSystemView(t *testing.T) {
-	s := sampleSnapshot()
-	s.Conntrack = &sysmetrics.Conntrack{Error: "nf_conntrack_count: permission denied"}
-	v := toSystemView(&s)
-	if !v.Conntrack.Known || v.Conntrack.Text != "–" || v.Conntrack.Error == "" {
-		t.Errorf("unreadable conntrack: %+v", v.Conntrack)
-	}
-	if v.MemText != "128 MiB / 512 MiB" || v.Load != "0.57  0.49  0.21" {
-		t.Errorf("tiles: mem %q load %q", v.MemText, v.Load)
-	}
-	if got := comma(1<<63 + 1); got != "9223372036854775809" {
-		t.Errorf("comma of a huge counter = %q", got)
 	}
 }

@@ -1,7 +1,11 @@
-// netmon dashboard: polls the JSON endpoints and updates the page in
-// place. No framework, and nothing from the server is ever parsed as HTML:
-// every value goes into the page through textContent or a DOM property, so
-// a hostile string in a connection's state is shown as text.
+// netmon dashboard: renders the page from JSON and keeps it fresh. The
+// first paint comes from the page's JSON block (#netmon-data), which holds
+// what the two polled endpoints answer; every later paint from polling
+// them, through the same functions. No framework, and nothing from the
+// server is ever parsed as HTML: every value goes into the page through
+// textContent or a DOM property, so a hostile string in a connection's
+// state is shown as text. The script knows no protocol: the server sends
+// each endpoint as text.
 "use strict";
 
 (function () {
@@ -10,21 +14,22 @@
   const TIMEOUT_MS = 5000;
 
   const root = document.getElementById("netmon");
-  if (!root) {
+  const block = document.getElementById("netmon-data");
+  if (!root || !block) {
     return;
   }
-  const limit = Number(root.dataset.limit) || 200;
+  const data = JSON.parse(block.textContent);
   const $ = (id) => document.getElementById(id);
 
   // Polls that failed and the time of their last success (initially the
-  // page load, whose data the server rendered).
+  // page load, whose data the JSON block holds).
   const loadedAt = new Date();
   const pollers = {
     connections: { okAt: loadedAt, failing: false },
     metrics: { okAt: loadedAt, failing: false },
   };
 
-  // humanBytes mirrors go-humanize's IBytes, which renders the first page.
+  // humanBytes is n in IEC units: "9 B", "1.5 KiB", "20 KiB".
   function humanBytes(n) {
     if (n < 10) {
       return n + " B";
@@ -35,21 +40,8 @@
     return (val < 10 ? val.toFixed(1) : val.toFixed(0)) + " " + sizes[e];
   }
 
-  const PORTS = new Set(["tcp", "udp", "udplite", "sctp", "dccp"]);
-
-  // endpoint mirrors the server's: "ip:port", "[ipv6]:port", or the bare
-  // address for protocols without ports.
-  function endpoint(proto, ip, port, side) {
-    if (proto === "icmp" || proto === "icmpv6") {
-      return ip + (side === "src" ? " id " : " type ") + port;
-    }
-    if (!PORTS.has(proto)) {
-      return ip;
-    }
-    return (ip.includes(":") ? "[" + ip + "]" : ip) + ":" + port;
-  }
-
-  // ago mirrors the server's coarse ages.
+  // ago is how long before nowMs the time iso was, coarsely: "just now",
+  // "42 s ago", "5 min ago", "3 h ago", "2 d ago".
   function ago(nowMs, iso) {
     const s = Math.floor((nowMs - Date.parse(iso)) / 1000);
     if (!(s >= 1)) {
@@ -67,6 +59,18 @@
     return Math.floor(s / 86400) + " d ago";
   }
 
+  // span is a duration in seconds in the largest unit that divides it
+  // exactly: "4 s", "1 min", "2 h".
+  function span(s) {
+    for (const [n, unit] of [[86400, "d"], [3600, "h"], [60, "min"]]) {
+      if (s >= n && s % n === 0) {
+        return s / n + " " + unit;
+      }
+    }
+    return s + " s";
+  }
+
+  // comma is a counter with thousands separators: "262,144".
   function comma(n) {
     return Number(n).toLocaleString("en-US");
   }
@@ -92,8 +96,8 @@
     tr.dataset.key = c.key;
     tr.append(
       el("td", c.proto),
-      el("td", endpoint(c.proto, c.src_ip, c.src_port, "src"), "addr"),
-      el("td", endpoint(c.proto, c.dst_ip, c.dst_port, "dst"), "addr"),
+      el("td", c.source, "addr"),
+      el("td", c.destination, "addr"),
       el("td", c.state, "state"),
       el("td", c.flags.join(","), "flags"),
     );
@@ -117,7 +121,11 @@
     return tr;
   }
 
-  function renderConnections(conns, total, nowMs) {
+  // renderConnections shows one /connections.json answer: {rows, total,
+  // server_time}, the body and its X-Total-Count and X-Server-Time.
+  function renderConnections(answer) {
+    const nowMs = Date.parse(answer.server_time) || Date.now();
+    const conns = answer.rows;
     const rows = conns.map((c) => row(c, nowMs));
     if (rows.length === 0) {
       const tr = el("tr", undefined, "empty");
@@ -128,7 +136,7 @@
     }
     $("rows").replaceChildren(...rows);
     $("shown").textContent = String(conns.length);
-    $("total").textContent = String(total);
+    $("total").textContent = String(answer.total);
   }
 
   function rate(v) {
@@ -158,7 +166,15 @@
     return tile;
   }
 
+  // renderMetrics shows a /metrics.json body; null means the server could
+  // not read the system figures.
   function renderMetrics(m) {
+    if (!m) {
+      const tile = el("div", undefined, "tile");
+      tile.append(el("p", "system figures unavailable", "small bad"));
+      $("ifaces").replaceChildren(tile);
+      return;
+    }
     const nowMs = Date.parse(m.at) || Date.now();
     const l = m.load;
     $("load").textContent = [l.load1, l.load5, l.load15].map((x) => x.toFixed(2)).join("  ");
@@ -224,11 +240,18 @@
     setTimeout(tick, ms);
   }
 
+  $("window").textContent = span(data.new_host_window_seconds);
+  renderConnections(data.connections);
+  renderMetrics(data.metrics);
+
   poll("connections", CONN_MS, async () => {
-    const { res, body } = await getJSON("/connections.json?limit=" + limit);
+    const { res, body } = await getJSON("/connections.json?limit=" + data.limit);
     const total = Number(res.headers.get("X-Total-Count"));
-    const nowMs = Date.parse(res.headers.get("X-Server-Time") || "") || Date.now();
-    renderConnections(body, Number.isFinite(total) ? total : body.length, nowMs);
+    renderConnections({
+      rows: body,
+      total: Number.isFinite(total) ? total : body.length,
+      server_time: res.headers.get("X-Server-Time") || "",
+    });
   });
   poll("metrics", METRICS_MS, async () => {
     const { body } = await getJSON("/metrics.json");
