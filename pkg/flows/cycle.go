@@ -121,13 +121,9 @@ func (c *Cycle) AddAll(seq iter.Seq2[*conntrack.Entry, error]) error {
 //     closes every flow.
 //
 // Nothing in the table changes until Commit.
+//
+// Diff must be called once, on a cycle whose Adds succeeded.
 func (c *Cycle) Diff() *Delta {
-	if c.done != open {
-		panic("flows: Diff called twice or after Abort")
-	}
-	if c.err != nil {
-		panic("flows: Diff of a failed cycle")
-	}
 	c.done = diffed
 	d := &c.delta
 	rows := &c.t.rows
@@ -151,12 +147,7 @@ func (c *Cycle) Diff() *Delta {
 // Commit makes the cycle's changes the table's: once its writer has
 // stored them. They are applied when the next cycle begins, so the Delta
 // stays readable until then.
-func (c *Cycle) Commit() {
-	if c.done != diffed {
-		panic("flows: Commit without Diff")
-	}
-	c.done = committed
-}
+func (c *Cycle) Commit() { c.done = committed }
 
 // Abort leaves the table as it was before Begin: the rows the cycle added
 // are dropped and what its read said of the others is forgotten. It may

@@ -16,19 +16,6 @@ const (
 	Closed                  // no longer in the table
 )
 
-// String returns "opened", "updated" or "closed".
-func (k Kind) String() string {
-	switch k {
-	case Opened:
-		return "opened"
-	case Updated:
-		return "updated"
-	case Closed:
-		return "closed"
-	}
-	return "none"
-}
-
 // Change is one flow that a cycle opened, updated or closed.
 type Change struct {
 	Kind   Kind

@@ -12,6 +12,7 @@
 package flows
 
 import (
+	"fmt"
 	"hash/maphash"
 	"net/netip"
 	"strings"
@@ -264,24 +265,17 @@ func (t *Table) Restore(k conntrack.FlowKey, state string, status conntrack.Stat
 	t.settle()
 	tk := keyOf(k)
 	if t.lookup(tk) >= 0 {
-		return &restoreError{key: k, reason: "is active twice"}
+		return fmt.Errorf("restore flow %s: it is active twice", k)
 	}
 	st, ok := t.states.id(state)
 	if !ok {
-		return &restoreError{key: k, reason: "has one state word too many"}
+		return fmt.Errorf("restore flow %s: more than %d distinct states", k, MaxStates)
 	}
 	r := t.rows.at(t.insert(tk))
 	r.ref, r.stored, r.cur = ref, c, c
 	r.state, r.curState, r.status, r.curStatus = st, st, status, status
 	return nil
 }
-
-type restoreError struct {
-	key    conntrack.FlowKey
-	reason string
-}
-
-func (e *restoreError) Error() string { return "restore flow " + e.key.String() + ": " + e.reason }
 
 // settle applies the last cycle if it committed, and forgets it.
 func (t *Table) settle() {

@@ -58,7 +58,7 @@ func TestConcurrentReaderSeesWholeCycles(t *testing.T) {
 					return
 				}
 			}
-			if _, err := reader.RemoteHosts(ctx); err != nil {
+			if _, err := remoteHosts(reader, ctx); err != nil {
 				readErr <- fmt.Errorf("read %d: %w", reads, err)
 				return
 			}

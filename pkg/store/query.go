@@ -123,41 +123,6 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 	})
 }
 
-// RemoteHosts returns every remote host ever seen, most bytes (both
-// directions) first, ties by address text.
-func (db *DB) RemoteHosts(ctx context.Context) ([]flows.Host, error) {
-	rows, err := db.sql.QueryContext(ctx, `
-		SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes
-		FROM remote_hosts
-		ORDER BY uplink_bytes + downlink_bytes DESC, ip`)
-	if err != nil {
-		return nil, db.readFailed(fmt.Errorf("query remote hosts: %w", err))
-	}
-	defer rows.Close()
-	var out []flows.Host
-	for rows.Next() {
-		var (
-			h           flows.Host
-			ip          string
-			first, last int64
-			up, down    int64
-		)
-		if err := rows.Scan(&ip, &first, &last, &up, &down); err != nil {
-			return nil, fmt.Errorf("scan remote host: %w", err)
-		}
-		if h.IP, err = parseAddr("remote_hosts.ip", ip); err != nil {
-			return nil, err
-		}
-		h.FirstSeenAt, h.LastSeenAt = fromMillis(first), fromMillis(last)
-		h.UplinkBytes, h.DownlinkBytes = unsigned(up), unsigned(down)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, db.readFailed(fmt.Errorf("query remote hosts: %w", err))
-	}
-	return out, nil
-}
-
 // RemoteHostCount returns how many remote hosts the database knows.
 func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
 	var n int

@@ -66,7 +66,7 @@ func TestReads(t *testing.T) {
 		})
 	}
 
-	hosts, err := db.RemoteHosts(ctx)
+	hosts, err := remoteHosts(db, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,4 +336,39 @@ func TestEachActiveConnectionSnapshot(t *testing.T) {
 	if after, n, err := db.ActiveConnections(ctx, 0); err != nil || n != 1 || len(after) != 1 {
 		t.Errorf("after the walk: %d rows, total %d, %v; want the new cycle's 1", len(after), n, err)
 	}
+}
+
+// remoteHosts returns every remote host ever seen, most bytes (both
+// directions) first, ties by address text.
+func remoteHosts(db *DB, ctx context.Context) ([]flows.Host, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes
+		FROM remote_hosts
+		ORDER BY uplink_bytes + downlink_bytes DESC, ip`)
+	if err != nil {
+		return nil, (fmt.Errorf("query remote hosts: %w", err))
+	}
+	defer rows.Close()
+	var out []flows.Host
+	for rows.Next() {
+		var (
+			h           flows.Host
+			ip          string
+			first, last int64
+			up, down    int64
+		)
+		if err := rows.Scan(&ip, &first, &last, &up, &down); err != nil {
+			return nil, fmt.Errorf("scan remote host: %w", err)
+		}
+		if h.IP, err = parseAddr("remote_hosts.ip", ip); err != nil {
+			return nil, err
+		}
+		h.FirstSeenAt, h.LastSeenAt = fromMillis(first), fromMillis(last)
+		h.UplinkBytes, h.DownlinkBytes = unsigned(up), unsigned(down)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, (fmt.Errorf("query remote hosts: %w", err))
+	}
+	return out, nil
 }

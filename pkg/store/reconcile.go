@@ -20,45 +20,31 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Reconcile makes the database agree with one read of the outbound flows,
-// which the cycle ranges over while its transaction is open, in ONE
-// transaction (a reader sees all of a cycle or none of it). The rules of
-// what opened, changed or closed are pkg/flows' (see flows.Cycle.Diff);
-// this writes them:
+// Reconcile makes the database agree with one read of the outbound flows
+// in ONE transaction (a reader sees all of a cycle or none of it), ranging
+// over the read while the transaction is open: each entry is folded into
+// the table of active flows as it arrives, so the read is never held
+// whole. What opened, changed or closed is pkg/flows' rule (flows.Cycle.Diff);
+// this writes it, and only it (routers run on flash):
 //
-//   - an Opened flow is inserted, or, if a closed row of the same tuple is
-//     kept as history, that row is reopened (closed_at NULL, first_seen_at
-//     now, counters restart: see migrations/0001); a Restarted one (its
-//     counters went down) is reset in place the same way;
-//   - an Updated flow's row gets its counters, state and flags,
-//     last_seen_at = now; a flow that did not change is NOT written at all
-//     (routers run on flash), so last_seen_at means "last change";
-//   - a Closed flow gets closed_at = now; an empty read closes everything;
-//   - closed connections older than retention are pruned (retention <= 0
-//     keeps them forever); hosts are never pruned;
+//   - an Opened flow is inserted, or a closed row of its tuple kept as
+//     history is reopened (see migrations/0001); a Restarted one is reset
+//     in place; an Updated one gets its counters, state and flags and
+//     last_seen_at = now; a Closed one gets closed_at = now;
+//   - closed connections older than retention are pruned (<= 0 keeps them);
 //   - remote_hosts (by destination) and local_hosts (by source) add the
-//     GROWTH of the counters that the delta carries, so totals never go
-//     backwards and never count a byte twice. A remote host's
-//     last_seen_at advances only when one of its connections was opened
-//     or changed;
+//     delta's growth, so totals never go backwards nor count a byte twice;
 //   - ingest_state records now as the last cycle, even when nothing changed.
 //
-// The read is never held whole: each entry is folded into the table of
-// active flows as it arrives, so a cycle needs memory for the active
-// connections (128 bytes each plus the index), not for the snapshot too.
-// An error the sequence yields rolls the transaction back before anything
-// was written and comes back unchanged; the table is left as it was. So is
-// it when a write fails. Times are stored as UTC unix milliseconds. An
-// entry with an invalid or zoned address fails the whole cycle
-// (flows.ErrInvalid), which then writes nothing.
+// An error the sequence yields rolls back before anything was written and
+// comes back unchanged; an entry the table cannot key fails the cycle with
+// flows.ErrInvalid. Either way, and when a write fails, the table is left
+// as it was. The returned delta is what the cycle changed, for the
+// caller's other consumers; it is valid until the next cycle.
 //
-// The returned delta is what the cycle changed, for the caller's other
-// consumers (history, rates, metrics); it is valid until the next cycle.
-//
-// Only one cycle runs at a time per DB; across processes SQLite's write
-// lock serialises cycles (taken before the read starts, so a cycle's base
-// cannot change under it) and the table is reloaded when another process
-// has reconciled in between.
+// Cycles of one DB are serialised; across processes SQLite's write lock
+// (taken before the read starts) serialises them, and the table is
+// reloaded when another process has reconciled in between.
 func (db *DB) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (res CycleResult, delta *flows.Delta, err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()

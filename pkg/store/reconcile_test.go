@@ -354,7 +354,7 @@ func TestReconcileAnotherWriter(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", st.name, diff)
 		}
 	}
-	hosts, err := a.RemoteHosts(ctx)
+	hosts, err := remoteHosts(a, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

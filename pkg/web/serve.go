@@ -45,19 +45,9 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// Serve listens on addr and serves h until ctx is done, then shuts down
-// gracefully. It returns nil after a clean shutdown.
-func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	return ServeListener(ctx, ln, h, logger)
-}
-
-// ServeListener is Serve on a listener the caller opened (tests listen on
-// port 0 and read the address back). It closes ln.
+// ServeListener serves h on ln until ctx is done, then shuts down
+// gracefully, returning nil after a clean shutdown. The caller opens ln
+// (tests listen on port 0 and read the address back); it is closed.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
