@@ -54,14 +54,15 @@ func median[T int64 | float64](xs []T) T {
 	return s[m]
 }
 
-// measure runs argv under GNU time with stdout going
-// to out (nil: /dev/null). The peak RSS is time's %M, not this process's
-// wait4: Linux folds the RSS high-water mark of the memory a child had
-// before exec into its ru_maxrss, and a Go parent's children start on the
-// parent's memory (vfork), so each would report at least this program's
-// peak; time forks from a small process. /proc/<pid>/io of time is read
-// once it has exited but before it is reaped (waitid WNOWAIT): it then
-// includes the I/O of the command time reaped, last writes and all.
+// measure runs argv under GNU time with stdout going to out (nil:
+// /dev/null). The peak RSS is time's %M, not this process's wait4: Linux
+// folds the RSS high-water mark of the memory a child had before exec
+// into its ru_maxrss, and a Go parent's children start on the parent's
+// memory (vfork), so each would report at least this program's peak; time
+// forks from a small process. /proc/<pid>/io of time is read once it has
+// exited but before it is reaped (waitid WNOWAIT): it then includes the
+// I/O of the command time reaped, last writes and all. time prints %M to
+// the stderr pipe, not to a file, so that it adds no write_bytes itself.
 func measure(ctx context.Context, out io.Writer, argv ...string) (Run, error) {
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M"}, argv...)...)
 	var stderr bytes.Buffer // the command's, then time's %M as the last line
