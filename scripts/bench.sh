@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# bench.sh: measure netmon against baselines run side by side (issue 7)
-# and print the markdown table of the performance targets, also written to
-# bench-results.md (gitignored).
+# bench.sh: print README.md's performance table, netmon measured beside
+# baselines run in the same invocation; also written to bench-results.md
+# (gitignored).
 #
 #   scripts/bench.sh            default run, about 2 minutes (1 minute of it ingest-loop)
-#   scripts/bench.sh --quick    fewer runs, 15 s ingest-loop window, about 40 s (CI smoke)
-#   scripts/bench.sh --big      more runs, longer windows; the big captures are
-#                               taken from ../shared/captures when present
+#   scripts/bench.sh --quick    fewer runs, 15 s ingest-loop window, about 30 s (CI smoke)
+#   scripts/bench.sh --big      more runs, longer windows
 #   scripts/bench.sh --lab      as root: also build a scripts/lab.sh router lab,
 #                               fill its kernel table with 100k flows and time
 #                               conntrack -L itself (the floor) beside netmon
 #   BENCH_OUT=FILE              write the table to FILE instead
 #
-# Needs go, mawk and GNU time (/usr/bin/time, for peak RSS). Builds netmon
-# the way releases do (CGO_ENABLED=0, -trimpath) and the measuring program
-# scripts/bench into a scratch directory.
+# Needs go, mawk and GNU time (/usr/bin/time, for peak RSS); exits 77
+# without them. Builds netmon the way releases do (CGO_ENABLED=0,
+# -trimpath) and the measuring program scripts/bench into a scratch
+# directory; the parser rows come from go test -bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ for arg in "$@"; do
 	--quick) mode=quick ;;
 	--big) mode=big ;;
 	--lab) lab=1 ;;
-	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown option $arg (want --quick, --big or --lab)" >&2; exit 2 ;;
 	esac
 done
@@ -50,4 +50,4 @@ if [ "$lab" = 1 ]; then
 	lab_args=(-lab-netns "$(scripts/lab.sh env | sed -n 's/^LAB_RTR=//p')")
 fi
 "$work/bench" -netmon "$work/netmon" -repo . -work "$work" -mode "$mode" \
-	-shared ../shared/captures -out "${BENCH_OUT:-bench-results.md}" "${lab_args[@]}"
+	-out "${BENCH_OUT:-bench-results.md}" "${lab_args[@]}"

@@ -1,60 +1,84 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
+	"context"
 	"fmt"
-	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 )
 
-// BenchLine is one result line of `go test -bench`: the benchmark name
-// (with its -cpu suffix, if any) and value by unit ("ns/op", "B/op",
-// "lines/s", ...).
-type BenchLine struct {
-	Name    string
-	N       int64
-	Metrics map[string]float64
-}
+// conntrackEntry is how long `conntrack -L -o extended` takes per entry it
+// prints (lab figure from the captures README, medians of 7 at 100,000 to
+// 262,144 entries).
+const conntrackEntry = 3.3e-6 // seconds
 
-// parseBench returns the result lines of `go test -bench` output, in
-// order, skipping every other line (goos:, PASS, ok ...).
-func parseBench(r io.Reader) ([]BenchLine, error) {
-	var out []BenchLine
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+// benchMetrics returns, by unit ("ns/op", "B/op", "lines/s", ...), the
+// values on the result lines of benchmark name (with its -cpu suffix, if
+// any) in `go test -bench` output, in order. Other lines are skipped.
+func benchMetrics(out, name string) map[string][]float64 {
+	m := map[string][]float64{}
+	for l := range strings.Lines(out) {
+		f := strings.Fields(l)
+		if len(f) < 4 || len(f)%2 != 0 || f[0] != name {
 			continue
 		}
-		n, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue // a log line that starts with a benchmark's name
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue // a log line that starts with the name
 		}
-		bl := BenchLine{Name: f[0], N: n, Metrics: map[string]float64{}}
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("parse bench %s %s: %w", f[0], f[i+1], err)
+		for i := 2; i < len(f); i += 2 {
+			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+				m[f[i+1]] = append(m[f[i+1]], v)
 			}
-			bl.Metrics[f[i+1]] = v
 		}
-		out = append(out, bl)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read bench output: %w", err)
-	}
-	return out, nil
+	return m
 }
 
-// medianMetric returns the median of unit over the lines named name, and
-// how many lines had it.
-func medianMetric(lines []BenchLine, name, unit string) (float64, int) {
-	var xs []float64
-	for _, l := range lines {
-		if v, ok := l.Metrics[unit]; ok && l.Name == name {
-			xs = append(xs, v)
-		}
+// parser runs BenchmarkParse (the real 100,000-line capture) on one core
+// (-cpu 1), -count times. Its lines/cpu-s divides by the process's CPU
+// time instead of the wall clock: on a shared, busy machine the wall
+// clock says more about the neighbours than about the parser.
+func (e *env) parser(ctx context.Context) ([]Row, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkParse$", "-benchmem",
+		"-cpu", "1", "-count", strconv.Itoa(e.count), "./pkg/conntrack")
+	var out bytes.Buffer
+	cmd.Dir, cmd.Stdout, cmd.Stderr = e.Repo, &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("go test -bench: %w: %s", err, out.Bytes()[max(0, out.Len()-4096):])
 	}
-	return median(xs), len(xs)
+	return parserRows(benchMetrics(out.String(), "BenchmarkParse"))
+}
+
+// parserRows turns BenchmarkParse's metrics into rows.
+func parserRows(m map[string][]float64) ([]Row, error) {
+	runs, wall, nsop := len(m["lines/cpu-s"]), m["lines/s"], m["ns/op"]
+	if runs == 0 || len(wall) != runs || len(nsop) != runs {
+		return nil, fmt.Errorf("BenchmarkParse: %d lines/cpu-s, %d lines/s and %d ns/op figures", runs, len(wall), len(nsop))
+	}
+	perOps := make([]float64, runs) // lines per op: lines/s times s/op
+	for i := range perOps {
+		perOps[i] = wall[i] * nsop[i] / 1e9
+	}
+	med := func(unit string) float64 { return median(m[unit]) }
+	cpuRate, wallRate, perOp, ctRate := med("lines/cpu-s"), med("lines/s"), median(perOps), 1/conntrackEntry
+	return []Row{
+		{
+			What: fmt.Sprintf("parser, big_100000 (%s real lines), 1 core, median of %d", count(int64(perOp+0.5)), runs),
+			Netmon: fmt.Sprintf("%s lines/CPU-s (%.0f MB/CPU-s); wall clock %s lines/s, %.0f MB/s",
+				count(int64(cpuRate)), cpuRate*med("MB/s")/wallRate, count(int64(wallRate)), med("MB/s")),
+			Baseline: fmt.Sprintf("conntrack prints %s/s", count(int64(ctRate))),
+			Ratio:    ratio(cpuRate, ctRate) + " conntrack's rate",
+			Target:   ">= 3,000,000 lines/s on one core",
+			Result:   verdict(cpuRate >= 3e6),
+		},
+		{
+			What:   "parser garbage per line",
+			Netmon: fmt.Sprintf("%.5f allocs/line, %.2f B/line", med("allocs/line"), med("B/op")/max(perOp, 1)),
+			Ratio:  fmt.Sprintf("%.0f B in %.0f allocs per whole 100k-line parse", med("B/op"), med("allocs/op")),
+			Target: "0 allocs/line (< 0.001)",
+			Result: verdict(med("allocs/line") < 0.001),
+		},
+	}, nil
 }

@@ -1,57 +1,65 @@
 package main
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 const benchOutput = `goos: linux
-goarch: amd64
 pkg: github.com/netmon-dev/netmon/pkg/conntrack
-cpu: AMD EPYC
-BenchmarkParse 	      20	  64876321 ns/op	 311.27 MB/s	         0.0000300 allocs/line	   1541394 lines/s	   65872 B/op	       3 allocs/op
-BenchmarkParse 	      24	  60000000 ns/op	 330.00 MB/s	         0.0000300 allocs/line	   1666666 lines/s	   65872 B/op	       3 allocs/op
-BenchmarkParseLine/tcp-2   	 1000000	      512 ns/op	  41.34 MB/s	       0 B/op	       0 allocs/op
+BenchmarkParse 	      40	  24893734 ns/op	 812.45 MB/s	         0.0000300 allocs/line	   4017000 lines/cpu-s	   4017075 lines/s	   65872 B/op	       3 allocs/op
 BenchmarkParse logs something here
+BenchmarkParse 	      42	  25000000 ns/op	 808.00 MB/s	         0.0000300 allocs/line	   3999000 lines/cpu-s	   4000000 lines/s	   65872 B/op	       3 allocs/op
+BenchmarkParseLine/tcp-2   	 1000000	      512 ns/op	  41.34 MB/s	       0 B/op	       0 allocs/op
 PASS
 ok  	github.com/netmon-dev/netmon/pkg/conntrack	3.311s
 `
 
-func TestParseBench(t *testing.T) {
-	lines, err := parseBench(strings.NewReader(benchOutput))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []BenchLine{
-		{Name: "BenchmarkParse", N: 20, Metrics: map[string]float64{"ns/op": 64876321, "MB/s": 311.27, "allocs/line": 0.00003, "lines/s": 1541394, "B/op": 65872, "allocs/op": 3}},
-		{Name: "BenchmarkParse", N: 24, Metrics: map[string]float64{"ns/op": 60000000, "MB/s": 330, "allocs/line": 0.00003, "lines/s": 1666666, "B/op": 65872, "allocs/op": 3}},
-		{Name: "BenchmarkParseLine/tcp-2", N: 1000000, Metrics: map[string]float64{"ns/op": 512, "MB/s": 41.34, "B/op": 0, "allocs/op": 0}},
-	}
-	if diff := cmp.Diff(want, lines); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+func TestBenchMetrics(t *testing.T) {
 	for _, tc := range []struct {
-		name, bench, unit string
-		want              float64
-		wantN             int
+		name, bench string
+		want        map[string][]float64
 	}{
-		{"median of two", "BenchmarkParse", "lines/s", (1541394 + 1666666) / 2, 2},
-		{"other benchmark", "BenchmarkParseLine/tcp-2", "ns/op", 512, 1},
-		{"missing unit", "BenchmarkParse", "rows/s", 0, 0},
+		{"two runs", "BenchmarkParse", map[string][]float64{
+			"ns/op": {24893734, 25e6}, "MB/s": {812.45, 808}, "allocs/line": {0.00003, 0.00003}, "lines/cpu-s": {4017000, 3999000},
+			"lines/s": {4017075, 4e6}, "B/op": {65872, 65872}, "allocs/op": {3, 3},
+		}},
+		{"a sub-benchmark with its -cpu suffix", "BenchmarkParseLine/tcp-2", map[string][]float64{
+			"ns/op": {512}, "MB/s": {41.34}, "B/op": {0}, "allocs/op": {0},
+		}},
+		{"not there", "BenchmarkNone", map[string][]float64{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, n := medianMetric(lines, tc.bench, tc.unit)
-			if got != tc.want || n != tc.wantN {
-				t.Errorf("= %v, %d; want %v, %d", got, n, tc.want, tc.wantN)
+			if diff := cmp.Diff(tc.want, benchMetrics(benchOutput, tc.bench)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestParseBenchBadValue(t *testing.T) {
-	if _, err := parseBench(strings.NewReader("BenchmarkX 	 10	 abc ns/op\n")); err == nil {
-		t.Error("no error for a non-numeric value")
+func TestParserRows(t *testing.T) {
+	rows, err := parserRows(benchMetrics(benchOutput, "BenchmarkParse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Row{
+		{
+			What:     "parser, big_100000 (100,000 real lines), 1 core, median of 2",
+			Netmon:   "4,008,000 lines/CPU-s (810 MB/CPU-s); wall clock 4,008,537 lines/s, 810 MB/s",
+			Baseline: "conntrack prints 303,030/s", Ratio: "13x conntrack's rate",
+			Target: ">= 3,000,000 lines/s on one core", Result: "PASS",
+		},
+		{
+			What: "parser garbage per line", Netmon: "0.00003 allocs/line, 0.66 B/line",
+			Ratio:  "65872 B in 3 allocs per whole 100k-line parse",
+			Target: "0 allocs/line (< 0.001)", Result: "PASS",
+		},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := parserRows(benchMetrics(benchOutput, "BenchmarkNone")); err == nil {
+		t.Error("no error for a benchmark missing from the output")
 	}
 }

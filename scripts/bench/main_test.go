@@ -1,28 +1,35 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"strings"
+	"bytes"
 	"testing"
+	"time"
 )
 
-// TestMainFails runs the command itself: without -netmon it must say so
-// and exit 1, not panic.
-func TestMainFails(t *testing.T) {
-	if os.Getenv("BENCH_RUN_MAIN") == "1" {
-		os.Args = []string{"bench", "-mode", "quick"}
-		main()
-		return
+func TestWriteTable(t *testing.T) {
+	var b bytes.Buffer
+	writeTable(&b, []Row{{What: "a|b", Netmon: "1 ms", Result: "PASS"}})
+	want := "| what | netmon | baseline (same run) | ratio | peak RSS | target | result |\n|---|---|---|---|---|---|---|\n" +
+		`| a\|b | 1 ms |   |   |   |   | PASS |` + "\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestMainFails$")
-	cmd.Env = append(os.Environ(), "BENCH_RUN_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 {
-		t.Fatalf("exit %v, want status 1; output %s", err, out)
-	}
-	if !strings.Contains(string(out), "bench: -netmon: required") {
-		t.Errorf("output %q lacks the reason", out)
+}
+
+func TestFormats(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{ms(1234 * time.Millisecond), "1234 ms"},
+		{ms(41100 * time.Microsecond), "41.1 ms"},
+		{ms(2630 * time.Microsecond), "2.63 ms"},
+		{ratio(285, 41.1), "6.9x"},
+		{ratio(4e6, 3e5), "13x"},
+		{ratio(1, 0), "n/a"},
+		{size(8400), "8.2 KiB"},
+		{size(-2048), "-2.0 KiB"},
+		{count(100074), "100,074"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
 	}
 }

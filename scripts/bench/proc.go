@@ -9,254 +9,283 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat. It is
-// 100 on every architecture Linux runs netmon on (the kernel converts from
-// its internal HZ), and a pure-Go program cannot ask sysconf for it.
-const clockTicks = 100
-
-// IO is the part of /proc/<pid>/io the benchmarks read.
-type IO struct {
-	// WChar counts every byte the process passed to write(2) and friends,
-	// whatever the file system did with it.
-	WChar uint64
-	// WriteBytes counts bytes the process caused to be sent to the block
-	// layer (0 on tmpfs).
-	WriteBytes uint64
+// Run is one measured run of a command to its end.
+type Run struct {
+	Wall, CPU time.Duration // CPU is user+system, reaped children included
+	MaxRSS    int64         // peak resident set size, from GNU time's %M
+	// WChar counts every byte passed to write(2) and friends; WriteBytes
+	// the bytes sent to the block layer (0 on tmpfs).
+	WChar, WriteBytes int64
 }
 
-// Sub returns the growth from earlier to io.
-func (io IO) Sub(earlier IO) IO {
-	return IO{WChar: io.WChar - earlier.WChar, WriteBytes: io.WriteBytes - earlier.WriteBytes}
-}
-
-// parseIO reads the "key: value" lines of /proc/<pid>/io.
-func parseIO(b []byte) (IO, error) {
-	var out IO
-	seen := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
+// medianRun returns, field by field, the median of runs (so the wall time
+// and the peak RSS may come from different runs).
+func medianRun(runs []Run) Run {
+	var cols [5][]int64
+	for _, r := range runs {
+		for i, v := range []int64{int64(r.Wall), int64(r.CPU), r.MaxRSS, r.WChar, r.WriteBytes} {
+			cols[i] = append(cols[i], v)
 		}
-		var dst *uint64
-		switch k {
-		case "wchar":
-			dst = &out.WChar
-		case "write_bytes":
-			dst = &out.WriteBytes
-		default:
-			continue
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return IO{}, fmt.Errorf("parse io %s: %w", k, err)
-		}
-		*dst = n
-		seen++
 	}
-	if seen != 2 {
-		return IO{}, errors.New("parse io: wchar or write_bytes missing")
+	return Run{time.Duration(median(cols[0])), time.Duration(median(cols[1])), median(cols[2]), median(cols[3]), median(cols[4])}
+}
+
+// median returns the middle value of xs (the mean of the two middle ones
+// for an even count), or 0 for none. xs is not modified.
+func median[T int64 | float64](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	m := len(s) / 2
+	if len(s)%2 == 0 {
+		return (s[m-1] + s[m]) / 2
+	}
+	return s[m]
+}
+
+// measure runs argv under GNU time with stdout going to out (nil:
+// /dev/null). The peak RSS is time's %M, not this process's wait4: Linux
+// folds the RSS high-water mark of the memory a child had before exec
+// into its ru_maxrss, and a Go parent's children start on the parent's
+// memory (vfork), so each would report at least this program's peak; time
+// forks from a small process. /proc/<pid>/io of time is read once it has
+// exited but before it is reaped (waitid WNOWAIT): it then includes the
+// I/O of the command time reaped, last writes and all. time prints %M to
+// the stderr pipe, not to a file, so that it adds no write_bytes itself.
+func measure(ctx context.Context, out io.Writer, argv ...string) (Run, error) {
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M"}, argv...)...)
+	var stderr bytes.Buffer // the command's, then time's %M as the last line
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return Run{}, fmt.Errorf("start time: %w", err)
+	}
+	var werr error = unix.EINTR
+	for errors.Is(werr, unix.EINTR) {
+		werr = unix.Waitid(unix.P_PID, cmd.Process.Pid, &unix.Siginfo{}, unix.WEXITED|unix.WNOWAIT, nil)
+	}
+	r := Run{Wall: time.Since(start)}
+	pio, ioErr := readProc(cmd.Process.Pid, "io", "wchar", "write_bytes")
+	err := cmd.Wait()
+	msg := strings.TrimSpace(stderr.String())
+	if err != nil {
+		return Run{}, fmt.Errorf("run %s: %w: %s", strings.Join(argv, " "), err, msg[max(0, len(msg)-4096):])
+	}
+	kb, err := strconv.ParseInt(msg[strings.LastIndexByte(msg, '\n')+1:], 10, 64)
+	if err = errors.Join(werr, ioErr, err); err != nil {
+		return Run{}, fmt.Errorf("measure %s: %w", argv[0], err)
+	}
+	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	r.MaxRSS, r.WChar, r.WriteBytes = kb<<10, pio["wchar"], pio["write_bytes"]
+	return r, nil
+}
+
+// medians runs each of cmds n times, interleaved run after run so that
+// they share the machine's load, and returns the median run of each.
+func medians(ctx context.Context, n int, cmds ...[]string) ([]Run, error) {
+	runs := make([][]Run, len(cmds))
+	for range n {
+		for i, c := range cmds {
+			r, err := measure(ctx, nil, c...)
+			if err != nil {
+				return nil, err
+			}
+			runs[i] = append(runs[i], r)
+		}
+	}
+	out := make([]Run, len(cmds))
+	for i := range runs {
+		out[i] = medianRun(runs[i])
 	}
 	return out, nil
 }
 
-// parseStatCPU returns utime+stime of /proc/<pid>/stat in clock ticks. The
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted after the last ')'.
-func parseStatCPU(b []byte) (uint64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("parse stat: no ')' after the command name")
+// readProc reads /proc/<pid>/name (io or status) and returns its
+// "key: value" fields (see procFields).
+func readProc(pid int, name string, keys ...string) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("parse stat: %d fields after the command name, want at least 13", len(f))
-	}
-	var sum uint64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parse stat: %w", err)
-		}
-		sum += n
-	}
-	return sum, nil
+	return procFields(b, keys...)
 }
 
-// parseStatusKB returns the value of a "Key:   123 kB" line of
-// /proc/<pid>/status in bytes.
-func parseStatusKB(b []byte, key string) (int64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || k != key {
+// procFields parses the numeric "key: value [kB]" lines of /proc/<pid>/io
+// and /proc/<pid>/status, kB converted to bytes; each of keys must be there.
+func procFields(b []byte, keys ...string) (map[string]int64, error) {
+	m := map[string]int64{}
+	for l := range strings.Lines(string(b)) {
+		k, v, _ := strings.Cut(l, ":")
+		f := strings.Fields(v)
+		if len(f) == 0 {
 			continue
 		}
-		num, unit, _ := strings.Cut(strings.TrimSpace(v), " ")
-		if unit != "kB" {
-			return 0, fmt.Errorf("parse status %s: unit %q, want kB", key, unit)
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			m[k] = n
+			if len(f) > 1 && f[1] == "kB" {
+				m[k] = n << 10
+			}
 		}
-		n, err := strconv.ParseInt(num, 10, 64)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return nil, fmt.Errorf("parse proc file: no %s", k)
+		}
+	}
+	return m, nil
+}
+
+// statCPU returns utime+stime of /proc/<pid>/stat, fields 14 and 15,
+// counted after the last ')' since the command name may hold spaces and
+// parentheses. Their unit is USER_HZ, 100 on every architecture Linux runs
+// netmon on; a pure-Go program cannot ask sysconf for it.
+func statCPU(b []byte) (time.Duration, error) {
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if !bytes.Contains(b, []byte(")")) || len(f) < 13 {
+		return 0, errors.New("parse stat: want 13 fields after the command name")
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parse stat: %w", err)
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, nil
+}
+
+// daemon is a long-running child (ingest-loop, serve) sampled through
+// /proc while it runs; its stderr is watched for ingest cycle log lines.
+type daemon struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed at EOF of stderr: the child exited
+
+	mu     sync.Mutex
+	cycles int    // `msg="ingest cycle"` lines seen
+	tail   []byte // end of stderr, to explain a failure
+}
+
+// procSample is one look at a running daemon: its counters so far.
+type procSample struct {
+	At                time.Time
+	CPU               time.Duration // utime+stime
+	WChar, WriteBytes int64         // as in Run
+	RSS, HWM          int64         // VmRSS and VmHWM (the peak)
+	Cycles            int
+}
+
+// cpuShare is the CPU used from a to b as a fraction of one core.
+func cpuShare(a, b procSample) float64 {
+	return (b.CPU - a.CPU).Seconds() / b.At.Sub(a.At).Seconds()
+}
+
+// startDaemon starts argv.
+func startDaemon(argv ...string) (*daemon, error) {
+	d := &daemon{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
+	pr, err := d.cmd.StderrPipe()
+	if err == nil {
+		err = d.cmd.Start()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	go func() {
+		defer close(d.done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			d.mu.Lock()
+			if strings.Contains(sc.Text(), `msg="ingest cycle"`) {
+				d.cycles++
+			}
+			d.tail = append(d.tail[max(0, len(d.tail)-4096):], sc.Text()+"\n"...)
+			d.mu.Unlock()
+		}
+	}()
+	return d, nil
+}
+
+// sample reads /proc/<pid>/{stat,io,status}.
+func (d *daemon) sample() (procSample, error) {
+	d.mu.Lock()
+	s := procSample{At: time.Now(), Cycles: d.cycles}
+	d.mu.Unlock()
+	pid := d.cmd.Process.Pid
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err == nil {
+		s.CPU, err = statCPU(b)
+	}
+	pio, err2 := readProc(pid, "io", "wchar", "write_bytes")
+	st, err3 := readProc(pid, "status", "VmRSS", "VmHWM")
+	if err := errors.Join(err, err2, err3); err != nil {
+		return s, fmt.Errorf("sample %s: %w", d.cmd.Path, err)
+	}
+	s.WChar, s.WriteBytes, s.RSS, s.HWM = pio["wchar"], pio["write_bytes"], st["VmRSS"], st["VmHWM"]
+	return s, nil
+}
+
+// window waits up to 30 s until the daemon has logged warm ingest cycles,
+// then samples it at the start and at the end of a window of length w.
+func (d *daemon) window(ctx context.Context, warm int, w time.Duration) (a, b procSample, err error) {
+	for start := time.Now(); a.Cycles < warm; {
+		select {
+		case <-d.done:
+			return a, b, fmt.Errorf("exited before %d cycles: %s", warm, d.stderr())
+		default:
+		}
+		if time.Since(start) > 30*time.Second {
+			return a, b, fmt.Errorf("no %d cycles within 30s: %s", warm, d.stderr())
+		}
+		if err = sleep(ctx, 50*time.Millisecond); err == nil {
+			a, err = d.sample()
+		}
 		if err != nil {
-			return 0, fmt.Errorf("parse status %s: %w", key, err)
-		}
-		return n * 1024, nil
-	}
-	return 0, fmt.Errorf("parse status: no %s line", key)
-}
-
-// Run is one measured run of a child process to its end.
-type Run struct {
-	Wall      time.Duration
-	User, Sys time.Duration
-	// MaxRSS is the peak resident set size, as GNU time reports it.
-	MaxRSS int64
-	// IO is /proc/<pid>/io read after the process exited, before it was reaped.
-	IO IO
-}
-
-// CPU is user plus system time.
-func (r Run) CPU() time.Duration { return r.User + r.Sys }
-
-// measurer runs commands to completion and measures them.
-//
-// The peak RSS comes from GNU time (/usr/bin/time, Debian package time)
-// wrapped around the command, not from this process's wait4: Linux folds
-// the RSS high-water mark of the memory a child had before exec into the
-// child's ru_maxrss, and a Go parent's children start on the parent's
-// memory (vfork), so every child would report at least this program's own
-// peak (measured: dd "using" 105 MB under a 105 MB parent; 2.6 MB under
-// time, which forks from a small process).
-type measurer struct {
-	// Time is the GNU time binary.
-	Time string
-	// Scratch is a directory for time's output file.
-	Scratch string
-}
-
-// measure runs argv in dir ("" = the current directory) to completion
-// with stdout going to out (nil: /dev/null). It reads /proc/<pid>/io of
-// the exited but not yet reaped time process (waitid with WNOWAIT), which
-// includes the I/O of the command it reaped, so the last writes are
-// counted; CPU time comes from wait4's rusage, which includes reaped
-// children too.
-func (m measurer) measure(ctx context.Context, dir string, argv []string, out io.Writer) (Run, error) {
-	if len(argv) == 0 {
-		return Run{}, errors.New("measure: empty command")
-	}
-	if m.Time == "" {
-		return Run{}, errors.New("measure: no GNU time binary")
-	}
-	rssFile, err := os.CreateTemp(m.Scratch, "maxrss-")
-	if err != nil {
-		return Run{}, fmt.Errorf("create time output: %w", err)
-	}
-	rssFile.Close()
-	defer os.Remove(rssFile.Name())
-	full := append([]string{m.Time, "-f", "%M", "-o", rssFile.Name()}, argv...)
-	cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-	cmd.Dir = dir
-	if out == nil {
-		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return Run{}, fmt.Errorf("open %s: %w", os.DevNull, err)
-		}
-		defer null.Close()
-		cmd.Stdout = null
-	} else {
-		cmd.Stdout = out
-	}
-	var stderr tailBuffer
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return Run{}, fmt.Errorf("start %s: %w", m.Time, err)
-	}
-	pid := cmd.Process.Pid
-	var info unix.Siginfo
-	var werr error
-	for {
-		werr = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(werr, unix.EINTR) {
-			break
+			return a, b, err
 		}
 	}
-	wall := time.Since(start)
-	var pio IO
-	var ioErr error
-	if werr == nil {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-		if err == nil {
-			pio, ioErr = parseIO(b)
-		} else {
-			ioErr = fmt.Errorf("read io: %w", err)
-		}
+	if err = sleep(ctx, w); err == nil {
+		b, err = d.sample()
 	}
-	if err := cmd.Wait(); err != nil {
-		return Run{}, fmt.Errorf("run %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	if werr != nil {
-		return Run{}, fmt.Errorf("waitid: %w", werr)
-	}
-	if ioErr != nil {
-		return Run{}, ioErr
-	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return Run{}, errors.New("no rusage for the child")
-	}
-	b, err := os.ReadFile(rssFile.Name())
-	if err != nil {
-		return Run{}, fmt.Errorf("read time output: %w", err)
-	}
-	kb, err := parseTimeRSS(b)
-	if err != nil {
-		return Run{}, err
-	}
-	return Run{
-		Wall:   wall,
-		User:   time.Duration(ru.Utime.Nano()),
-		Sys:    time.Duration(ru.Stime.Nano()),
-		MaxRSS: kb * 1024,
-		IO:     pio,
-	}, nil
+	return a, b, err
 }
 
-// parseTimeRSS reads the kilobytes GNU time -f %M wrote: the last line
-// (a failed command adds a "Command exited with non-zero status" line
-// before it).
-func parseTimeRSS(b []byte) (int64, error) {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	n, err := strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parse time output %q: %w", b, err)
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
-	return n, nil
 }
 
-// tailBuffer keeps the last 4 KiB written to it: enough of a child's stderr
-// to explain a failure, bounded however chatty the child is.
-type tailBuffer struct{ b []byte }
-
-// Write implements io.Writer.
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	const keep = 4 << 10
-	t.b = append(t.b, p...)
-	if len(t.b) > keep {
-		t.b = append(t.b[:0], t.b[len(t.b)-keep:]...)
-	}
-	return len(p), nil
+// stderr returns the end of the daemon's stderr.
+func (d *daemon) stderr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return strings.TrimSpace(string(d.tail))
 }
 
-// String returns what was kept.
-func (t *tailBuffer) String() string { return string(t.b) }
+// stop sends SIGINT, waits up to 10 s for a clean exit, then kills.
+func (d *daemon) stop() error {
+	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("interrupt %s: %w", d.cmd.Path, err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+	}
+	if err := d.cmd.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", d.cmd.Path, err, d.stderr())
+	}
+	return nil
+}

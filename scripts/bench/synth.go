@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
@@ -16,144 +17,152 @@ import (
 // a prime, so successive rounds land far apart in the port space.
 const portStep = 7919
 
-// SynthStats says how a synthesized capture was made.
-type SynthStats struct {
-	// Lines is how many lines the input had and Outbound how many of them
-	// were outbound.
-	Lines, Outbound int
-	// Real lines were copied unchanged; Synthetic ones are real TCP/UDP
-	// lines with a new source port (and the reply's destination port, as NAT
-	// prints it).
-	Real, Synthetic int
+// synthesize writes n distinct outbound flows to the file dst, built from
+// the outbound lines of the real capture src: first the real lines
+// themselves (up to n), then, round after round, copies of the real TCP
+// and UDP lines whose source port (and the reply's destination port, as
+// NAT prints it) is moved by round*portStep within 1024-65535. Every copy
+// is parsed again and must be outbound with a key not written before, so
+// the result is exactly n flows that netmon's own filter counts as
+// outbound. It is deterministic for a given input.
+func synthesize(src, dst string, n int, f *filter.Filter) (real, moved int, err error) {
+	err = convert(src, dst, func(r io.Reader, w io.Writer) error {
+		real, moved, err = synth(r, w, n, f)
+		return err
+	})
+	return real, moved, err
 }
 
-// synthesize writes n distinct outbound flows to w, built from the
-// outbound lines of the real capture r: first the real lines themselves
-// (up to n), then, round after round, copies of the real TCP and UDP lines
-// whose source port is moved by round*portStep (mod the unprivileged
-// range). Every written line is parsed again and must be outbound with a
-// key not written before, so the result is exactly n flows that netmon's
-// own filter counts as outbound. It is deterministic for a given input.
-func synthesize(r io.Reader, w io.Writer, n int, f *filter.Filter) (SynthStats, error) {
-	var st SynthStats
+// synth is synthesize on a reader and a writer; convert buffers w and
+// reports its write errors.
+func synth(r io.Reader, w io.Writer, n int, f *filter.Filter) (real, moved int, err error) {
 	var templates [][]byte
 	seen := make(map[conntrack.FlowKey]bool, n)
-	bw := bufio.NewWriter(w)
-	emit := func(line []byte) error {
-		if _, err := bw.Write(line); err != nil {
-			return fmt.Errorf("write capture: %w", err)
+	emit := func(line []byte, e *conntrack.Entry) bool {
+		k := conntrack.KeyOf(e)
+		if seen[k] || !f.Outbound(e) {
+			return false
 		}
-		return bw.WriteByte('\n')
+		seen[k] = true
+		fmt.Fprintf(w, "%s\n", line)
+		return true
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), conntrack.MaxLineBytes)
 	for sc.Scan() {
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		st.Lines++
-		e, err := conntrack.ParseLine(line)
-		if err != nil || !f.Outbound(&e) {
-			continue
-		}
-		st.Outbound++
-		k := conntrack.KeyOf(&e)
-		if seen[k] {
+		e, err := conntrack.ParseLine(sc.Bytes())
+		if err != nil || !f.Outbound(&e) || seen[conntrack.KeyOf(&e)] {
 			continue
 		}
 		if e.Proto == conntrack.ProtoTCP || e.Proto == conntrack.ProtoUDP {
-			templates = append(templates, bytes.Clone(line))
+			templates = append(templates, bytes.Clone(sc.Bytes()))
 		}
-		if st.Real < n {
-			seen[k] = true
-			st.Real++
-			if err := emit(line); err != nil {
-				return st, err
-			}
+		if real < n && emit(sc.Bytes(), &e) {
+			real++
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return st, fmt.Errorf("read capture: %w", err)
+		return real, moved, fmt.Errorf("read capture: %w", err)
 	}
-	for round := 1; st.Real+st.Synthetic < n; round++ {
+	for round := 1; real+moved < n; round++ {
 		if len(templates) == 0 || round >= 65536-1024 {
-			return st, fmt.Errorf("synthesize: only %d distinct outbound flows from %d TCP/UDP templates", st.Real+st.Synthetic, len(templates))
+			return real, moved, fmt.Errorf("synthesize: only %d distinct outbound flows from %d TCP/UDP templates", real+moved, len(templates))
 		}
 		for _, t := range templates {
-			if st.Real+st.Synthetic == n {
+			if real+moved == n {
 				break
 			}
-			line, k, err := movePort(t, round, f)
+			line, err := movePort(t, round)
 			if err != nil {
-				return st, err
+				return real, moved, err
 			}
-			if seen[k] {
-				continue
+			e, err := conntrack.ParseLine(line)
+			if err != nil {
+				return real, moved, fmt.Errorf("parse synthesized line: %w", err)
 			}
-			seen[k] = true
-			st.Synthetic++
-			if err := emit(line); err != nil {
-				return st, err
+			if emit(line, &e) {
+				moved++
 			}
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return st, fmt.Errorf("write capture: %w", err)
-	}
-	return st, nil
+	return real, moved, nil
 }
 
-// errNoPorts means a template line lacks the sport=/dport= fields to move.
-var errNoPorts = errors.New("template line has no sport= or reply dport=")
-
-// movePort returns line with the original source port and the reply
-// destination port set to the template's source port moved by
-// round*portStep within 1024-65535, and the new line's flow key.
-func movePort(line []byte, round int, f *filter.Filter) ([]byte, conntrack.FlowKey, error) {
-	e, err := conntrack.ParseLine(line)
+// movePort returns line with the first sport= and the last dport= (the
+// reply's, which NAT sets to the original source port) moved by
+// round*portStep within 1024-65535.
+func movePort(line []byte, round int) ([]byte, error) {
+	i, j := bytes.Index(line, []byte(" sport=")), bytes.LastIndex(line, []byte(" dport="))
+	if i < 0 || j < 0 {
+		return nil, errors.New("synthesize: template line has no sport= or reply dport=")
+	}
+	i, j = i+len(" sport="), j+len(" dport=")
+	end := func(k int) int {
+		if e := bytes.IndexByte(line[k:], ' '); e >= 0 {
+			return k + e
+		}
+		return len(line)
+	}
+	old, err := strconv.Atoi(string(line[i:end(i)]))
 	if err != nil {
-		return nil, conntrack.FlowKey{}, fmt.Errorf("parse template: %w", err)
+		return nil, fmt.Errorf("synthesize: sport: %w", err)
 	}
-	port := 1024 + (int(e.Orig.SrcPort)-1024+round*portStep)%(65536-1024)
-	if port < 1024 {
-		port += 65536 - 1024
-	}
-	p := strconv.AppendUint(nil, uint64(port), 10)
-	out, ok := replaceValue(line, []byte(" sport="), p, false)
-	if ok {
-		out, ok = replaceValue(out, []byte(" dport="), p, true)
-	}
-	if !ok {
-		return nil, conntrack.FlowKey{}, errNoPorts
-	}
-	ne, err := conntrack.ParseLine(out)
-	if err != nil {
-		return nil, conntrack.FlowKey{}, fmt.Errorf("parse synthesized line: %w", err)
-	}
-	if !f.Outbound(&ne) || ne.Orig.SrcPort != uint16(port) {
-		return nil, conntrack.FlowKey{}, fmt.Errorf("synthesized line is not the outbound flow intended: %s", out)
-	}
-	return out, conntrack.KeyOf(&ne), nil
+	p := strconv.Itoa(1024 + ((old-1024+round*portStep)%(65536-1024)+(65536-1024))%(65536-1024))
+	out := append(bytes.Clone(line[:i]), p...)
+	out = append(append(out, line[end(i):j]...), p...)
+	return append(out, line[end(j):]...), nil
 }
 
-// replaceValue returns a copy of line with the value after the first (or,
-// with last, the last) occurrence of field replaced by v.
-func replaceValue(line, field, v []byte, last bool) ([]byte, bool) {
-	i := bytes.Index(line, field)
-	if last {
-		i = bytes.LastIndex(line, field)
+// writeLoadFile writes one `conntrack -R` insert command per TCP/UDP flow
+// of the capture src (original tuple, TCP as ESTABLISHED, 600 s timeout)
+// to dst and returns how many it wrote. Inserted entries carry no
+// counters and no NAT, but conntrack prints them in the same layout.
+func writeLoadFile(src, dst string) (int, error) {
+	n := 0
+	err := convert(src, dst, func(r io.Reader, w io.Writer) error {
+		st, err := conntrack.Parse(r, func(e *conntrack.Entry) bool {
+			state := " --state ESTABLISHED"
+			switch e.Proto {
+			case conntrack.ProtoTCP:
+			case conntrack.ProtoUDP:
+				state = ""
+			default:
+				return true
+			}
+			fmt.Fprintf(w, "-I -s %s -d %s -p %s --sport %d --dport %d%s -t 600\n",
+				e.Orig.Src, e.Orig.Dst, e.Proto, e.Orig.SrcPort, e.Orig.DstPort, state)
+			n++
+			return true
+		})
+		if err == nil && (st.Skipped > 0 || n == 0) {
+			err = fmt.Errorf("%d malformed lines, %d TCP/UDP flows", st.Skipped, n)
+		}
+		return err
+	})
+	return n, err
+}
+
+// convert streams the file src through fn into the file dst.
+func convert(src, dst string, fn func(io.Reader, io.Writer) error) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("open capture: %w", err)
 	}
-	if i < 0 {
-		return nil, false
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
 	}
-	start := i + len(field)
-	end := start
-	for end < len(line) && line[end] != ' ' {
-		end++
+	bw := bufio.NewWriter(out)
+	err = fn(in, bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	out := make([]byte, 0, len(line)+len(v))
-	out = append(out, line[:start]...)
-	out = append(out, v...)
-	return append(out, line[end:]...), true
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
 }
