@@ -14,13 +14,14 @@ rules='
 pkg/conntrack  |                                          |                                   | os os/exec database/sql net/http log/slog
 pkg/filter     | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/flows      | conntrack                                |                                   | os os/exec database/sql net/http log/slog
+pkg/history    | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
 pkg/source     | conntrack                                |                                   | database/sql net/http log/slog
 pkg/config     | filter                                   |                                   | os/exec database/sql net/http
-pkg/store      | conntrack flows                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
-pkg/ingest     | conntrack flows store                    |                                   | database/sql net/http os/exec
+pkg/store      | conntrack flows history                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
+pkg/ingest     | conntrack flows history store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
-pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/            | database/sql os/exec
-cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
+pkg/web        | conntrack flows history sysmetrics               | github.com/prometheus/            | database/sql os/exec
+cmd/netmon     | config conntrack filter flows history ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
 '
 
 fail=0

@@ -169,10 +169,11 @@ check "print-outbound --local-subnets lists exactly the outbound flows" outbound
 check "print-outbound with only the IPv4 LAN lists no IPv6 flow" outbound_flag 10.0.0.0/24 ipv4
 check "print-outbound with NETMON_LOCAL_SUBNETS lists exactly the outbound flows" outbound_env
 
-# 2. ingest-once, first reading.
-db=$tmp/netmon.db
+# 2. ingest-once, first reading. The checker reads the live state (the
+# connections); the record beside it holds the committed history.
+db=$tmp/state/live.db
 ingest() {
-	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" "$netmon" ingest-once --db "$db" >>"$tmp/ingest.log" 2>&1
+	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" "$netmon" ingest-once --db "$tmp/netmon.db" --state-dir "$tmp/state" >>"$tmp/ingest.log" 2>&1
 }
 ingest_first() {
 	ingest && "$ck" db -manifest "$manifest" -db "$db" -save "$tmp/db-1.json"
@@ -191,7 +192,7 @@ start_serve() {
 	# Not through rtr(): a backgrounded function runs in a subshell, and $!
 	# would be that shell's pid, not serve's (ip netns exec and env exec).
 	ip netns exec "$LAB_RTR" env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" NETMON_INTERFACES="$LAB_RTR_IFACES" \
-		"$netmon" serve --bind "127.0.0.1:$port" --db "$tmp/serve.db" --interval 1s >"$tmp/serve.log" 2>&1 &
+		"$netmon" serve --bind "127.0.0.1:$port" --db "$tmp/serve.db" --state-dir "$tmp/serve-state" --interval 1s >"$tmp/serve.log" 2>&1 &
 	serve_pid=$!
 	rtr "$ck" wait -url "$url/healthz" -timeout 10s && return 0
 	say "serve did not answer on $url: $(tail -5 "$tmp/serve.log")"

@@ -224,7 +224,11 @@ var localFlags = map[string][]string{
 	"config":          {"*"},      // names the file the other settings come from
 	"version":         {"netmon"}, // cobra's, where Version is set
 	"top":             {"netmon print-outbound"},
-	"output":          {"netmon print-outbound"},
+	"output":          {"netmon print-outbound", "netmon report"},
+	"period":          {"netmon report"},
+	"from":            {"netmon report"},
+	"to":              {"netmon report"},
+	"by":              {"netmon report"},
 	"no-descriptions": {"netmon completion bash", "netmon completion fish", "netmon completion powershell", "netmon completion zsh"},
 }
 

@@ -11,14 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
 // v1Rows is the size of the old database TestCrashDuringMigration
-// upgrades: big enough that migration 0002, which counts every active
-// connection, takes a good part of a run, so random kills land inside it.
+// upgrades: big enough that migrations 0002 and 0003, which count and
+// read every connection, take a good part of a run, so random kills land
+// inside them.
 // Under -race the in-process building and checking of the database would
 // take minutes at that size, so it shrinks and fewer kills land inside.
 func v1Rows() int {
@@ -29,12 +28,13 @@ func v1Rows() int {
 }
 
 // TestCrashDuringMigration SIGKILLs `netmon ingest-once` at random moments
-// while it upgrades a version-1 database of v1Rows connections. After every
-// kill the file passes integrity_check and is wholly at one version: still
-// 1 without the 0002 table, or 2 with per-protocol counts that match the
-// connections table; and it reopens, which finishes the upgrade. The
-// migration subtest of TestCrashSafety only kills fresh, nearly empty
-// databases, whose migration takes about a millisecond.
+// while it upgrades a version-1 database of v1Rows connections (db_path
+// before issue 14) into the record. After every kill the file passes
+// integrity_check and is wholly at one version: still 1 with its
+// connections, or 3, the record, with the old lifetime totals; and it
+// reopens, which finishes the upgrade. TestCrashSafety's "while creating"
+// only kills fresh, nearly empty files, whose migration takes about a
+// millisecond.
 func TestCrashDuringMigration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and a 100,000-row database")
@@ -50,7 +50,7 @@ func TestCrashDuringMigration(t *testing.T) {
 	// this process the upgrade would be far slower under -race).
 	first := copyFile(t, v1, filepath.Join(dir, "whole.db"))
 	upgraded := timeUpgrade(t, bin, input, first)
-	if v := schemaCheck(t, first); v != 2 {
+	if v := schemaCheck(t, first); v != 3 {
 		t.Fatalf("an uninterrupted run left version %d", v)
 	}
 
@@ -62,7 +62,7 @@ func TestCrashDuringMigration(t *testing.T) {
 	versions := map[int]int{}
 	for i := range kills {
 		db := copyFile(t, v1, filepath.Join(dir, "kill"+strconv.Itoa(i)+".db"))
-		cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db)
+		cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db, "--state-dir", filepath.Join(dir, "state"+strconv.Itoa(i)))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -74,12 +74,12 @@ func TestCrashDuringMigration(t *testing.T) {
 		versions[schemaCheck(t, db)]++
 		os.Remove(db)
 	}
-	t.Logf("%d kills within %v (start and upgrade take %v): %d left version 1 (killed before the upgrade committed), %d version 2",
-		kills, window.Round(time.Millisecond), upgraded.Round(time.Millisecond), versions[1], versions[2])
+	t.Logf("%d kills within %v (start and upgrade take %v): %d left version 1 (killed before the upgrade committed), %d version 3",
+		kills, window.Round(time.Millisecond), upgraded.Round(time.Millisecond), versions[1], versions[3])
 }
 
 // timeUpgrade runs `netmon ingest-once` on db, returns how long after the
-// start the database reads version 2, and kills the run.
+// start the database reads version 3, and kills the run.
 func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 	t.Helper()
 	raw, err := sql.Open("sqlite", db)
@@ -87,7 +87,7 @@ func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db)
+	cmd := netmonCmd(bin, "ingest-once", "--input-file", input, "--db", db, "--state-dir", filepath.Join(filepath.Dir(db), "state-timed"))
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 	}()
 	for time.Since(start) < time.Minute {
 		var v int
-		if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err == nil && v == 2 {
+		if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err == nil && v == 3 {
 			return time.Since(start)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -111,7 +111,7 @@ func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 // the first migration only, user_version 1, and rows active connections.
 func makeV1Database(t *testing.T, path string, rows int) {
 	t.Helper()
-	schema, err := os.ReadFile(filepath.Join("..", "..", "pkg", "store", "migrations", "0001_init.sql"))
+	schema, err := os.ReadFile(filepath.Join("..", "..", "pkg", "store", "migrations", "record", "0001_init.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,8 @@ func makeV1Database(t *testing.T, path string, rows int) {
 		"PRAGMA journal_mode = WAL",
 		string(schema),
 		"PRAGMA user_version = 1",
-		`INSERT INTO remote_hosts (ip, first_seen_at, last_seen_at) VALUES ('203.0.113.80', 1, 1)`,
+		`INSERT INTO remote_hosts (ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes) VALUES ('203.0.113.80', 1, 1, 7000, 9000)`,
+		`INSERT INTO local_hosts (ip, uplink_bytes, downlink_bytes) VALUES ('10.0.0.1', 5000, 6000), ('10.0.0.2', 2000, 3000)`,
 		`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ` + strconv.Itoa(rows-1) + `)
 		 INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, uplink_bytes, total_bytes, first_seen_at, last_seen_at)
 		 SELECT CASE i % 3 WHEN 0 THEN 'udp' ELSE 'tcp' END, '10.0.0.' || (i / 60000 + 1), i % 60000 + 1,
@@ -140,42 +141,43 @@ func makeV1Database(t *testing.T, path string, rows int) {
 }
 
 // schemaCheck checks that the database at path is intact and wholly at
-// one schema version, and returns it.
+// one schema version, and returns it: 1 with its connections, or 3 with
+// the old lifetime totals as the record's.
 func schemaCheck(t *testing.T, path string) int {
 	t.Helper()
+	integrityCheck(t, path)
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	var ok string
-	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
-		t.Fatalf("integrity_check = %q, %v", ok, err)
-	}
 	var v, tables int
 	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'active_by_proto'`).Scan(&tables); err != nil {
+	if err := raw.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'connections'`).Scan(&tables); err != nil {
 		t.Fatal(err)
 	}
 	switch {
-	case v == 1 && tables == 0:
-	case v == 2 && tables == 1:
-		want, got := map[string]int{}, map[string]int{}
-		if err := scanCounts(raw, `SELECT proto, count(*) FROM connections WHERE closed_at IS NULL GROUP BY proto`, want); err != nil {
+	case v == 1 && tables == 1:
+	case v == 3 && tables == 0:
+		got := map[string]int{}
+		if err := scanCounts(raw, `SELECT device, uplink_bytes FROM devices`, got); err != nil {
 			t.Fatal(err)
 		}
-		if err := scanCounts(raw, `SELECT proto, n FROM active_by_proto WHERE n > 0`, got); err != nil {
+		if err := scanCounts(raw, `SELECT ip, base_downlink_bytes FROM remotes`, got); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("active_by_proto disagrees with connections (-connections +active_by_proto):\n%s", diff)
+		// The growth of ingest-once's own cycle (a completed run) comes on top.
+		for k, want := range map[string]int{"ip:10.0.0.1": 5000, "ip:10.0.0.2": 2000, "203.0.113.80": 9000} {
+			if got[k] < want {
+				t.Fatalf("after the upgrade %s holds %d, want at least the old %d: %v", k, got[k], want, got)
+			}
 		}
 	default:
-		t.Fatalf("half a migration: user_version %d with %d active_by_proto tables", v, tables)
+		t.Fatalf("half a migration: user_version %d with %d connections tables", v, tables)
 	}
-	db, err := store.Open(context.Background(), path)
+	db, err := store.OpenRecord(context.Background(), path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,7 +74,7 @@ func totalsOf(t *testing.T, path string) snapshotTotals {
 }
 
 // readActiveTotals sums the active connections of db.
-func readActiveTotals(ctx context.Context, db *store.DB) (snapshotTotals, error) {
+func readActiveTotals(ctx context.Context, db *store.Live) (snapshotTotals, error) {
 	conns, n, err := db.ActiveConnections(ctx, 0)
 	if err != nil {
 		return snapshotTotals{}, err
@@ -86,7 +87,7 @@ func readActiveTotals(ctx context.Context, db *store.DB) (snapshotTotals, error)
 }
 
 // activeTotals is readActiveTotals failing the test on an error.
-func activeTotals(t *testing.T, db *store.DB) snapshotTotals {
+func activeTotals(t *testing.T, db *store.Live) snapshotTotals {
 	t.Helper()
 	got, err := readActiveTotals(context.Background(), db)
 	if err != nil {
@@ -126,7 +127,7 @@ func TestTotalsOf(t *testing.T) {
 			if err := runIngestOnce(context.Background(), cfg, &source.File{Path: path}, io.Discard); err != nil {
 				t.Fatal(err)
 			}
-			db, err := store.Open(context.Background(), cfg.DBPath)
+			db, err := store.OpenLive(context.Background(), livePath(cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,22 +198,33 @@ func writeReplay(t *testing.T, dir string) (string, []snapshotTotals) {
 	return replay, complete
 }
 
-// checkDatabase opens the database as netmon would after a crash and
-// checks it is intact and holds exactly one complete cycle.
-func checkDatabase(t *testing.T, path string, complete ...snapshotTotals) (cycles int64) {
+// integrityCheck fails the test unless the SQLite file at path passes
+// integrity_check.
+func integrityCheck(t *testing.T, path string) {
 	t.Helper()
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer raw.Close()
 	var ok string
 	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
-		t.Fatalf("integrity_check = %q, %v", ok, err)
+		t.Fatalf("%s: integrity_check = %q, %v", filepath.Base(path), ok, err)
 	}
-	raw.Close()
+}
 
+// checkStores opens the live state and the record in dir as netmon would
+// after a crash: both intact, the live state holding exactly one complete
+// cycle. It returns the live state's cycle count.
+func checkStores(t *testing.T, dir string, complete ...snapshotTotals) (cycles int64) {
+	t.Helper()
+	live := filepath.Join(dir, "state", liveName)
+	integrityCheck(t, live)
+	if _, err := os.Stat(filepath.Join(dir, "netmon.db")); err == nil {
+		integrityCheck(t, filepath.Join(dir, "netmon.db"))
+	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenLive(ctx, live)
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
@@ -234,47 +246,50 @@ func checkDatabase(t *testing.T, path string, complete ...snapshotTotals) (cycle
 	return cycles
 }
 
+// loop starts `netmon ingest-loop` on the database and state directory of
+// dir, with extra flags.
+func loop(t *testing.T, bin, input, dir string, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"ingest-loop", "--input-file", input, "--db", filepath.Join(dir, "netmon.db"),
+		"--state-dir", filepath.Join(dir, "state"), "--interval", "1ms", "--log-level", "error"}, extra...)
+	cmd := netmonCmd(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func kill(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
 // TestCrashSafety kills a real `netmon ingest-loop` with SIGKILL at random
-// moments and checks every time that the database is intact and holds a
-// whole cycle: never half of one.
+// moments and checks every time that the live state and the record are
+// intact and the live state holds a whole cycle: never half of one.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
 	bin := buildNetmon(t)
-	dir := t.TempDir()
-	replay, complete := writeReplay(t, dir)
-
+	replay, complete := writeReplay(t, t.TempDir())
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	// start runs ingest-loop on db in the background.
-	start := func(db string) *exec.Cmd {
-		t.Helper()
-		cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", db, "--interval", "1ms", "--log-level", "error")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	kill := func(cmd *exec.Cmd) {
-		t.Helper()
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
-	}
 
 	t.Run("during cycles", func(t *testing.T) {
-		db := filepath.Join(dir, "cycles.db")
+		dir := t.TempDir()
 		var last int64
 		for i := range 20 {
-			cmd := start(db)
+			cmd := loop(t, bin, replay, dir, "--commit-interval", "1s")
 			// Kill at a random moment after the run has committed a cycle of
 			// its own, so every kill lands in the middle of the loop whatever
 			// the machine's speed.
-			waitForCycle(t, db, last)
+			waitForCycle(t, filepath.Join(dir, "state", liveName), last)
 			time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
-			kill(cmd)
-			cycles := checkDatabase(t, db, complete...)
+			kill(t, cmd)
+			cycles := checkStores(t, dir, complete...)
 			if cycles < last {
 				t.Fatalf("kill %d: cycle count went back from %d to %d", i, last, cycles)
 			}
@@ -283,29 +298,166 @@ func TestCrashSafety(t *testing.T) {
 		t.Logf("20 kills survived, %d cycles committed", last)
 	})
 
-	t.Run("during migration", func(t *testing.T) {
-		for i := range 10 {
-			db := filepath.Join(dir, fmt.Sprintf("fresh%d.db", i))
-			cmd := start(db)
+	t.Run("while creating", func(t *testing.T) {
+		for range 10 {
+			dir := t.TempDir()
+			cmd := loop(t, bin, replay, dir)
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-			kill(cmd)
-			if _, err := os.Stat(db); err != nil {
+			kill(t, cmd)
+			if _, err := os.Stat(filepath.Join(dir, "state", liveName)); err != nil {
 				continue // killed before the file was created
 			}
-			checkDatabase(t, db, complete...)
+			checkStores(t, dir, complete...)
 		}
 	})
 }
 
-// waitForCycle waits until the database at path has committed more than
-// after cycles, reading it as a second process would.
+// TestCrashNeverCountsTwice grows one connection step by step while the
+// ingest loop is killed (SIGKILL) or stopped (SIGTERM) and restarted at
+// random: the record's total for the device never exceeds what the
+// connection really moved (a restart never counts anything twice), and
+// what it misses is only the growth since the last commit of a killed run.
+func TestCrashNeverCountsTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	bin := buildNetmon(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "table.txt")
+	const step = 1000
+	table := func(n int) {
+		t.Helper()
+		line := fmt.Sprintf("ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.5 dst=203.0.113.80 sport=40000 dport=443 packets=%d bytes=%d src=203.0.113.80 dst=203.0.113.1 sport=443 dport=40000 packets=%d bytes=%d [ASSURED] mark=0 use=1\n", n, n*step, n, 2*n*step)
+		if err := os.WriteFile(input+".tmp", []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(input+".tmp", input); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := filepath.Join(dir, "state", liveName)
+	// applied waits until the live state holds the connection at n steps.
+	applied := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if db, err := store.OpenLive(context.Background(), live); err == nil {
+				got, err := readActiveTotals(context.Background(), db)
+				db.Close()
+				if err == nil && got.bytes == uint64(3*n*step) {
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("step %d never reached the live state", n)
+	}
+	// start runs the loop and waits for its first cycle, so that its
+	// signal handlers are in place before the test signals it.
+	var cmd *exec.Cmd
+	start := func() {
+		t.Helper()
+		var before int64
+		if db, err := store.OpenLive(context.Background(), live); err == nil {
+			_, before, _ = db.LastCycle(context.Background())
+			db.Close()
+		}
+		cmd = loop(t, bin, input, dir, "--commit-interval", "1h")
+		waitForCycle(t, live, before)
+	}
+	rng := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
+	table(1)
+	start()
+	applied(1)
+	const steps = 30
+	lost := 0 // steps of growth the kills lost
+	uncommitted := 1
+	for n := 2; n <= steps; n++ {
+		table(n)
+		applied(n)
+		uncommitted++
+		switch rng.IntN(3) {
+		case 0: // SIGKILL: the growth since the last commit is lost
+			kill(t, cmd)
+			lost += uncommitted
+			uncommitted = 0
+			start()
+		case 1: // SIGTERM: the final commit keeps it
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("ingest-loop after SIGTERM: %v", err)
+			}
+			uncommitted = 0
+			start()
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ingest-loop after SIGTERM: %v", err)
+	}
+	rec, err := store.OpenRecord(context.Background(), filepath.Join(dir, "netmon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	devs, err := rec.DeviceTotalsForever(context.Background())
+	if err != nil || len(devs) != 1 {
+		t.Fatalf("devices %+v, %v", devs, err)
+	}
+	got, truth := devs[0].TotalBytes(), uint64(3*steps*step)
+	want := truth - uint64(3*lost*step)
+	t.Logf("truth %d bytes, recorded %d, kills lost %d steps", truth, got, lost)
+	if got > truth {
+		t.Fatalf("recorded %d bytes, more than the %d the connection moved: counted twice", got, truth)
+	}
+	if got != want {
+		t.Errorf("recorded %d bytes, want %d (%d steps lost to kills)", got, want, lost)
+	}
+}
+
+// TestSecondWriterRefused: while ingest-loop writes a database, a second
+// writer (ingest-once on the same database or the same state directory)
+// exits non-zero with one line naming the first's pid, and writes nothing.
+func TestSecondWriterRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildNetmon(t)
+	dir := t.TempDir()
+	cmd := loop(t, bin, fixture("replay"), dir, "--interval", "1s")
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitForCycle(t, filepath.Join(dir, "state", liveName), 0)
+	other := t.TempDir()
+	for name, args := range map[string][]string{
+		"same database":  {"--db", filepath.Join(dir, "netmon.db"), "--state-dir", filepath.Join(other, "state")},
+		"same state dir": {"--db", filepath.Join(other, "netmon.db"), "--state-dir", filepath.Join(dir, "state")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			second := netmonCmd(bin, append([]string{"ingest-once", "--input-file", fixture("conntrack", "small_mixed.txt")}, args...)...)
+			out, err := second.CombinedOutput()
+			if err == nil {
+				t.Fatalf("a second writer ran: %s", out)
+			}
+			msg := strings.TrimSpace(string(out))
+			if !strings.Contains(msg, "pid "+strconv.Itoa(cmd.Process.Pid)) || strings.Count(msg, "\n") > 1 {
+				t.Errorf("message %q does not name pid %d in one line", msg, cmd.Process.Pid)
+			}
+		})
+	}
+}
+
+// waitForCycle waits until the live state at path has committed more
+// than after cycles, reading it as a second process would.
 func waitForCycle(t *testing.T, path string, after int64) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := os.Stat(path); err == nil {
-			db, err := store.Open(ctx, path)
+			db, err := store.OpenLive(ctx, path)
 			if err == nil {
 				_, n, err := db.LastCycle(ctx)
 				db.Close()
@@ -319,7 +471,7 @@ func waitForCycle(t *testing.T, path string, after int64) {
 	t.Fatalf("no cycle after %d committed within 60s", after)
 }
 
-// TestReaderBesideWriterProcess reads the database from this process, as
+// TestReaderBesideWriterProcess reads the live state from this process, as
 // `netmon serve --ingest=false` does, while a real `netmon ingest-loop`
 // process writes cycles into it: every read sees a whole cycle and none
 // fails with "database is locked".
@@ -330,12 +482,9 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 	bin := buildNetmon(t)
 	dir := t.TempDir()
 	replay, complete := writeReplay(t, dir)
-	path := filepath.Join(dir, "netmon.db")
+	path := filepath.Join(dir, "state", liveName)
 
-	cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := loop(t, bin, replay, dir)
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
@@ -343,9 +492,8 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 		}
 	}()
 	waitForCycle(t, path, 0)
-
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ order, looping.`,
 	}
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
+	addStateFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between cycles")
 	return cmd
@@ -43,12 +44,14 @@ order, looping.`,
 // runIngestLoop runs cycles until ctx is cancelled, logging to logw.
 func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, logw io.Writer) error {
 	logger := newLogger(logw, cfg.LogLevel).With("component", "ingest")
-	db, in, err := openIngester(ctx, cfg, src, logger)
+	st, in, err := openIngester(ctx, cfg, src, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	logger.Info("ingest loop started", "db", cfg.DBPath, "interval", cfg.Interval, "source", sourceName(cfg))
+	defer st.Close()
+	in.CommitNow = commitRequests(ctx)
+	logger.Info("ingest loop started", "db", cfg.DBPath, "state_dir", stateDir(cfg), "interval", cfg.Interval,
+		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg))
 	err = in.Loop(ctx, cfg.Interval, nil)
 	logger.Info("ingest loop stopped")
 	return err

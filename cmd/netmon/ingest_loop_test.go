@@ -62,7 +62,7 @@ func TestIngestLoop(t *testing.T) {
 		t.Errorf("no stop line in the log:\n%s", logs.String())
 	}
 
-	db, err := store.Open(context.Background(), cfg.DBPath)
+	db, err := store.OpenLive(context.Background(), livePath(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

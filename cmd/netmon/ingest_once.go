@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netmon-dev/netmon/pkg/config"
-	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/ingest"
-	"github.com/netmon-dev/netmon/pkg/store"
 )
 
 func newIngestOnceCmd(load loader) *cobra.Command {
@@ -38,47 +35,25 @@ A failed conntrack run leaves the database untouched.`,
 	}
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
+	addStateFlags(cmd.Flags())
 	return cmd
 }
 
-// runIngestOnce runs one cycle from src into the configured database and
-// prints its summary to w.
+// runIngestOnce runs one cycle from src into the live state, commits its
+// growth to the record, and prints the cycle's summary to w.
 func runIngestOnce(ctx context.Context, cfg config.Config, src ingest.Source, w io.Writer) error {
-	db, in, err := openIngester(ctx, cfg, src, slog.New(slog.DiscardHandler))
+	st, in, err := openIngester(ctx, cfg, src, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
 	sum, err := in.ReconcileSnapshot(ctx)
 	if err != nil {
 		return err
 	}
+	if err := in.Commit(ctx); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintln(w, sum.String())
 	return err
-}
-
-// openIngester opens the database and builds the ingester the commands
-// share.
-func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, logger *slog.Logger) (*store.DB, *ingest.Ingester, error) {
-	prefixes, err := cfg.Prefixes()
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := filter.New(prefixes)
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := store.Open(ctx, cfg.DBPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	in := &ingest.Ingester{
-		Source:    src,
-		Filter:    f,
-		Store:     db,
-		Now:       time.Now,
-		Retention: cfg.Retention,
-		Logger:    logger,
-	}
-	return db, in, nil
 }

@@ -15,13 +15,18 @@ import (
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
 	cfg := config.Default()
-	cfg.DBPath = filepath.Join(t.TempDir(), "netmon.db")
+	dir := t.TempDir()
+	cfg.DBPath = filepath.Join(dir, "netmon.db")
+	cfg.StateDir = filepath.Join(dir, "state")
 	return cfg
 }
 
+// livePath is cfg's live state.
+func livePath(cfg config.Config) string { return filepath.Join(stateDir(cfg), liveName) }
+
 func dump(t *testing.T, path string) string {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := store.OpenLive(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +58,30 @@ func TestIngestOnce(t *testing.T) {
 			}
 		})
 	}
+	// ingest-once committed its cycle to the record: the bytes of the
+	// active connections, once (the second run saw no growth).
+	live, err := store.OpenLive(context.Background(), livePath(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	active := activeTotals(t, live)
+	rec, err := store.OpenRecord(context.Background(), cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	devs, err := rec.DeviceTotalsForever(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded uint64
+	for _, d := range devs {
+		recorded += d.TotalBytes()
+	}
+	if recorded != active.bytes || len(devs) == 0 {
+		t.Errorf("the record holds %d bytes in %d devices; the live state %d", recorded, len(devs), active.bytes)
+	}
 }
 
 func TestIngestOnceFailedReadLeavesDatabase(t *testing.T) {
@@ -60,13 +89,13 @@ func TestIngestOnceFailedReadLeavesDatabase(t *testing.T) {
 	if err := runIngestOnce(context.Background(), cfg, fileSource("router_extended.txt"), &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	before := dump(t, cfg.DBPath)
+	before := dump(t, livePath(cfg))
 	boom := errors.New("conntrack: exit status 1")
 	err := runIngestOnce(context.Background(), cfg, &fakeSource{err: boom}, &bytes.Buffer{})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want %v", err, boom)
 	}
-	if after := dump(t, cfg.DBPath); after != before {
+	if after := dump(t, livePath(cfg)); after != before {
 		t.Error("a failed read changed the database")
 	}
 }

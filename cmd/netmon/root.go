@@ -62,6 +62,8 @@ configs/netmon.yaml documents every key.`,
 		newIngestOnceCmd(load),
 		newIngestLoopCmd(load),
 		newServeCmd(load, info),
+		newReportCmd(load),
+		newCommitCmd(load),
 	)
 	return root
 }

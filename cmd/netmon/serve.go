@@ -12,7 +12,6 @@ import (
 
 	"github.com/netmon-dev/netmon/pkg/config"
 	"github.com/netmon-dev/netmon/pkg/ingest"
-	"github.com/netmon-dev/netmon/pkg/store"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 	"github.com/netmon-dev/netmon/pkg/web"
 )
@@ -63,6 +62,7 @@ The dashboard has no login: bind it to the LAN address only.`,
 	}
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
+	addStateFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	addServeFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between ingest cycles")
@@ -78,19 +78,22 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 	}
 
 	var (
-		db  *store.DB
+		st  *stores
 		in  *ingest.Ingester
 		err error
 	)
 	if cfg.Ingest {
-		db, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
+		st, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
+		if err == nil {
+			in.CommitNow = commitRequests(ctx)
+		}
 	} else {
-		db, err = store.Open(ctx, cfg.DBPath)
+		st, err = openStores(ctx, cfg, false)
 	}
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
 
 	// One sampler for the dashboard, /metrics.json and /metrics, so the
 	// interface rates span its ticks, not the gap between two readers.
@@ -99,12 +102,15 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		Interfaces: cfg.MonitorInterfaces,
 	})
 	opts := web.Options{
-		Store:         db,
+		Store:         st.live,
 		Metrics:       metrics,
 		Interval:      cfg.Interval,
 		NewHostWindow: cfg.NewHostWindow,
 		TopN:          cfg.TopRows,
 		Logger:        logger.With("component", "web"),
+		History:       st.record,
+		Calendar:      calendar(cfg),
+		Keep:          retention(cfg).Device,
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })

@@ -48,6 +48,33 @@ type Config struct {
 	FSRoot string `mapstructure:"fs_root"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `mapstructure:"log_level"`
+
+	// The live state and the durable record (issue 14).
+
+	// StateDir holds the live state (live.db: the active and recently
+	// closed connections), written every cycle: a tmpfs, since writing
+	// there is free. "" means /run/netmon as root, else a directory of
+	// this user's (see cmd/netmon).
+	StateDir string `mapstructure:"state_dir"`
+	// CommitInterval is how often the accumulated history is committed
+	// to the durable record at db_path, on flash.
+	CommitInterval time.Duration `mapstructure:"commit_interval"`
+	// BillingDay is the day of the month a billing period starts on.
+	BillingDay int `mapstructure:"billing_day"`
+	// Timezone names the time zone days and months follow ("" : the
+	// system's, from TZ or /etc/localtime).
+	Timezone string `mapstructure:"timezone"`
+	// History*Days are how long each kind of bucket is kept, in days (0:
+	// for ever): a device's 5-minute, hourly and daily buckets, a remote
+	// host's days, and each device's days with its top remote hosts and
+	// services. Monthly buckets are kept for ever.
+	History5mDays           int `mapstructure:"history_5m_days"`
+	HistoryHourlyDays       int `mapstructure:"history_hourly_days"`
+	HistoryDailyDays        int `mapstructure:"history_daily_days"`
+	HistoryRemoteDays       int `mapstructure:"history_remote_days"`
+	HistoryDeviceRemoteDays int `mapstructure:"history_device_remote_days"`
+	// HistoryServices keeps the per-service split of devices' days.
+	HistoryServices bool `mapstructure:"history_services"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -63,7 +90,7 @@ func Default() Config {
 		ConntrackPath:     "conntrack",
 		ConntrackTimeout:  10 * time.Second,
 		Interval:          time.Second,
-		Retention:         7 * 24 * time.Hour,
+		Retention:         time.Hour,
 		Bind:              "127.0.0.1:8080",
 		Ingest:            true,
 		NewHostWindow:     60 * time.Second,
@@ -71,6 +98,15 @@ func Default() Config {
 		MonitorInterfaces: []string{"enp2s0", "enp3s0"},
 		FSRoot:            "/",
 		LogLevel:          "info",
+
+		CommitInterval:          5 * time.Minute,
+		BillingDay:              1,
+		History5mDays:           2,
+		HistoryHourlyDays:       62,
+		HistoryDailyDays:        400,
+		HistoryRemoteDays:       400,
+		HistoryDeviceRemoteDays: 35,
+		HistoryServices:         true,
 	}
 }
 
@@ -125,7 +161,48 @@ func (c *Config) Validate() error {
 	if c.FSRoot == "" {
 		return &FieldError{Key: "fs_root", Value: "", Reason: "must not be empty"}
 	}
+	return c.validateHistory()
+}
+
+// validateHistory checks the keys of the live state and the record.
+func (c *Config) validateHistory() error {
+	if c.CommitInterval < time.Second {
+		return &FieldError{Key: "commit_interval", Value: c.CommitInterval.String(), Reason: "must be at least 1s (and every commit writes to flash: minutes are right)"}
+	}
+	if c.BillingDay < 1 || c.BillingDay > 28 {
+		return &FieldError{Key: "billing_day", Value: strconv.Itoa(c.BillingDay), Reason: "must be a day from 1 to 28"}
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			return &FieldError{Key: "timezone", Value: c.Timezone, Reason: "not a time zone name (like Europe/Berlin)"}
+		}
+	}
+	for _, d := range []struct {
+		key string
+		n   int
+	}{
+		{"history_5m_days", c.History5mDays}, {"history_hourly_days", c.HistoryHourlyDays},
+		{"history_daily_days", c.HistoryDailyDays}, {"history_remote_days", c.HistoryRemoteDays},
+		{"history_device_remote_days", c.HistoryDeviceRemoteDays},
+	} {
+		if d.n < 0 || d.n > 100*366 {
+			return &FieldError{Key: d.key, Value: strconv.Itoa(d.n), Reason: "must be a number of days, 0 for ever"}
+		}
+	}
 	return nil
+}
+
+// Location is the time zone of days and months: Timezone, or the
+// system's. Validate has checked the name.
+func (c *Config) Location() *time.Location {
+	if c.Timezone == "" {
+		return time.Local
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.Local
+	}
+	return loc
 }
 
 // Prefixes parses LocalSubnets; the error is a *FieldError naming the bad

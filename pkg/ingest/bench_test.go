@@ -27,8 +27,8 @@ func BenchmarkCycle(b *testing.B) {
 		path := filepath.Join("..", "..", "fixtures", "conntrack", fmt.Sprintf("big_%d.txt.gz", n))
 		for _, mode := range []string{"cold", "steady"} {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
-				newIngester := func() (*Ingester, *store.DB) {
-					db, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+				newIngester := func() (*Ingester, *store.Live) {
+					db, err := store.OpenLive(ctx, filepath.Join(b.TempDir(), "bench.db"))
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -9,5 +9,5 @@
 //
 // The package knows nothing of SQL or HTTP: Source, Classifier and Store are
 // small interfaces declared here, satisfied by source.Conntrack or
-// source.File, *filter.Filter and *store.DB.
+// source.File, *filter.Filter and *store.Live.
 package ingest

@@ -19,7 +19,7 @@ var (
 	_ Source     = (*fakeSource)(nil)
 	_ Classifier = fakeClassifier(nil)
 	_ Store      = (*fakeStore)(nil)
-	_ Store      = (*store.DB)(nil)
+	_ Store      = (*store.Live)(nil)
 	_ Source     = (*source.Conntrack)(nil)
 	_ Source     = (*source.File)(nil)
 	_ Classifier = (*filter.Filter)(nil)

@@ -130,7 +130,7 @@ func (h *logRecorder) records() []logRecord {
 // faultRig is a real Loop over a real store, driven tick by tick.
 type faultRig struct {
 	t        *testing.T
-	db       *store.DB
+	db       *store.Live
 	in       *Ingester
 	log      *logRecorder
 	snapshot string // the file the FileSource replays, rewritten by use
@@ -146,7 +146,7 @@ type faultRig struct {
 func newFaultRig(t *testing.T, dbPath string, opts ...store.Option) *faultRig {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, dbPath, opts...)
+	db, err := store.OpenLive(ctx, dbPath, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	ctx := context.Background()
 	readOnly := []int{sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
 	for i := range 3 {
-		db, err := store.Open(ctx, path)
+		db, err := store.OpenLive(ctx, path)
 		if err == nil {
 			in := &Ingester{Source: &source.File{Path: r.snapshot}, Filter: r.in.Filter, Store: db,
 				Now: func() time.Time { return t0.Add(time.Hour) }}
@@ -401,7 +401,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 
 	remount("rw")
 	integrity(t, path)
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenLive(ctx, path)
 	if err != nil {
 		t.Fatalf("open after remounting read-write: %v", err)
 	}
@@ -482,7 +482,7 @@ func TestNotADatabaseIsLeftAlone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "netmon.db")
 			writeFile(t, path, tc.data)
-			db, err := store.Open(context.Background(), path)
+			db, err := store.OpenLive(context.Background(), path)
 			if err == nil {
 				db.Close()
 				t.Fatal("Open of a non-database: no error")

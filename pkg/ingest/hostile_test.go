@@ -343,7 +343,7 @@ func TestHostileSnapshots(t *testing.T) {
 // seededIngester opens a real database at path, runs one cycle of the
 // capture at seedPath at t0, and returns an ingester whose clock then reads
 // t0 plus a minute (the caller sets its Source).
-func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string) (*store.DB, *Ingester) {
+func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string) (*store.Live, *Ingester) {
 	t.Helper()
 	ctx := context.Background()
 	db := openStore(t, path)
@@ -365,9 +365,9 @@ func seededIngester(t *testing.T, path string, f *filter.Filter, seedPath string
 }
 
 // openStore opens a real database at path, closed when the test ends.
-func openStore(t *testing.T, path string) *store.DB {
+func openStore(t *testing.T, path string) *store.Live {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := store.OpenLive(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
@@ -33,7 +35,7 @@ type Classifier interface {
 // cycle is open (see store.DB.Reconcile): the read is never held in memory
 // whole. An error the sequence yields must abort the cycle, write nothing,
 // and come back unchanged. It returns what the cycle changed, valid until
-// its next cycle. *store.DB satisfies it.
+// its next cycle. *store.Live satisfies it.
 type Store interface {
 	Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (store.CycleResult, *flows.Delta, error)
 }
@@ -66,12 +68,26 @@ type Ingester struct {
 	// cancellation (DefaultCommitTimeout when zero).
 	CommitTimeout time.Duration
 	// Observe, when set, receives what every successful cycle changed, at
-	// the time of its read: the one place per-cycle consumers (history,
-	// rates, metrics) plug in. The delta is valid only during the call.
+	// the time of its read: the one place per-cycle consumers (rates,
+	// metrics) plug in. The delta is valid only during the call.
 	Observe func(now time.Time, d *flows.Delta)
 
-	mu     sync.Mutex
-	status Status
+	// History, when set, folds every successful cycle's growth by device
+	// (Device names a LAN address's device; nil: "ip:ADDR"); Committer
+	// writes it to the durable record: Loop commits every CommitInterval,
+	// on every value from CommitNow, and when it stops; Commit does it at
+	// once. Baseline skips the growth of the first successful cycle.
+	History        *history.Accumulator
+	Committer      Committer
+	Device         func(netip.Addr) string
+	CommitInterval time.Duration
+	CommitNow      <-chan struct{}
+	Baseline       bool
+
+	mu           sync.Mutex
+	status       Status
+	commitMu     sync.Mutex // serialises commits
+	baselineDone bool
 }
 
 // Summary is what one cycle saw and did.
@@ -106,6 +122,11 @@ type Status struct {
 	Cycles      int64     // successful cycles
 	Errors      int64     // failed cycles
 	LastSummary Summary   // the last successful cycle's summary
+
+	Commits       int64     // commits to the record that wrote something
+	CommitErrors  int64     // commits that failed (their growth is kept)
+	LastCommitAt  time.Time // when the last successful commit ran
+	LastCommitErr error     // the last commit's error, nil if it succeeded
 }
 
 // Status returns a copy of the current status.
@@ -113,6 +134,13 @@ func (in *Ingester) Status() Status {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.status
+}
+
+func (in *Ingester) commitTimeout() time.Duration {
+	if in.CommitTimeout <= 0 {
+		return DefaultCommitTimeout
+	}
+	return in.CommitTimeout
 }
 
 func (in *Ingester) now() time.Time {
@@ -157,10 +185,7 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 	if in.Source == nil || in.Filter == nil || in.Store == nil {
 		return errors.New("ingest: Source, Filter and Store must be set")
 	}
-	timeout := in.CommitTimeout
-	if timeout <= 0 {
-		timeout = DefaultCommitTimeout
-	}
+	timeout := in.commitTimeout()
 	// The store's work runs on wctx, detached from ctx: once the read is
 	// over, a cancel waits for the commit (bounded by timeout, counted
 	// from the end of the read) instead of abandoning the cycle halfway.
@@ -213,8 +238,8 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	sum.CycleResult = res
-	if in.Observe != nil && delta != nil {
-		in.Observe(now, delta)
+	if delta != nil {
+		in.observe(now, delta)
 	}
 	return nil
 }

@@ -169,7 +169,7 @@ func TestSummaryString(t *testing.T) {
 }
 
 // dumpDB returns the database's rows as text and its files' bytes.
-func dumpDB(t *testing.T, db *store.DB) (string, map[string][]byte) {
+func dumpDB(t *testing.T, db *store.Live) (string, map[string][]byte) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := db.Dump(context.Background(), &b); err != nil {
@@ -191,7 +191,7 @@ func dumpDB(t *testing.T, db *store.DB) (string, map[string][]byte) {
 // empty snapshot closes everything.
 func TestWithRealStore(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "netmon.db"))
+	db, err := store.OpenLive(ctx, filepath.Join(t.TempDir(), "netmon.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

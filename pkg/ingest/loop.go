@@ -21,9 +21,11 @@ func RealTicker(d time.Duration) (<-chan time.Time, func()) {
 // Loop runs a cycle at once and then one per tick until ctx is done, and
 // returns nil then. Cycles never overlap: they run one after another in
 // this goroutine, so a slow cycle delays the next. A failed cycle is logged
-// and the loop goes on. On cancel, Loop returns after the running cycle has
-// committed or rolled back (see ReconcileSnapshot). tick nil means
-// RealTicker.
+// and the loop goes on. With a History it commits every CommitInterval
+// (the same Ticker), on every value from CommitNow, and once more when it
+// stops. On cancel, Loop returns after the running cycle has committed or
+// rolled back (see ReconcileSnapshot) and the final commit. tick nil
+// means RealTicker.
 func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticker) error {
 	if interval <= 0 {
 		return errors.New("ingest loop: interval must be > 0")
@@ -37,6 +39,9 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	}
 	ticks, stop := tick(interval)
 	defer stop()
+	commits, stopCommits := in.commitTicks(tick)
+	defer stopCommits()
+	defer in.finalCommit(ctx, log)
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -47,10 +52,18 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 			return nil
 		}
 		logCycle(log, sum, err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticks:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticks:
+				break wait
+			case <-commits:
+				in.commitLogged(ctx, log)
+			case <-in.CommitNow:
+				in.commitLogged(ctx, log)
+			}
 		}
 	}
 }

@@ -20,13 +20,13 @@ var labLAN = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustPars
 
 // realPipeline returns the real filter for labLAN and a fresh database in
 // t.TempDir(), closed when the test ends.
-func realPipeline(t *testing.T) (*filter.Filter, *store.DB) {
+func realPipeline(t *testing.T) (*filter.Filter, *store.Live) {
 	t.Helper()
 	f, err := filter.New(labLAN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
+	db, err := store.OpenLive(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,14 +93,14 @@ func BenchmarkReconcile(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		base := synthFlows(n, 0)
 		b.Run(fmt.Sprintf("cold/%d", n), func(b *testing.B) {
-			benchCycles(b, n, func(b *testing.B, db *DB) {}, func(int) []conntrack.Entry { return base }, true)
+			benchCycles(b, n, func(b *testing.B, db *Live) {}, func(int) []conntrack.Entry { return base }, true)
 		})
 		b.Run(fmt.Sprintf("steady/%d", n), func(b *testing.B) {
-			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
+			prime := func(b *testing.B, db *Live) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
 			benchCycles(b, n, prime, func(int) []conntrack.Entry { return base }, false)
 		})
 		b.Run(fmt.Sprintf("churn10/%d", n), func(b *testing.B) {
-			prime := func(b *testing.B, db *DB) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
+			prime := func(b *testing.B, db *Live) { reconcileOrFail(b, db, time.Unix(0, 0), base) }
 			tenth := n / 10
 			// Iteration i replaces a different tenth with new tuples: a
 			// tenth of the flows closes and a tenth opens every cycle.
@@ -116,7 +116,7 @@ func BenchmarkReconcile(b *testing.B) {
 	}
 }
 
-func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []conntrack.Entry) CycleResult {
+func reconcileOrFail(b *testing.B, db *Live, now time.Time, flows []conntrack.Entry) CycleResult {
 	res, err := reconcile(db, context.Background(), now, flows, time.Hour)
 	if err != nil {
 		b.Fatal(err)
@@ -127,16 +127,16 @@ func reconcileOrFail(b *testing.B, db *DB, now time.Time, flows []conntrack.Entr
 // benchCycles times one Reconcile per iteration. fresh opens a new
 // database for every iteration (cold inserts); otherwise one database,
 // primed once, serves all iterations.
-func benchCycles(b *testing.B, n int, prime func(*testing.B, *DB), flowsFor func(i int) []conntrack.Entry, fresh bool) {
+func benchCycles(b *testing.B, n int, prime func(*testing.B, *Live), flowsFor func(i int) []conntrack.Entry, fresh bool) {
 	var (
-		db      *DB
+		db      *Live
 		rows    int
 		written int64
 		cpu     time.Duration
 	)
 	open := func() {
 		var err error
-		db, err = Open(context.Background(), b.TempDir()+"/bench.db")
+		db, err = OpenLive(context.Background(), b.TempDir()+"/bench.db")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func benchCycles(b *testing.B, n int, prime func(*testing.B, *DB), flowsFor func
 // connections, as the dashboard does on every refresh.
 func BenchmarkActiveConnections(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, b.TempDir()+"/bench.db")
+	db, err := OpenLive(ctx, b.TempDir()+"/bench.db")
 	if err != nil {
 		b.Fatal(err)
 	}

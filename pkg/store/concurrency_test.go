@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// TestConcurrentReaderSeesWholeCycles runs cycles through one *DB while a
-// second *DB on the same file (its own pool, as the web server process has)
+// TestConcurrentReaderSeesWholeCycles runs cycles through one *Live while a
+// second *Live on the same file (its own pool, as the web server process has)
 // reads in a loop. Every cycle replaces all K active flows with K new ones
 // whose uplink bytes are the cycle number, so a reader that saw half a
 // cycle would find a count other than K or mixed byte values. Any error,
@@ -24,12 +24,12 @@ func TestConcurrentReaderSeesWholeCycles(t *testing.T) {
 	)
 	ctx := context.Background()
 	path := t.TempDir() + "/netmon.db"
-	writer, err := Open(ctx, path)
+	writer, err := OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer writer.Close()
-	reader, err := Open(ctx, path)
+	reader, err := OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

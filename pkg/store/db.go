@@ -15,13 +15,23 @@ import (
 	"github.com/netmon-dev/netmon/pkg/flows"
 )
 
-// DB is netmon's database. Its read methods are safe for concurrent use
-// and may run in any number of processes at once. Reconcile is serialised
-// inside the process; across processes SQLite's write lock serialises it,
-// and a DB notices another process's cycles and reloads its cache.
-type DB struct {
+// handle is an open SQLite file: what the live state and the record
+// share (the pool, the path, the writer's lock, the error classification).
+type handle struct {
 	sql  *sql.DB
 	path string
+	lock *os.File // the writer's lock on the file (see WithWriterLock), or nil
+}
+
+// Live is the live state, live.db in the state directory: the active and
+// recently closed connections and the per-cycle bookkeeping, written every
+// cycle (on tmpfs, where writing is free). Its read methods are safe for
+// concurrent use and may run in any number of processes at once.
+// Reconcile is serialised inside the process; across processes SQLite's
+// write lock serialises it, and a Live notices another process's cycles
+// and reloads its table.
+type Live struct {
+	handle
 
 	// mu serialises Reconcile and guards active, the table of active
 	// flows that lets a cycle write only what changed, and cycles, the
@@ -41,6 +51,7 @@ type Option func(*options)
 
 type options struct {
 	busyTimeout time.Duration
+	writer      bool
 }
 
 // WithBusyTimeout sets how long a statement waits for another connection's
@@ -49,6 +60,22 @@ type options struct {
 // milliseconds; zero or less fails at once.
 func WithBusyTimeout(d time.Duration) Option {
 	return func(o *options) { o.busyTimeout = max(d, 0) }
+}
+
+// WithWriterLock makes Open take the writer's lock on the file: one
+// writer per database. A second writer is refused with ErrLocked naming
+// the process that holds it; readers never take it.
+func WithWriterLock() Option {
+	return func(o *options) { o.writer = true }
+}
+
+// settings applies opts to the defaults.
+func settings(opts []Option) options {
+	o := options{busyTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // pragmas are set on every pooled connection through the DSN (a plain
@@ -78,10 +105,7 @@ var pragmas = []string{
 // up front (waiting up to busy_timeout) instead of failing when it
 // upgrades from reading; read-only transactions stay plain BEGIN.
 func dsn(path string, opts ...Option) string {
-	o := options{busyTimeout: 5 * time.Second}
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := settings(opts)
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.busyTimeout.Milliseconds()))
 	for _, p := range pragmas {
@@ -91,12 +115,24 @@ func dsn(path string, opts ...Option) string {
 	return path + "?" + q.Encode()
 }
 
-// Open opens (creating it if needed) the database file at path and brings
-// its schema up to date. Its directory must exist: a missing directory is an
-// error naming it, not created, so a typo in the configuration is noticed.
-// A file that is not SQLite gives an error matching ErrNotDatabase; a schema
-// newer than this binary one matching ErrNewerSchema. Options apply in order.
-func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+// OpenLive opens (creating it if needed) the live state at path and
+// brings its schema up to date. See open for the rules and errors.
+func OpenLive(ctx context.Context, path string, opts ...Option) (*Live, error) {
+	h, err := open(ctx, path, "live", opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Live{handle: *h}, nil
+}
+
+// open opens (creating it if needed) the database file at path and brings
+// its schema up to date with the migrations of set ("live" or "record").
+// Its directory must exist: a missing directory is an error naming it, not
+// created, so a typo in the configuration is noticed. A file that is not
+// SQLite gives an error matching ErrNotDatabase; a schema newer than this
+// binary one matching ErrNewerSchema; a file another process writes, with
+// WithWriterLock, one matching ErrLocked. Options apply in order.
+func open(ctx context.Context, path, set string, opts ...Option) (*handle, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
 	}
@@ -109,32 +145,59 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("open database %s: %s is not a directory", path, dir)
 	}
-	ms, err := loadMigrations(migrationFiles)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("open database %s: it is a directory, not a file", path)
+	}
+	ms, err := loadMigrations(migrationFiles, set)
 	if err != nil {
 		return nil, err
 	}
+	o := settings(opts)
+	h := &handle{path: path}
+	if o.writer {
+		if h.lock, err = lockWriter(path); err != nil {
+			return nil, err
+		}
+	}
 	sdb, err := sql.Open("sqlite", dsn(path, opts...))
 	if err != nil {
+		h.unlock()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	sdb.SetMaxIdleConns(idleConns)
 	if err := migrate(ctx, sdb, ms); err != nil {
 		sdb.Close()
+		h.unlock()
 		return nil, fmt.Errorf("open database %s: %w", path, classify(path, err))
 	}
-	return &DB{sql: sdb, path: path}, nil
+	h.sql = sdb
+	return h, nil
 }
 
-// Path is the file the DB was opened from.
-func (db *DB) Path() string { return db.path }
+// Path is the file the database was opened from.
+func (h *handle) Path() string { return h.path }
 
-// Close closes the database. A cycle in progress finishes first.
-func (db *DB) Close() error {
+// unlock releases the writer's lock, if taken.
+func (h *handle) unlock() {
+	if h.lock != nil {
+		h.lock.Close()
+		h.lock = nil
+	}
+}
+
+// close closes the pool and releases the writer's lock.
+func (h *handle) close() error {
+	defer h.unlock()
+	if err := h.sql.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", h.path, err)
+	}
+	return nil
+}
+
+// Close closes the live state. A cycle in progress finishes first.
+func (db *Live) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.active = nil
-	if err := db.sql.Close(); err != nil {
-		return fmt.Errorf("close database %s: %w", db.path, err)
-	}
-	return nil
+	return db.close()
 }

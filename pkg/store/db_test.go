@@ -100,7 +100,7 @@ func TestOpen(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := tt.setup(t)
-			db, err := Open(ctx, path)
+			db, err := OpenLive(ctx, path)
 			if tt.wantIs == nil && !tt.wantErr {
 				if err != nil {
 					t.Fatalf("Open(%q): %v", path, err)
@@ -135,7 +135,7 @@ func TestOpenReadOnlyDirUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	if db, err := Open(context.Background(), filepath.Join(dir, "netmon.db")); err == nil {
+	if db, err := OpenLive(context.Background(), filepath.Join(dir, "netmon.db")); err == nil {
 		db.Close()
 		t.Fatal("Open in a read-only directory: no error")
 	}
@@ -158,7 +158,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(t.TempDir(), "netmon.db"), tt.opts...)
+			db, err := OpenLive(ctx, filepath.Join(t.TempDir(), "netmon.db"), tt.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

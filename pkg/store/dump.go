@@ -13,7 +13,7 @@ import (
 // tables in name order and rows sorted, from one read transaction: a
 // stable text image of the database for tests and debugging (two dumps are
 // equal exactly when the tables hold the same rows).
-func (db *DB) Dump(ctx context.Context, w io.Writer) error {
+func (db *handle) Dump(ctx context.Context, w io.Writer) error {
 	return db.readTx(ctx, func(tx *sql.Tx) error {
 		var tables []string
 		rows, err := tx.QueryContext(ctx,

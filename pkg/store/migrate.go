@@ -13,7 +13,10 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
+// migrationFiles holds two numbered sets: migrations/live for the live
+// state, migrations/record for the durable record.
+//
+//go:embed migrations/live/*.sql migrations/record/*.sql
 var migrationFiles embed.FS
 
 // ErrNewerSchema is matched (errors.Is) by the error Open returns for a
@@ -42,10 +45,10 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the embedded files named NNNN_what.sql and checks
+// loadMigrations reads the files of set named NNNN_what.sql and checks
 // that they are numbered 1, 2, 3, ... without gaps or repeats.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+func loadMigrations(fsys fs.FS, set string) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/"+set+"/*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -30,18 +33,18 @@ func TestLoadMigrations(t *testing.T) {
 	}{
 		{
 			name:  "numbered in order",
-			files: fstest.MapFS{"migrations/0002_b.sql": {Data: []byte("B")}, "migrations/0001_a.sql": {Data: []byte("A")}},
+			files: fstest.MapFS{"migrations/x/0002_b.sql": {Data: []byte("B")}, "migrations/x/0001_a.sql": {Data: []byte("A")}},
 			want:  []int{1, 2},
 		},
 		{name: "none", files: fstest.MapFS{}, want: []int{}},
-		{name: "gap", files: fstest.MapFS{"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}}, wantFail: true},
-		{name: "repeat", files: fstest.MapFS{"migrations/0001_a.sql": {}, "migrations/0001_b.sql": {}}, wantFail: true},
-		{name: "no number", files: fstest.MapFS{"migrations/init.sql": {}}, wantFail: true},
-		{name: "zero", files: fstest.MapFS{"migrations/0000_a.sql": {}}, wantFail: true},
+		{name: "gap", files: fstest.MapFS{"migrations/x/0001_a.sql": {}, "migrations/x/0003_c.sql": {}}, wantFail: true},
+		{name: "repeat", files: fstest.MapFS{"migrations/x/0001_a.sql": {}, "migrations/x/0001_b.sql": {}}, wantFail: true},
+		{name: "no number", files: fstest.MapFS{"migrations/x/init.sql": {}}, wantFail: true},
+		{name: "zero", files: fstest.MapFS{"migrations/x/0000_a.sql": {}}, wantFail: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ms, err := loadMigrations(tt.files)
+			ms, err := loadMigrations(tt.files, "x")
 			if tt.wantFail {
 				if err == nil {
 					t.Fatalf("no error, got %d migrations", len(ms))
@@ -62,23 +65,56 @@ func TestLoadMigrations(t *testing.T) {
 	}
 }
 
-// TestEmbeddedMigrations checks the shipped files load and the fresh
-// schema has every table netmon uses.
+// TestEmbeddedMigrations checks the shipped sets load and a fresh file of
+// each has every table netmon uses.
 func TestEmbeddedMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles)
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	tests := []struct {
+		set  string
+		open func(path string) (*handle, error)
+		want []string
+	}{
+		{"live", func(p string) (*handle, error) {
+			db, err := OpenLive(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return &db.handle, nil
+		}, []string{"active_by_proto", "connections", "ingest_state", "local_hosts", "remote_hosts"}},
+		{"record", func(p string) (*handle, error) {
+			r, err := OpenRecord(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return &r.handle, nil
+		}, []string{"device_addrs", "device_usage", "devices", "pair_usage", "record_state", "remote_usage", "remotes", "service_usage"}},
 	}
-	db := openTemp(t)
-	v, err := userVersion(context.Background(), db.sql)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.set, func(t *testing.T) {
+			ms, err := loadMigrations(migrationFiles, tc.set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := tc.open(filepath.Join(t.TempDir(), tc.set+".db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.close()
+			if v, err := userVersion(ctx, h.sql); err != nil || v != len(ms) {
+				t.Errorf("user_version = %d, %v; want %d", v, err, len(ms))
+			}
+			if diff := cmp.Diff(tc.want, tableNames(t, h.sql)); diff != "" {
+				t.Errorf("tables (-want +got):\n%s", diff)
+			}
+		})
 	}
-	if v != len(ms) {
-		t.Errorf("user_version = %d, want %d", v, len(ms))
-	}
+}
+
+// tableNames lists the tables of db in name order.
+func tableNames(t *testing.T, db *sql.DB) []string {
+	t.Helper()
 	var names []string
-	rows, err := db.sql.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
+	rows, err := db.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +126,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	want := []string{"active_by_proto", "connections", "ingest_state", "local_hosts", "remote_hosts"}
-	if diff := cmp.Diff(want, names); diff != "" {
-		t.Errorf("tables (-want +got):\n%s", diff)
-	}
+	return names
 }
 
 // TestMigrateSteps runs migrate with hand-made migration sets over one file:
@@ -164,12 +197,15 @@ func TestNewerSchemaError(t *testing.T) {
 	}
 }
 
-// TestUpgradeFromVersion1 builds a database with only the first shipped
-// migration, fills it as that version would have, and checks Open upgrades
-// it: the per-protocol counts of 0002 start from the existing rows.
-func TestUpgradeFromVersion1(t *testing.T) {
+// TestUpgradeToRecord builds a file of netmon's first schema (version 1,
+// db_path before issue 14), fills it as that version would have, and
+// checks OpenRecord upgrades it to the record in place: the remote hosts
+// and the LAN addresses keep their lifetime totals, the addresses become
+// "ip:" devices seen from their first to their last connection, and the
+// per-connection tables are gone.
+func TestUpgradeToRecord(t *testing.T) {
 	ctx := context.Background()
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := loadMigrations(migrationFiles, "record")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,30 +215,48 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = raw.Exec(`
-		INSERT INTO remote_hosts VALUES ('203.0.113.80', 1, 1, 10, 10);
+		INSERT INTO remote_hosts VALUES ('203.0.113.80', 1000, 9000, 10, 20), ('2001:db8::80', 2000, 3000, 5, 7);
+		INSERT INTO local_hosts VALUES ('10.0.0.5', 15, 27);
 		INSERT INTO connections (proto, src_ip, src_port, dst_ip, dst_port, first_seen_at, last_seen_at, closed_at) VALUES
-			('tcp', '10.0.0.5', 1, '203.0.113.80', 443, 1, 1, NULL),
-			('tcp', '10.0.0.5', 2, '203.0.113.80', 443, 1, 1, NULL),
-			('udp', '10.0.0.5', 3, '203.0.113.80', 53, 1, 1, NULL),
-			('udp', '10.0.0.5', 4, '203.0.113.80', 53, 1, 1, 5);`)
+			('tcp', '10.0.0.5', 1, '203.0.113.80', 443, 1000, 5000, NULL),
+			('udp', '10.0.0.5', 4, '2001:db8::80', 53, 2000, 8000, 9000);`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
 
-	db, err := Open(ctx, path)
+	r, err := OpenRecord(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if v, err := userVersion(ctx, db.sql); err != nil || v != len(ms) {
+	defer r.Close()
+	if v, err := userVersion(ctx, r.sql); err != nil || v != len(ms) {
 		t.Errorf("user_version = %d, %v; want %d", v, err, len(ms))
 	}
-	got, err := db.ActiveByProto(ctx)
-	if err != nil {
+	var dump strings.Builder
+	if err := r.Dump(ctx, &dump); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]int{"tcp": 2, "udp": 1}, got); diff != "" {
-		t.Errorf("ActiveByProto after upgrade (-want +got):\n%s", diff)
+	want := `== device_addrs (device_id, addr, last_seen_at)
+1	10.0.0.5	8000
+== device_usage (res, start, device_id, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
+== devices (id, device, name, name_source, vendor, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
+1	ip:10.0.0.5				1000	8000	15	27	0	0	0
+== pair_usage (start, device_id, remote_id, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
+== record_state (id, commits, last_commit_at, boot_id, pruned_at)
+1	0	NULL		0
+== remote_usage (start, remote_id, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
+== remotes (id, ip, first_seen_at, base_uplink_bytes, base_downlink_bytes, name, name_source, name_learned_at)
+1	203.0.113.80	1000	10	20			NULL
+2	2001:db8::80	2000	5	7			NULL
+== service_usage (start, device_id, service, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
+`
+	if diff := cmp.Diff(want, dump.String()); diff != "" {
+		t.Errorf("record after the upgrade (-want +got):\n%s", diff)
+	}
+	for _, gone := range []string{"connections", "remote_hosts", "local_hosts", "ingest_state", "active_by_proto"} {
+		if slices.Contains(tableNames(t, r.sql), gone) {
+			t.Errorf("table %s survived the upgrade", gone)
+		}
 	}
 }

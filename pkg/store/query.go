@@ -15,7 +15,7 @@ import (
 // everything fn reads comes from the same committed cycle. It classifies
 // BEGIN's error (readFailed); fn classifies its own SQL errors, so that
 // what its caller's callbacks return comes back unchanged.
-func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *handle) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return db.readFailed(fmt.Errorf("begin read: %w", err))
@@ -30,7 +30,7 @@ func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // them (limit <= 0: all), and the number of active connections in all.
 // It holds them all in memory: to list a big table, use
 // EachActiveConnection.
-func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]flows.Connection, int, error) {
+func (db *Live) ActiveConnections(ctx context.Context, limit int) ([]flows.Connection, int, error) {
 	var (
 		out   []flows.Connection
 		total int
@@ -62,7 +62,7 @@ func (db *DB) ActiveConnections(ctx context.Context, limit int) ([]flows.Connect
 // unchanged; the walk also stops when ctx is done. The transaction is
 // open while start and fn run: a slow fn keeps the WAL from being reset
 // that long.
-func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*flows.Connection) error) error {
+func (db *Live) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*flows.Connection) error) error {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -124,7 +124,7 @@ func (db *DB) EachActiveConnection(ctx context.Context, limit int, start func(to
 }
 
 // RemoteHostCount returns how many remote hosts the database knows.
-func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
+func (db *Live) RemoteHostCount(ctx context.Context) (int, error) {
 	var n int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM remote_hosts`).Scan(&n); err != nil {
 		return 0, db.readFailed(fmt.Errorf("count remote hosts: %w", err))
@@ -133,7 +133,7 @@ func (db *DB) RemoteHostCount(ctx context.Context) (int, error) {
 }
 
 // LocalHosts returns the per-LAN-address totals in address-text order.
-func (db *DB) LocalHosts(ctx context.Context) ([]flows.Host, error) {
+func (db *Live) LocalHosts(ctx context.Context) ([]flows.Host, error) {
 	rows, err := db.sql.QueryContext(ctx,
 		`SELECT ip, uplink_bytes, downlink_bytes FROM local_hosts ORDER BY ip`)
 	if err != nil {
@@ -163,7 +163,7 @@ func (db *DB) LocalHosts(ctx context.Context) ([]flows.Host, error) {
 }
 
 // ActiveByProto counts the active connections per protocol name.
-func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
+func (db *Live) ActiveByProto(ctx context.Context) (map[string]int, error) {
 	rows, err := db.sql.QueryContext(ctx,
 		`SELECT proto, n FROM active_by_proto WHERE n > 0`)
 	if err != nil {
@@ -189,7 +189,7 @@ func (db *DB) ActiveByProto(ctx context.Context) (map[string]int, error) {
 
 // LastCycle returns when the last reconcile cycle committed (the zero
 // time if none has) and how many have.
-func (db *DB) LastCycle(ctx context.Context) (time.Time, int64, error) {
+func (db *Live) LastCycle(ctx context.Context) (time.Time, int64, error) {
 	var (
 		at     sql.NullInt64
 		cycles int64

@@ -153,7 +153,7 @@ var (
 	fillGone  = flow("udp", "10.0.0.7", 9, "203.0.113.82", 9999, "", "UNREPLIED", 1, 20000, 0, 0)
 )
 
-func fillActive(t *testing.T, db *DB) {
+func fillActive(t *testing.T, db *Live) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := reconcile(db, ctx, fillT0, []conntrack.Entry{fillBig, fillTieX, fillGone}, 0); err != nil {
@@ -288,7 +288,7 @@ func TestEachActiveConnectionStops(t *testing.T) {
 // waitReleased fails t unless every pooled connection is back in the pool
 // within a second. A transaction whose ctx was cancelled is rolled back by
 // database/sql's own goroutine, a moment after the walk returned.
-func waitReleased(t *testing.T, db *DB) {
+func waitReleased(t *testing.T, db *Live) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Second); db.sql.Stats().InUse != 0; {
 		if time.Now().After(deadline) {
@@ -340,7 +340,7 @@ func TestEachActiveConnectionSnapshot(t *testing.T) {
 
 // remoteHosts returns every remote host ever seen, most bytes (both
 // directions) first, ties by address text.
-func remoteHosts(db *DB, ctx context.Context) ([]flows.Host, error) {
+func remoteHosts(db *Live, ctx context.Context) ([]flows.Host, error) {
 	rows, err := db.sql.QueryContext(ctx, `
 		SELECT ip, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes
 		FROM remote_hosts

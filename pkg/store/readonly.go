@@ -93,7 +93,7 @@ func writeAccess(path string) string {
 // not write read-only and the connection stays so, which would fail every
 // cycle after a remount read-write or a chown. A connection in use that
 // comes back read-only fails one more cycle and is closed then.
-func (db *DB) writeFailed(err error) error {
+func (db *handle) writeFailed(err error) error {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
@@ -111,7 +111,7 @@ func (db *DB) writeFailed(err error) error {
 // removes on close: after a restart on a read-only file system reads fail
 // too. netmon has no fallback: immutable would promise SQLite the file
 // never changes, and mode=ro needs the -shm too.
-func (db *DB) readFailed(err error) error {
+func (db *handle) readFailed(err error) error {
 	if c := classify(db.path, err); errors.Is(c, ErrReadOnly) {
 		return fmt.Errorf("database %s: %w", db.path, c)
 	}
@@ -119,7 +119,7 @@ func (db *DB) readFailed(err error) error {
 }
 
 // closeIdle closes the pool's idle connections.
-func (db *DB) closeIdle() {
+func (db *handle) closeIdle() {
 	db.sql.SetMaxIdleConns(0)
 	db.sql.SetMaxIdleConns(idleConns)
 }

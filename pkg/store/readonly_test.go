@@ -193,7 +193,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() }) // lazily: a DB left open cannot keep it
 	path, newPath := filepath.Join(dir, "netmon.db"), filepath.Join(dir, "new.db")
 	ctx := context.Background()
-	db, err := Open(ctx, path)
+	db, err := OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	}
 	open := func(path string) func() error {
 		return func() error {
-			db, err := Open(ctx, path)
+			db, err := OpenLive(ctx, path)
 			if err == nil {
 				db.Close()
 			}
@@ -295,7 +295,7 @@ func TestNoWritePermission(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(dir, "netmon.db")
-			db, err := Open(ctx, path)
+			db, err := OpenLive(ctx, path)
 			if err == nil {
 				_, err = reconcile(db, ctx, faultT0, synthFlows(100, 0), 0)
 				db.Close()
@@ -312,7 +312,7 @@ func TestNoWritePermission(t *testing.T) {
 			setUser(t, nobody)
 
 			// Depending on what SQLite must create, Open or the first cycle fails.
-			db, err = Open(ctx, path)
+			db, err = OpenLive(ctx, path)
 			if err == nil {
 				defer db.Close()
 				_, err = reconcile(db, ctx, faultT0.Add(time.Minute), synthFlows(100, 1), 0)
@@ -331,7 +331,7 @@ func TestNoWritePermission(t *testing.T) {
 			}
 			setUser(t, nobody)
 			if db == nil {
-				if db, err = Open(ctx, path); err != nil {
+				if db, err = OpenLive(ctx, path); err != nil {
 					t.Fatalf("open after the owner was fixed: %v", err)
 				}
 				defer db.Close()

@@ -45,7 +45,7 @@ import (
 // Cycles of one DB are serialised; across processes SQLite's write lock
 // (taken before the read starts) serialises them, and the table is
 // reloaded when another process has reconciled in between.
-func (db *DB) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (res CycleResult, delta *flows.Delta, err error) {
+func (db *Live) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*conntrack.Entry, error], retention time.Duration) (res CycleResult, delta *flows.Delta, err error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn

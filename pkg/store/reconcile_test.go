@@ -23,9 +23,9 @@ import (
 var addrOpts = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 
 // openTemp opens a fresh database file in t.TempDir().
-func openTemp(t testing.TB) *DB {
+func openTemp(t testing.TB) *Live {
 	t.Helper()
-	db, err := Open(context.Background(), t.TempDir()+"/netmon.db")
+	db, err := OpenLive(context.Background(), t.TempDir()+"/netmon.db")
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -56,7 +56,7 @@ type localRow struct {
 
 // tables reads every row of the three data tables straight from SQL,
 // closed connections included.
-func tables(t *testing.T, db *DB) ([]connRow, []hostRow, []localRow) {
+func tables(t *testing.T, db *Live) ([]connRow, []hostRow, []localRow) {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := db.sql.QueryContext(ctx, `
@@ -146,7 +146,7 @@ func flow(proto, src string, sport uint16, dst string, dport uint16, state, flag
 }
 
 // reconcile runs one cycle over es.
-func reconcile(db *DB, ctx context.Context, now time.Time, es []conntrack.Entry, retention time.Duration) (CycleResult, error) {
+func reconcile(db *Live, ctx context.Context, now time.Time, es []conntrack.Entry, retention time.Duration) (CycleResult, error) {
 	res, _, err := db.Reconcile(ctx, now, source.Slice(es).List(ctx, nil), retention)
 	return res, err
 }
@@ -312,17 +312,17 @@ func TestReconcileReplay(t *testing.T) {
 }
 
 // TestReconcileAnotherWriter checks that a DB notices cycles written by
-// another *DB (another process) and reloads its cache instead of writing
+// another *Live (another process) and reloads its cache instead of writing
 // from a stale one.
 func TestReconcileAnotherWriter(t *testing.T) {
 	ctx := context.Background()
 	path := t.TempDir() + "/netmon.db"
-	a, err := Open(ctx, path)
+	a, err := OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(ctx, path)
+	b, err := OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestReconcileAnotherWriter(t *testing.T) {
 
 	steps := []struct {
 		name  string
-		db    *DB
+		db    *Live
 		flows []conntrack.Entry
 		want  CycleResult
 	}{
@@ -417,7 +417,7 @@ var (
 )
 
 // primed opens a database and reconciles flows into it at cycleT0.
-func primed(t *testing.T, flows ...conntrack.Entry) *DB {
+func primed(t *testing.T, flows ...conntrack.Entry) *Live {
 	t.Helper()
 	db := openTemp(t)
 	if _, err := reconcile(db, context.Background(), cycleT0, flows, 0); err != nil {

@@ -61,7 +61,7 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 func BenchmarkConnectionsJSON(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "netmon.db"))
+	db, err := store.OpenLive(ctx, filepath.Join(b.TempDir(), "netmon.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

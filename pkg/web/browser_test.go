@@ -157,9 +157,9 @@ func consoleErrors(t *testing.T, ctx context.Context) func() []string {
 }
 
 // openStore opens a database file in a temporary directory.
-func openStore(t testing.TB) *store.DB {
+func openStore(t testing.TB) *store.Live {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
+	db, err := store.OpenLive(context.Background(), filepath.Join(t.TempDir(), "netmon.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -34,7 +34,7 @@ func outbound(proto, src string, sport uint16, dst string, dport uint16, state, 
 }
 
 // fill reconciles es into db as one cycle at now.
-func fill(tb testing.TB, db *store.DB, now time.Time, es []conntrack.Entry) {
+func fill(tb testing.TB, db *store.Live, now time.Time, es []conntrack.Entry) {
 	tb.Helper()
 	ctx := context.Background()
 	if _, _, err := db.Reconcile(ctx, now, source.Slice(es).List(ctx, nil), 0); err != nil {

@@ -20,6 +20,10 @@ func (s *server) routes() http.Handler {
 	get("/metrics.json", s.systemMetrics)
 	get("/metrics", s.prometheus())
 	get("/healthz", s.healthz)
+	get("/api/devices", s.needHistory(s.apiDevices))
+	get("/api/devices/{id}", s.needHistory(s.apiDevice))
+	get("/api/devices/{id}/history", s.needHistory(s.apiDeviceHistory))
+	get("/api/remotes", s.needHistory(s.apiRemotes))
 	mux.HandleFunc("/", s.notFound)
 	return s.secure(mux)
 }

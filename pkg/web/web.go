@@ -22,10 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 )
 
-// Store is what the web server reads from the database. *store.DB
+// Store is what the web server reads from the database. *store.Live
 // implements it.
 type Store interface {
 	// ActiveConnections returns at most limit active connections (all
@@ -114,6 +115,12 @@ type Options struct {
 	// serves, so the caller can add its own collectors. nil: a fresh
 	// registry with netmon's collector and the Go and process collectors.
 	Registry *prometheus.Registry
+	// History is the durable record the /api routes read (nil: they answer
+	// 503); Calendar places its buckets and Keep says which are kept (nil:
+	// history.DefaultKeep).
+	History  History
+	Calendar history.Calendar
+	Keep     history.Keep
 }
 
 // server holds the handlers' dependencies.
@@ -128,6 +135,9 @@ type server struct {
 	log      *slog.Logger
 	page     *template.Template
 	registry *prometheus.Registry
+	history  History
+	cal      history.Calendar
+	keep     history.Keep
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -169,6 +179,9 @@ func newServer(opts Options) (*server, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		registry: opts.Registry,
+		history:  opts.History,
+		cal:      opts.Calendar,
+		keep:     opts.Keep,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
@@ -176,6 +189,9 @@ func newServer(opts Options) (*server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.keep == nil {
+		s.keep = history.DefaultKeep
 	}
 	var err error
 	if s.page, err = parsePage(); err != nil {

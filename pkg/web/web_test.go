@@ -26,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under fixtures
 
 // Compile-time checks that the real types and the fakes fit.
 var (
-	_ Store         = (*store.DB)(nil)
+	_ Store         = (*store.Live)(nil)
 	_ SystemMetrics = (*sysmetrics.Reader)(nil)
 	_ Store         = (*fakeStore)(nil)
 	_ SystemMetrics = (*fakeMetrics)(nil)

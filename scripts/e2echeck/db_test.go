@@ -39,7 +39,7 @@ func ingestCycles(t *testing.T, m *manifest.Manifest, closed bool) string {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "netmon.db")
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenLive(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
