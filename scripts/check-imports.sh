@@ -20,6 +20,7 @@ pkg/store      | conntrack flows                          | modernc.org/sqlite g
 pkg/ingest     | conntrack flows store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
 pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/            | database/sql os/exec
+pkg/device     |                                          |                                   | os os/exec database/sql net net/http log/slog
 cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
 '
 
