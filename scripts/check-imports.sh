@@ -21,6 +21,7 @@ pkg/ingest     | conntrack flows store                    |                     
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
 pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/            | database/sql os/exec
 pkg/device     |                                          |                                   | os os/exec database/sql net net/http log/slog
+pkg/neigh      | device                                   | github.com/vishvananda/netlink golang.org/x/sys | os/exec database/sql net/http
 cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
 '
 
