@@ -22,6 +22,7 @@ pkg/sysmetrics |                                          |                     
 pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/            | database/sql os/exec
 pkg/device     |                                          |                                   | os os/exec database/sql net net/http log/slog
 pkg/neigh      | device                                   | github.com/vishvananda/netlink golang.org/x/sys | os/exec database/sql net/http
+pkg/names      | device                                   |                                   | os/exec database/sql net/http
 cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
 '
 
