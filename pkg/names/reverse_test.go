@@ -78,7 +78,7 @@ func TestReverse(t *testing.T) {
 	named, short, long, failing, none := ip("192.0.2.1"), ip("192.0.2.2"), ip("192.0.2.3"), ip("192.0.2.4"), ip("192.0.2.5")
 	res := &fakeResolver{asked: map[netip.Addr]int{}, answers: map[netip.Addr]fakeAnswer{
 		named:   {name: "one.example"},
-		short:   {name: "short.example", ttl: time.Second},     // clamped up to MinTTL
+		short:   {name: "short.example", ttl: time.Second},        // clamped up to MinTTL
 		long:    {name: "long.example", ttl: 30 * 24 * time.Hour}, // clamped down to MaxTTL
 		failing: {err: errors.New("server failure")},
 	}}

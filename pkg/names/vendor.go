@@ -4,12 +4,11 @@ package names
 // public listing (oui.csv, oui.txt) could be shipped: IEEE asserts no
 // copyright in it and does not restrict its distribution (as Debian's
 // ieee-data package records), which is compatible with Apache-2.0. But it
-// is not small: about 35,000 assignments, 3 MB as CSV and still some
-// 600 KB packed, on routers whose flash is often 16 MB, for the lowest
-// of the name sources, and it goes stale. So the vendor is read at run
+// is not small (tens of thousands of assignments, megabytes as CSV) for
+// routers whose flash is often 16 MB, for the lowest of the name
+// sources, and it goes stale. So the vendor is read at run
 // time from a listing the owner installed (Debian: apt install ieee-data,
-// /usr/share/ieee-data/oui.csv; about 1.3 MB of heap for its 32,500
-// assignments), and is empty without one.
+// /usr/share/ieee-data/oui.csv), and is empty without one.
 
 import (
 	"bufio"
