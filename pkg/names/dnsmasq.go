@@ -100,6 +100,7 @@ func ParseDnsmasqHosts(r io.Reader, hostsfile bool, st *Stats) ([]Lease, error) 
 	var out []Lease
 	err := eachLine(r, func(n int, line []byte) {
 		if line == nil {
+			st.Lines++
 			st.skip(n)
 			return
 		}

@@ -242,31 +242,6 @@ func TestDetectContent(t *testing.T) {
 	}
 }
 
-func TestDhcpHostsFile(t *testing.T) {
-	in := "00:1b:21:3a:4b:5c,desktop\n# comment\nb8:27:eb:12:34:56,192.168.1.21,pi\n"
-	got, err := ParseDnsmasqHosts(strings.NewReader(in), true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Lease{{MAC: mac("00:1b:21:3a:4b:5c"), Name: "desktop"}, {MAC: mac("b8:27:eb:12:34:56"), Addr: ip("192.168.1.21"), Name: "pi"}}
-	if diff := cmp.Diff(want, got, cmpAddr); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
-func TestOverlongLineSkipped(t *testing.T) {
-	in := "1764590400 00:1b:21:3a:4b:5c 192.168.1.20 " + strings.Repeat("y", maxLine+10) + " *\n" +
-		"1764590400 00:1b:21:3a:4b:5d 192.168.1.21 ok *\n"
-	var st Stats
-	got, err := ParseDnsmasq(strings.NewReader(in), &st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Name != "ok" || st.Skipped != 1 || st.FirstSkip != 1 {
-		t.Errorf("got %v, stats %+v; want the second lease only, line 1 skipped", got, st)
-	}
-}
-
 func TestDeviceNames(t *testing.T) {
 	now := unix(1000)
 	ls := []Lease{
@@ -278,30 +253,5 @@ func TestDeviceNames(t *testing.T) {
 	want := []device.Name{{MAC: mac("00:1b:21:3a:4b:5c"), Name: "by-mac"}, {Addr: ip("fd00::5"), Name: "by-addr"}}
 	if diff := cmp.Diff(want, DeviceNames(ls, now), cmpAddr); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
-func TestDuidMAC(t *testing.T) {
-	for in, want := range map[string]string{
-		"00:01:00:01:32:a1:f3:57:ba:48:48:04:35:67": "ba:48:48:04:35:67", // DUID-LLT, real (lab)
-		"000300010025 4b112233":                     "",
-		"00030001ba4848043567":                      "ba:48:48:04:35:67", // DUID-LL
-		"00:02:00:00:ab:11:01:02:03:04":             "",                  // DUID-EN
-		"00:01:00:06:32:a1:f3:57:ba:48:48:04:35:67": "",                  // not Ethernet
-		"00:03:00:01:00:00:00:00:00:00":             "",                  // zero MAC
-		"zz":                                        "",
-	} {
-		got := duidMAC(in)
-		if (want == "" && !got.IsZero()) || (want != "" && got.String() != want) {
-			t.Errorf("duidMAC(%q) = %v, want %q", in, got, want)
-		}
-	}
-}
-
-func TestUnquoteISC(t *testing.T) {
-	for in, want := range map[string]string{`"a\040b"`: "a b", `"q\"x"`: `q"x`, `bare`: "bare", `"\001\000"`: "\x01\x00"} {
-		if got := unquoteISC(in); got != want {
-			t.Errorf("unquoteISC(%s) = %q, want %q", in, got, want)
-		}
 	}
 }

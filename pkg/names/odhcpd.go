@@ -85,7 +85,8 @@ func odhcpdState(f []string) ([]Lease, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if valid > 0 {
+	if valid >= 0 {
+		// 0: ended (older odhcpd still writes such leases); -1: infinite.
 		base.Expires = time.Unix(valid, 0).UTC()
 	}
 	var out []Lease
