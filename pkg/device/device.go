@@ -190,3 +190,20 @@ func (d *Device) UnmarshalJSON(b []byte) error {
 	*d = out
 	return nil
 }
+
+// ConfigName reads one entry of the config's devices: map, keyed by a MAC
+// (any spelling ParseMAC reads) or an address, into a Name for
+// Registry.SetNames(SourceConfig, ...). The error names the key.
+func ConfigName(key, name string) (Name, error) {
+	if m, err := ParseMAC(key); err == nil {
+		if !m.Valid() {
+			return Name{}, fmt.Errorf("devices: %q: not a device's MAC (zero or multicast)", key)
+		}
+		return Name{MAC: m, Name: name}, nil
+	}
+	a, err := netip.ParseAddr(key)
+	if err != nil || a.Zone() != "" {
+		return Name{}, fmt.Errorf("devices: %q: neither a MAC nor an address", key)
+	}
+	return Name{Addr: normAddr(a), Name: name}, nil
+}

@@ -107,3 +107,29 @@ func TestNameSource(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigName(t *testing.T) {
+	tests := []struct {
+		key  string
+		want Name
+		err  bool
+	}{
+		{"AA-BB-CC-DD-EE-FF", Name{MAC: MAC{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}, Name: "n"}, false},
+		{"10.0.0.9", Name{Addr: netip.MustParseAddr("10.0.0.9"), Name: "n"}, false},
+		{"::ffff:10.0.0.9", Name{Addr: netip.MustParseAddr("10.0.0.9"), Name: "n"}, false},
+		{"01:00:5e:00:00:01", Name{}, true},
+		{"00:00:00:00:00:00", Name{}, true},
+		{"fe80::1%eth0", Name{}, true},
+		{"laptop", Name{}, true},
+	}
+	for _, tc := range tests {
+		got, err := ConfigName(tc.key, "n")
+		if (err != nil) != tc.err {
+			t.Errorf("ConfigName(%q) error = %v, want error %v", tc.key, err, tc.err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got, cmpAddr); !tc.err && diff != "" {
+			t.Errorf("ConfigName(%q) (-want +got):\n%s", tc.key, diff)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/netmon-dev/netmon/pkg/device"
 )
 
 // Resolver looks up the PTR name of an address. ttl is the answer's TTL
@@ -266,4 +268,18 @@ func (r *Reverse) Restore(ps []PTR) {
 		}
 		r.cache[p.Addr.Unmap()] = ptrEntry{name: p.Name, learned: p.LearnedAt.UnixNano(), expires: p.Expires.UnixNano()}
 	}
+}
+
+// DeviceNames asks for the names of a device's LAN addresses (Want) and
+// returns those already known, for device.Registry.SetNames(
+// device.SourcePTR, ...).
+func (r *Reverse) DeviceNames(addrs []netip.Addr) []device.Name {
+	var out []device.Name
+	for _, a := range addrs {
+		r.Want(a)
+		if n, ok := r.Lookup(a); ok {
+			out = append(out, device.Name{Addr: a.Unmap(), Name: n})
+		}
+	}
+	return out
 }

@@ -238,3 +238,20 @@ func TestSystemResolver(t *testing.T) {
 		t.Errorf("LookupPTR against nothing = %v, want a failure", err)
 	}
 }
+
+func TestReverseDeviceNames(t *testing.T) {
+	res := &fakeResolver{asked: map[netip.Addr]int{}, block: make(chan struct{})}
+	r := NewReverse(res, ReverseOptions{})
+	r.Restore([]PTR{{Addr: ip("10.0.0.5"), Name: "laptop.lan", LearnedAt: time.Now(), Expires: time.Now().Add(time.Hour)}})
+	got := r.DeviceNames([]netip.Addr{ip("10.0.0.5"), ip("10.0.0.6")})
+	if len(got) != 1 || got[0].Name != "laptop.lan" || got[0].Addr != ip("10.0.0.5") {
+		t.Errorf("DeviceNames = %+v", got)
+	}
+	r.mu.RLock()
+	_, queued := r.queued[ip("10.0.0.6")]
+	r.mu.RUnlock()
+	if !queued {
+		t.Error("the unknown address was not queued")
+	}
+	close(res.block)
+}
