@@ -13,7 +13,9 @@
 #      with the DHCP host names (IPv6 leases too, through the DUID); the
 #      device registry fed both names each client's device from its lease;
 #   4. the real query log maps (client, address) to the name each client
-#      asked for, the CNAME's answer to the name asked, not the target;
+#      asked for, the CNAME's answer to the name asked, not the target,
+#      read whole and tailed by FollowDNSLog while dnsmasq wrote it; a
+#      saved `ip neigh show` replays the clients as netlink read them;
 #   5. `lab.sh down` removes the DHCP namespaces, dnsmasq and dhclient too,
 #      and the machine's own namespace is as before.
 #
@@ -52,8 +54,12 @@ capture=${E2E_NAMES_CAPTURE:-}
 
 passed=0
 failed=0
+follow_pid=
 cleanup() {
 	local rc=$?
+	if [[ -n $follow_pid ]]; then
+		kill "$follow_pid" 2>/dev/null || true
+	fi
 	"$lab" down >/dev/null 2>&1 || true
 	if [[ $rc -eq 0 ]]; then
 		rm -rf "$tmp"
@@ -117,6 +123,25 @@ for i in "${!clients[@]}"; do
 	say "${clients[i]}: ${macs[i]} ${addrs4[i]} ${addrs6[i]} (${hostnames[i]})"
 done
 
+# What the query log must map (client, address) to, once the clients
+# below have looked the names up.
+wants=(
+	-want "${addrs4[0]}=203.0.113.81=video.lab.test"
+	-want "${addrs4[0]}=2001:db8::81=video.lab.test"
+	-want "${addrs4[0]}=203.0.113.82=www.lab.test"
+	-want "${addrs4[0]}=203.0.113.83=ads.lab.test"
+	-want "${addrs6[1]}=203.0.113.82=www.lab.test"
+	-want "${addrs6[1]}=2001:db8::81=video.lab.test"
+)
+# FollowDNSLog tails the real log while the queries are made.
+"$ck" names-dnslog -file "$LAB_DNS_LOG" -follow 30s -ready "$tmp/follow.ready" "${wants[@]}" \
+	>"$tmp/follow.log" 2>&1 &
+follow_pid=$!
+for ((i = 0; i < 100; i++)); do
+	[[ -e $tmp/follow.ready ]] && break
+	sleep 0.1
+done
+
 # 2. Lookups from the clients, over IPv4 and IPv6; the router pings them.
 query() { # NS SERVER
 	ip netns exec "$1" "$ck" names-query -server "$2" -names video.lab.test,www.lab.test,ads.lab.test >>"$tmp/query.log"
@@ -129,8 +154,9 @@ for i in "${!clients[@]}"; do
 done
 
 # 3. Neighbour table, lease file, registry.
+rtr ip neigh show >"$tmp/ip-neigh.txt"
 devices() {
-	local args=() i
+	local args=(-ip-neigh "$tmp/ip-neigh.txt") i
 	for i in "${!clients[@]}"; do
 		args+=(-client "${macs[i]}=${hostnames[i]}=${addrs4[i]},${addrs6[i]}")
 	done
@@ -138,17 +164,16 @@ devices() {
 }
 check "netlink lists the clients' MACs; the lease file and the registry name them" devices
 
-# 4. The query log.
-dnslog() {
-	"$ck" names-dnslog -file "$LAB_DNS_LOG" \
-		-want "${addrs4[0]}=203.0.113.81=video.lab.test" \
-		-want "${addrs4[0]}=2001:db8::81=video.lab.test" \
-		-want "${addrs4[0]}=203.0.113.82=www.lab.test" \
-		-want "${addrs4[0]}=203.0.113.83=ads.lab.test" \
-		-want "${addrs6[1]}=203.0.113.82=www.lab.test" \
-		-want "${addrs6[1]}=2001:db8::81=video.lab.test"
+# 4. The query log, read whole and followed as it was written.
+check "the query log maps (client, address) to the name asked" "$ck" names-dnslog -file "$LAB_DNS_LOG" "${wants[@]}"
+followed() {
+	local rc=0
+	wait "$follow_pid" || rc=$?
+	follow_pid=
+	cat "$tmp/follow.log"
+	return "$rc"
 }
-check "the query log maps (client, address) to the name asked" dnslog
+check "FollowDNSLog, tailing the log, saw the same" followed
 
 if [[ -n $capture ]]; then
 	mkdir -p "$capture"

@@ -22,13 +22,15 @@ import (
 //
 //	e2echeck names-query -server 10.0.3.1:53 -names a,b
 //	    look the names up (A and AAAA) at the server, as a LAN client does
-//	e2echeck names-devices -client MAC=NAME=ADDR,ADDR ... [-leases F] [-local P,P]
-//	    the neighbour table read through neigh.Netlink lists each client's
-//	    MAC with its addresses; with -leases, the lease file parses to
+//	e2echeck names-devices -client MAC=NAME=ADDR,ADDR ... [-leases F] [-local P,P] [-ip-neigh F]
+//	    the neighbour table read through neigh.Netlink (and /proc/net/arp,
+//	    and with -ip-neigh a saved `ip neigh show` through neigh.File) lists
+//	    each client's MAC with its addresses; with -leases, the lease file parses to
 //	    those MACs and names, and the device registry fed both names each
 //	    client's device by its lease
-//	e2echeck names-dnslog -file F -want CLIENT=ADDR=NAME ...
-//	    the query log maps (client, address) to the name asked
+//	e2echeck names-dnslog -file F -want CLIENT=ADDR=NAME ... [-follow 30s -ready R]
+//	    the query log maps (client, address) to the name asked; with
+//	    -follow, FollowDNSLog tails it until every pairing is seen
 func runNames(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,19 +49,22 @@ func runNames(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		var clients multiFlag
 		fs.Var(&clients, "client", "MAC=NAME=ADDR,ADDR (repeatable)")
 		leases := fs.String("leases", "", "the DHCP server's lease file")
+		ipNeigh := fs.String("ip-neigh", "", "`ip neigh show` saved just before: neigh.File must read the clients as netlink does")
 		local := fs.String("local", "", "LAN prefixes, comma separated (default: every address)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		summary, problems, err = namesDevices(ctx, clients, *leases, *local)
+		summary, problems, err = namesDevices(ctx, clients, *leases, *local, *ipNeigh)
 	case "names-dnslog":
 		var want multiFlag
 		file := fs.String("file", "", "dnsmasq's query log (required)")
+		follow := fs.Duration("follow", 0, "follow the log with FollowDNSLog for up to this long, until every -want is seen (else read it once)")
+		ready := fs.String("ready", "", "with -follow: create this file once following")
 		fs.Var(&want, "want", "CLIENT=ADDR=NAME (repeatable)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		summary, problems, err = namesDNSLog(*file, want)
+		summary, problems, err = namesDNSLog(ctx, *file, want, *follow, *ready)
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 	}
@@ -129,7 +134,7 @@ func parseClient(s string) (wantClient, error) {
 	return c, nil
 }
 
-func namesDevices(ctx context.Context, clients []string, leaseFile, local string) (string, []string, error) {
+func namesDevices(ctx context.Context, clients []string, leaseFile, local, ipNeigh string) (string, []string, error) {
 	var want []wantClient
 	for _, s := range clients {
 		c, err := parseClient(s)
@@ -176,6 +181,20 @@ func namesDevices(ctx context.Context, clients []string, leaseFile, local string
 		}
 	}
 	summary := fmt.Sprintf("netlink lists %d neighbours, every client's MAC with its addresses", len(ns))
+	if ipNeigh != "" {
+		replay, err := (&neigh.File{Path: ipNeigh}).Read(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		for _, c := range want {
+			for _, a := range c.addrs {
+				if !slices.ContainsFunc(replay, func(n device.Neighbour) bool { return n.MAC == c.mac && n.Addr == a }) {
+					problems = append(problems, fmt.Sprintf("%s: %v not read with %v", ipNeigh, a, c.mac))
+				}
+			}
+		}
+		summary += fmt.Sprintf("; the ip neigh text replays them too (%d neighbours)", len(replay))
+	}
 	if leaseFile == "" {
 		return summary, problems, nil
 	}
@@ -228,13 +247,75 @@ func ifaceOf(ns []device.Neighbour, a netip.Addr) string {
 	return ""
 }
 
-func namesDNSLog(file string, want []string) (string, []string, error) {
+type wantPair struct {
+	client, addr netip.Addr
+	name         string
+}
+
+func parsePairs(want []string) ([]wantPair, error) {
+	var out []wantPair
+	for _, w := range want {
+		parts := strings.SplitN(w, "=", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("%w: -want %q is not CLIENT=ADDR=NAME", errUsage, w)
+		}
+		c, err1 := netip.ParseAddr(parts[0])
+		a, err2 := netip.ParseAddr(parts[1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: -want %q", errUsage, w)
+		}
+		out = append(out, wantPair{c, a, parts[2]})
+	}
+	return out, nil
+}
+
+// missing lists the wanted pairings d does not hold.
+func missing(d *names.DNSLog, want []wantPair) []string {
+	var problems []string
+	now := time.Now()
+	for _, w := range want {
+		if got, ok := d.Lookup(w.client, w.addr, now); !ok || got != w.name {
+			problems = append(problems, fmt.Sprintf("(%v, %v) maps to %q (%v), want %q", w.client, w.addr, got, ok, w.name))
+		}
+	}
+	return problems
+}
+
+func namesDNSLog(ctx context.Context, file string, wantArgs []string, follow time.Duration, ready string) (string, []string, error) {
+	want, err := parsePairs(wantArgs)
+	if err != nil {
+		return "", nil, err
+	}
+	d := names.NewDNSLog()
+	if follow > 0 {
+		fctx, cancel := context.WithTimeout(ctx, follow)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- names.FollowDNSLog(fctx, file, d, names.FollowOptions{Poll: 50 * time.Millisecond}) }()
+		if ready != "" {
+			if err := os.WriteFile(ready, nil, 0o644); err != nil {
+				return "", nil, err
+			}
+		}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for len(missing(d, want)) > 0 && fctx.Err() == nil {
+			select {
+			case <-fctx.Done():
+			case <-tick.C:
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("FollowDNSLog saw %d pairings, every wanted one", d.Len()), missing(d, want), nil
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return "", nil, fmt.Errorf("read dns log: %w", err)
 	}
 	defer f.Close()
-	d := names.NewDNSLog()
 	b, err := io.ReadAll(io.LimitReader(f, 64<<20))
 	if err != nil {
 		return "", nil, fmt.Errorf("read dns log: %w", err)
@@ -246,20 +327,5 @@ func namesDNSLog(file string, want []string) (string, []string, error) {
 			lines++
 		}
 	}
-	var problems []string
-	for _, w := range want {
-		parts := strings.SplitN(w, "=", 3)
-		if len(parts) != 3 {
-			return "", nil, fmt.Errorf("%w: -want %q is not CLIENT=ADDR=NAME", errUsage, w)
-		}
-		c, err1 := netip.ParseAddr(parts[0])
-		a, err2 := netip.ParseAddr(parts[1])
-		if err1 != nil || err2 != nil {
-			return "", nil, fmt.Errorf("%w: -want %q", errUsage, w)
-		}
-		if got, ok := d.Lookup(c, a, now); !ok || got != parts[2] {
-			problems = append(problems, fmt.Sprintf("(%v, %v) maps to %q (%v), want %q", c, a, got, ok, parts[2]))
-		}
-	}
-	return fmt.Sprintf("%d query and answer lines, %d pairings, every wanted one found", lines, d.Len()), problems, nil
+	return fmt.Sprintf("%d query and answer lines, %d pairings, every wanted one found", lines, d.Len()), missing(d, want), nil
 }
