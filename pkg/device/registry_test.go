@@ -404,3 +404,38 @@ func BenchmarkRegistryMemory(b *testing.B) {
 		_ = r.Len()
 	}
 }
+
+// BenchmarkResolveDuringObserve is Resolve while a refresher folds the
+// 500-device table in back to back (far more often than its 30 s
+// ticker): the worst the read lock can wait.
+func BenchmarkResolveDuringObserve(b *testing.B) {
+	r, addrs := benchRegistry(500)
+	var ns []Neighbour
+	for _, d := range r.Snapshot() {
+		for _, a := range d.Addrs {
+			ns = append(ns, Neighbour{Addr: a, MAC: d.MAC})
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		now := t0
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now = now.Add(time.Second)
+			r.Observe(ns, now)
+		}
+	})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r.Resolve(addrs[i%len(addrs)], t0)
+		i++
+	}
+	close(stop)
+	wg.Wait()
+}

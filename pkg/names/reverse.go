@@ -68,6 +68,15 @@ type ReverseOptions struct {
 // Reverse resolves addresses to names in the background: Want queues an
 // address and never blocks, Run's workers look it up, Lookup reads the
 // cache. Nothing on the ingest or request path ever waits for DNS.
+//
+// What it leaks: each PTR query for a remote address tells the resolver
+// (the system's, usually the ISP's or a public one through the router's
+// dnsmasq) which remote hosts the LAN talks to; that resolver has mostly
+// seen the forward lookups already, but not for hosts reached by address.
+// PTR queries for LAN addresses are answered by a local dnsmasq from its
+// leases and, with bogus-priv (OpenWrt's default), never forwarded. An
+// offline router pays at most Timeout per lookup, on a worker, and caches
+// the failure.
 type Reverse struct {
 	res   Resolver
 	opt   ReverseOptions
