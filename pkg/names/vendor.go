@@ -12,7 +12,7 @@ package names
 
 import (
 	"bufio"
-	"cmp"
+	"bytes"
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
@@ -89,7 +89,7 @@ func ParseVendors(r io.Reader) (*Vendors, error) {
 			return nil, err
 		}
 	}
-	slices.SortFunc(v.entries, func(a, b vendorEntry) int { return cmp.Compare(string(a.oui[:]), string(b.oui[:])) })
+	slices.SortFunc(v.entries, func(a, b vendorEntry) int { return bytes.Compare(a.oui[:], b.oui[:]) })
 	v.entries = slices.CompactFunc(v.entries, func(a, b vendorEntry) bool { return a.oui == b.oui })
 	v.intern = nil
 	v.entries = slices.Clip(v.entries)
@@ -124,7 +124,7 @@ func (v *Vendors) Vendor(m device.MAC) string {
 	}
 	o := m.OUI()
 	i, ok := slices.BinarySearchFunc(v.entries, o, func(e vendorEntry, t [3]byte) int {
-		return cmp.Compare(string(e.oui[:]), string(t[:]))
+		return bytes.Compare(e.oui[:], t[:])
 	})
 	if !ok {
 		return ""
