@@ -1,12 +1,14 @@
 package names
 
 import (
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -253,5 +255,43 @@ func TestDeviceNames(t *testing.T) {
 	want := []device.Name{{MAC: mac("00:1b:21:3a:4b:5c"), Name: "by-mac"}, {Addr: ip("fd00::5"), Name: "by-addr"}}
 	if diff := cmp.Diff(want, DeviceNames(ls, now), cmpAddr); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestHostileNamesThroughJSON: hostile lease names reach the registry as
+// given and come out of `netmon devices --output json` as a valid
+// document (invalid UTF-8 becomes U+FFFD there, as encoding/json does),
+// and shortened and clean through DisplayName.
+func TestHostileNamesThroughJSON(t *testing.T) {
+	ls, err := ParseDnsmasq(fixture(t, "hostile.leases"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := device.NewRegistry(device.Options{})
+	var ns []device.Neighbour
+	for _, l := range ls {
+		ns = append(ns, device.Neighbour{Addr: l.Addr, MAC: l.MAC})
+	}
+	reg.Observe(ns, time.Unix(1764500000, 0))
+	reg.SetNames(device.SourceLease, DeviceNames(ls, time.Unix(1764500000, 0)))
+	snap := reg.Snapshot()
+	b, err := json.Marshal(snap)
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("json: %v", err)
+	}
+	var back []device.Device
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range snap {
+		if d.Name != ls[i].Name {
+			t.Errorf("device %v named %q, want the lease's %q as given", d.ID, device.DisplayName(d.Name), device.DisplayName(ls[i].Name))
+		}
+		if want := strings.ToValidUTF8(d.Name, "\uFFFD"); back[i].Name != want {
+			t.Errorf("device %v: JSON gives %q, want %q", d.ID, device.DisplayName(back[i].Name), device.DisplayName(want))
+		}
+		if s := device.DisplayName(d.Name); !utf8.ValidString(s) || utf8.RuneCountInString(s) > device.DisplayMax+1 || strings.ContainsAny(s, "\a\x1b") {
+			t.Errorf("DisplayName(%v) = %q", d.ID, s)
+		}
 	}
 }
