@@ -24,10 +24,13 @@
 #   6. print-outbound and serve agree that the closed flows are gone;
 #   7. the machine's own namespace kept its interfaces, addresses and routes
 #      while the lab ran and after, and `lab.sh down` (twice) removed it all.
+#   8. scripts/e2e-names.sh: devices and names against the real dnsmasq,
+#      dhclient and neighbour table of `lab.sh dhcp` (its own lab).
 #
-# Needs root, `ip netns`, conntrack, iptables, iproute2 and Go
-# (apt: conntrack iptables iproute2); HTTP and SQLite are checked by the Go
-# checker, so neither curl nor sqlite3 nor jq is needed. Without root or without
+# Needs root, `ip netns`, conntrack, iptables, iproute2, dnsmasq, dhclient
+# and Go (apt: conntrack iptables iproute2 dnsmasq-base isc-dhcp-client);
+# HTTP and SQLite are checked by the Go checker, so neither curl nor
+# sqlite3 nor jq is needed. Without root or without
 # `ip netns` it prints one line saying why and exits 77, which .ci/run
 # (running as root) treats as a failure. The lab is always taken down.
 # Set E2E_KEEP=1 to keep the work directory (printed at the end).
@@ -259,6 +262,16 @@ down_twice() {
 }
 check "lab down removes everything, twice" down_twice
 check "the machine's own namespace is as before the lab" init_untouched
+
+# --- devices and names (issue 13): real dnsmasq, dhclient and neighbour
+# table, in a lab of their own; the steps are in scripts/e2e-names.sh.
+names_e2e() {
+	"$repo/scripts/e2e-names.sh" >"$tmp/e2e-names.log" 2>&1 && return 0
+	tail -n 20 "$tmp/e2e-names.log"
+	return 1
+}
+check "devices and names against real dnsmasq and dhclient (e2e-names.sh)" names_e2e
+# --- end of devices and names
 
 say "$((SECONDS - start)) s"
 echo "e2e: $passed passed, $failed failed"

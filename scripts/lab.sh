@@ -5,6 +5,8 @@
 #   LAB_ID=x scripts/lab.sh up        build the lab (cleans leftovers of id x first)
 #   LAB_ID=x scripts/lab.sh traffic   start servers, make the planned flows, hold the long-lived ones
 #   LAB_ID=x scripts/lab.sh close     close the long-lived connections (they go to TIME_WAIT)
+#   LAB_ID=x scripts/lab.sh dhcp      add the DHCP LAN: real dnsmasq (DHCP, DNS, query log) on the
+#                                     router, two clients that lease by dhclient (see cmd_dhcp)
 #   LAB_ID=x scripts/lab.sh status    show namespaces, processes and the conntrack count
 #   LAB_ID=x scripts/lab.sh env       print the lab's variables (LAB_RTR=..., for `source`)
 #   LAB_ID=x scripts/lab.sh down      remove everything of lab x (idempotent)
@@ -52,6 +54,8 @@ set_names() {
 	RTR=nmlab-$LAB_ID-rtr
 	WAN=nmlab-$LAB_ID-wan
 	ALL_NS=("$LAN" "$LAN2" "$RTR" "$WAN")
+	# The DHCP LAN's clients (`lab.sh dhcp`), not part of every lab.
+	DHCP_NS=("nmlab-$LAB_ID-dc1" "nmlab-$LAB_ID-dc2")
 	# Router interfaces, for NETMON_INTERFACES.
 	RTR_IFACES=rl0,rl2,rw0
 }
@@ -73,13 +77,14 @@ in_ns() {
 	ip netns exec "$ns" "$@"
 }
 
-# is_lab_process PID: true if PID runs this lab's labtraffic, so that a
-# recycled pid never gets a signal meant for a finished lab process.
+# is_lab_process PID: true if PID runs a program of this lab (labtraffic,
+# dnsmasq, dhclient: each names a file in $STATE on its command line), so
+# that a recycled pid never gets a signal meant for a finished lab process.
 is_lab_process() {
 	local pid=$1 cmd
 	[[ -r /proc/$pid/cmdline ]] || return 1
 	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
-	[[ $cmd == *"$STATE/labtraffic"* ]]
+	[[ $cmd == *"$STATE/"* ]]
 }
 
 # stop_pidfile FILE: TERM the process in FILE, wait up to 5 s, then KILL.
@@ -113,13 +118,13 @@ cmd_down() {
 	# Anything still running inside a lab namespace was started for the lab
 	# (by this script or by a test through `ip netns exec`); a namespace
 	# with a process left in it would outlive `ip netns del`.
-	for ns in "${ALL_NS[@]}"; do
+	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}"; do
 		ns_exists "$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			kill -KILL "$pid" 2>/dev/null || true
 		done
 	done
-	for ns in "${ALL_NS[@]}"; do
+	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}"; do
 		if ns_exists "$ns"; then
 			ip netns del "$ns" || log "could not delete namespace $ns"
 		fi
@@ -347,8 +352,128 @@ cmd_list() {
 	} | sort -u
 }
 
+# cmd_dhcp adds the DHCP LAN to a lab that is up: a bridge rb3 on the
+# router (10.0.3.1/24, fd00:3::1/64) with one veth per client namespace,
+# the real dnsmasq on it serving DHCPv4, DHCPv6 and DNS with log-queries
+# to a file, and two clients that get their addresses from it with the
+# real dhclient (-4 and -6), sending the host names lab-laptop and
+# lab-phone.
+#
+#   LAN3 (dc1, dc2) eth0 -- rd1, rd2 in bridge rb3 10.0.3.1/24 fd00:3::1/64 (RTR)
+#
+# Nothing leaves the lab: dnsmasq has no upstream server (no-resolv,
+# no-hosts) and answers the lab names below with lab WAN addresses;
+# every file it and dhclient write is under $STATE/dhcp (leases, pid
+# files, the query log, DUIDs), and dhclient runs our own script, which
+# only sets the client's address and routes (never a resolv.conf). DAD
+# is off in the client namespaces so that IPv6 is usable at once.
+readonly DHCP_NAMES=(lab-laptop lab-phone)
+cmd_dhcp() {
+	need_up
+	local d=$STATE/dhcp i ns rd
+	[[ ! -e $d ]] || die "dhcp already ran in lab $LAB_ID (run down, then up)"
+	command -v dnsmasq >/dev/null || die "dnsmasq is missing (apt install dnsmasq-base)"
+	command -v dhclient >/dev/null || die "dhclient is missing (apt install isc-dhcp-client)"
+	mkdir -p "$d"
+	trap 'log "dhcp setup failed; removing the lab"; (cmd_down) || true' ERR
+
+	in_ns "$RTR" ip link add rb3 type bridge
+	in_ns "$RTR" ip link set rb3 up
+	addrs "$RTR" rb3 10.0.3.1/24 fd00:3::1/64
+	for i in 1 2; do
+		ns=${DHCP_NS[i - 1]} rd=rd$i
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		in_ns "$ns" sysctl -q -w net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+		veth "$RTR" "$rd" "$ns" eth0
+		in_ns "$RTR" ip link set "$rd" master rb3
+	done
+
+	cat >"$d/dnsmasq.conf" <<EOF
+# dnsmasq for the lab's DHCP LAN (scripts/lab.sh dhcp). Only rb3, no upstream.
+interface=rb3
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+user=root
+group=root
+pid-file=$d/dnsmasq.pid
+dhcp-leasefile=$d/dnsmasq.leases
+log-queries
+log-facility=$d/dnsmasq.log
+dhcp-authoritative
+dhcp-range=10.0.3.100,10.0.3.149,12h
+dhcp-range=fd00:3::100,fd00:3::149,64,12h
+dhcp-option=option:router,10.0.3.1
+dhcp-option=option:dns-server,10.0.3.1
+domain=lab
+local=/lab/
+local=/lab.test/
+host-record=video.lab.test,203.0.113.81,2001:db8::81
+host-record=cdn.lab.test,203.0.113.82,2001:db8::82
+cname=www.lab.test,cdn.lab.test
+address=/ads.lab.test/203.0.113.83
+EOF
+	in_ns "$RTR" dnsmasq --conf-file="$d/dnsmasq.conf"
+	ln -s "$d/dnsmasq.pid" "$STATE/pids/dnsmasq.pid"
+
+	# dhclient runs this instead of /sbin/dhclient-script: the address and
+	# the routes of the client, nothing else (a /64 on-link prefix for
+	# IPv6 stands in for the router advertisement the lab does not send).
+	cat >"$d/dhclient-script" <<'EOF'
+#!/bin/sh
+prefix() { # dotted mask -> prefix length
+	n=0
+	for o in $(echo "$1" | tr . ' '); do
+		while [ "$o" -gt 0 ]; do n=$((n + (o & 1))); o=$((o >> 1)); done
+	done
+	echo "$n"
+}
+case $reason in
+BOUND | RENEW | REBIND | REBOOT)
+	ip -4 addr replace "$new_ip_address/$(prefix "$new_subnet_mask")" dev "$interface"
+	[ -z "$new_routers" ] || ip -4 route replace default via "${new_routers%% *}" dev "$interface"
+	;;
+BOUND6 | RENEW6 | REBIND6 | REBOOT6)
+	ip -6 addr replace "$new_ip6_address/64" dev "$interface" nodad
+	;;
+EXPIRE | RELEASE | STOP | FAIL)
+	[ -z "$old_ip_address" ] || ip -4 addr del "$old_ip_address" dev "$interface" 2>/dev/null
+	;;
+EXPIRE6 | RELEASE6 | STOP6)
+	[ -z "$old_ip6_address" ] || ip -6 addr del "$old_ip6_address/64" dev "$interface" 2>/dev/null
+	;;
+esac
+exit 0
+EOF
+	chmod 755 "$d/dhclient-script"
+	for i in 1 2; do
+		ns=${DHCP_NS[i - 1]}
+		printf 'send host-name "%s";\nsend fqdn.fqdn "%s";\ntimeout 30;\n' \
+			"${DHCP_NAMES[i - 1]}" "${DHCP_NAMES[i - 1]}" >"$d/dc$i.conf"
+		for v in 4 6; do
+			in_ns "$ns" dhclient -"$v" -1 -cf "$d/dc$i.conf" -lf "$d/dc$i-$v.leases" \
+				-pf "$d/dc$i-$v.pid" -sf "$d/dhclient-script" eth0 >"$d/dc$i-$v.log" 2>&1 ||
+				die "dhclient -$v in $ns got no lease: $(cat "$d/dc$i-$v.log")"
+			ln -s "$d/dc$i-$v.pid" "$STATE/pids/dc$i-$v.pid"
+		done
+	done
+	cat >>"$STATE/env" <<EOF
+LAB_DHCP_NS="${DHCP_NS[*]}"
+LAB_DHCP_NAMES="${DHCP_NAMES[*]}"
+LAB_DHCP_SUBNETS=10.0.3.0/24,fd00:3::/64
+LAB_DHCP_LEASES=$d/dnsmasq.leases
+LAB_DNS_LOG=$d/dnsmasq.log
+LAB_DNS_SERVER=10.0.3.1
+EOF
+	trap - ERR
+	log "DHCP LAN up: leases in $d/dnsmasq.leases, DNS log in $d/dnsmasq.log"
+}
+
 case ${1:-} in
 up) cmd_up ;;
+dhcp) cmd_dhcp ;;
 list) cmd_list ;;
 traffic) cmd_traffic ;;
 close) cmd_close ;;
@@ -356,7 +481,7 @@ down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
 *)
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -13,6 +13,9 @@
 //	    Prometheus text
 //	e2echeck wait -url URL [-timeout 10s]
 //	    poll URL until it answers 200 (netmon serve is up)
+//	e2echeck names-query, names-devices, names-dnslog
+//	    the device and name machinery against the lab's real dnsmasq,
+//	    dhclient and neighbour table (see names.go)
 //	e2echeck long-lived -manifest M
 //	    print "family proto src sport dst dport" for each held flow, for
 //	    the script to delete them from the table with conntrack -D
@@ -61,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if args[0] == "wait" {
 		return runWait(ctx, args[1:], stderr)
+	}
+	if strings.HasPrefix(args[0], "names-") {
+		return runNames(ctx, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

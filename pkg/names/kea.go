@@ -1,0 +1,93 @@
+package names
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseKea reads a Kea memfile lease file (kea-leases4.csv or
+// kea-leases6.csv): a header naming the columns, then one line per lease
+// change. Columns are found by name (address, hwaddr, duid, expire,
+// valid_lifetime, hostname, state), so both files and the columns later
+// Kea versions add are read. Kea appends, so the last line for an address
+// wins; a line with valid_lifetime 0 removes the lease, and only state 0
+// (default) is a lease. Kea escapes a comma inside a value as "&#x2c".
+// A second header line (Kea writes one after a file rotation) is passed
+// over.
+func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
+	if st == nil {
+		st = new(Stats)
+	}
+	col := map[string]int{}
+	type row struct {
+		lease Lease
+		live  bool
+	}
+	var order []string
+	last := map[string]row{}
+	err := eachLine(r, func(n int, line []byte) {
+		if line == nil {
+			st.Lines++
+			st.skip(n)
+			return
+		}
+		s := strings.TrimSpace(string(line))
+		if s == "" || s[0] == '#' {
+			return
+		}
+		f := strings.Split(s, ",")
+		if f[0] == "address" {
+			clear(col)
+			for i, name := range f {
+				col[name] = i
+			}
+			return
+		}
+		st.Lines++
+		get := func(name string) string {
+			if i, ok := col[name]; ok && i < len(f) {
+				return strings.ReplaceAll(f[i], "&#x2c", ",")
+			}
+			return ""
+		}
+		a, ok := parseAddr(get("address"))
+		if !ok || len(col) == 0 {
+			st.skip(n)
+			return
+		}
+		l := Lease{Addr: a, Name: strings.TrimSuffix(get("hostname"), ".")}
+		if hw := get("hwaddr"); hw != "" {
+			if m, ok := parseMAC(hw); ok {
+				l.MAC = m
+			}
+		}
+		if l.MAC.IsZero() {
+			l.MAC = duidMAC(get("duid"))
+		}
+		valid, err1 := strconv.ParseInt(get("valid_lifetime"), 10, 64)
+		expire, err2 := strconv.ParseInt(get("expire"), 10, 64)
+		if err1 != nil || err2 != nil {
+			st.skip(n)
+			return
+		}
+		if valid != 0xffffffff {
+			l.Expires = time.Unix(expire, 0).UTC()
+		}
+		state := get("state")
+		key := a.String()
+		if _, seen := last[key]; !seen {
+			order = append(order, key)
+		}
+		last[key] = row{l, valid != 0 && (state == "" || state == "0")}
+	})
+	var out []Lease
+	for _, k := range order {
+		if r := last[k]; r.live {
+			out = append(out, r.lease)
+		}
+	}
+	st.Entries += len(out)
+	return out, err
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# e2e-names.sh: the device and name machinery (pkg/device, pkg/neigh,
+# pkg/names) against real parts, in the namespace router lab:
+#
+#   1. `lab.sh dhcp` runs the real dnsmasq on the lab router (DHCPv4,
+#      DHCPv6, DNS with log-queries to a file) and two clients that lease
+#      their addresses with the real dhclient, sending host names;
+#   2. each client looks lab names up at dnsmasq, over IPv4 and IPv6
+#      (a CNAME among them), and the router pings the clients;
+#   3. inside the router namespace, the neighbour table read through
+#      neigh.Netlink (and /proc/net/arp) lists each client's real veth MAC
+#      with its leased addresses; the real lease file parses to those MACs
+#      with the DHCP host names (IPv6 leases too, through the DUID); the
+#      device registry fed both names each client's device from its lease;
+#   4. the real query log maps (client, address) to the name each client
+#      asked for, the CNAME's answer to the name asked, not the target,
+#      read whole and tailed by FollowDNSLog while dnsmasq wrote it; a
+#      saved `ip neigh show` replays the clients as netlink read them;
+#   5. `lab.sh down` removes the DHCP namespaces, dnsmasq and dhclient too,
+#      and the machine's own namespace is as before.
+#
+# E2E_NAMES_CAPTURE=DIR also copies the real captures (lease file, query
+# logs, `ip neigh show`, `ip -s neigh show`, /proc/net/arp) to DIR, for
+# fixtures/names and fixtures/neigh (see their README.md); it adds a
+# second dnsmasq with log-queries=extra for that.
+#
+# Needs root, `ip netns`, dnsmasq (apt: dnsmasq-base), dhclient (apt:
+# isc-dhcp-client) and Go; without root or `ip netns` it exits 77 (skip),
+# like scripts/e2e.sh. The lab is always taken down.
+set -Eeuo pipefail
+
+readonly SKIP=77
+if [[ $(id -u) -ne 0 ]]; then
+	echo "e2e-names.sh: skipped: needs root for network namespaces"
+	exit $SKIP
+fi
+if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
+	echo "e2e-names.sh: skipped: 'ip netns' is not available (apt install iproute2)"
+	exit $SKIP
+fi
+for tool in dnsmasq dhclient iptables go; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "e2e-names.sh: $tool is missing (apt install dnsmasq-base isc-dhcp-client iptables)" >&2
+		exit 1
+	}
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lab=$repo/scripts/lab.sh
+tmp=$(mktemp -d /tmp/netmon-e2e-names.XXXXXX)
+LAB_ID=nm$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+export LAB_ID
+capture=${E2E_NAMES_CAPTURE:-}
+
+passed=0
+failed=0
+follow_pid=
+cleanup() {
+	local rc=$?
+	if [[ -n $follow_pid ]]; then
+		kill "$follow_pid" 2>/dev/null || true
+	fi
+	"$lab" down >/dev/null 2>&1 || true
+	if [[ $rc -eq 0 ]]; then
+		rm -rf "$tmp"
+	else
+		echo "e2e-names: work directory kept: $tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "e2e-names: $*"; }
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		say "PASS $name"
+	else
+		failed=$((failed + 1))
+		say "FAIL $name"
+	fi
+}
+fatal() {
+	local name=$1
+	shift
+	if ! "$@"; then
+		say "FAIL $name (cannot go on)"
+		exit 1
+	fi
+}
+
+start=$SECONDS
+(cd "$repo" && go build -o "$tmp/e2echeck" ./scripts/e2echeck) || {
+	say "FAIL build"
+	exit 1
+}
+ck=$tmp/e2echeck
+
+init_view() {
+	ip -o link show | awk -F': ' '{print $2}' | sort
+	ip -o addr show | awk '{print $2, $4}' | sort
+	ip -4 route show
+}
+init_view >"$tmp/init-before.txt"
+
+fatal "lab up" "$lab" up >/dev/null
+fatal "lab dhcp: dnsmasq serves, dhclient leases" "$lab" dhcp
+# shellcheck disable=SC1090
+source <("$lab" env)
+read -r -a clients <<<"$LAB_DHCP_NS"
+read -r -a hostnames <<<"$LAB_DHCP_NAMES"
+rtr() { ip netns exec "$LAB_RTR" "$@"; }
+
+# The clients as the kernel made them: MAC of the veth, leased addresses.
+declare -a macs addrs4 addrs6
+for i in "${!clients[@]}"; do
+	ns=${clients[i]}
+	macs[i]=$(ip netns exec "$ns" cat /sys/class/net/eth0/address)
+	addrs4[i]=$(ip -n "$ns" -4 -o addr show dev eth0 scope global | awk '{sub("/.*", "", $4); print $4}')
+	addrs6[i]=$(ip -n "$ns" -6 -o addr show dev eth0 scope global | awk '{sub("/.*", "", $4); print $4}')
+	say "${clients[i]}: ${macs[i]} ${addrs4[i]} ${addrs6[i]} (${hostnames[i]})"
+done
+
+# What the query log must map (client, address) to, once the clients
+# below have looked the names up.
+wants=(
+	-want "${addrs4[0]}=203.0.113.81=video.lab.test"
+	-want "${addrs4[0]}=2001:db8::81=video.lab.test"
+	-want "${addrs4[0]}=203.0.113.82=www.lab.test"
+	-want "${addrs4[0]}=203.0.113.83=ads.lab.test"
+	-want "${addrs6[1]}=203.0.113.82=www.lab.test"
+	-want "${addrs6[1]}=2001:db8::81=video.lab.test"
+)
+# FollowDNSLog tails the real log while the queries are made.
+"$ck" names-dnslog -file "$LAB_DNS_LOG" -follow 30s -ready "$tmp/follow.ready" "${wants[@]}" \
+	>"$tmp/follow.log" 2>&1 &
+follow_pid=$!
+for ((i = 0; i < 100; i++)); do
+	[[ -e $tmp/follow.ready ]] && break
+	sleep 0.1
+done
+
+# 2. Lookups from the clients, over IPv4 and IPv6; the router pings them.
+query() { # NS SERVER
+	ip netns exec "$1" "$ck" names-query -server "$2" -names video.lab.test,www.lab.test,ads.lab.test >>"$tmp/query.log"
+}
+check "client 1 looks names up over IPv4" query "${clients[0]}" 10.0.3.1:53
+check "client 2 looks names up over IPv6" query "${clients[1]}" '[fd00:3::1]:53'
+for i in "${!clients[@]}"; do
+	rtr ping -c1 -W2 "${addrs4[i]}" >/dev/null
+	rtr ping -6 -c1 -W2 "${addrs6[i]}" >/dev/null
+done
+
+# 3. Neighbour table, lease file, registry.
+rtr ip neigh show >"$tmp/ip-neigh.txt"
+devices() {
+	local args=(-ip-neigh "$tmp/ip-neigh.txt") i
+	for i in "${!clients[@]}"; do
+		args+=(-client "${macs[i]}=${hostnames[i]}=${addrs4[i]},${addrs6[i]}")
+	done
+	rtr "$ck" names-devices "${args[@]}" -leases "$LAB_DHCP_LEASES" -local "$LAB_DHCP_SUBNETS"
+}
+check "netlink lists the clients' MACs; the lease file and the registry name them" devices
+
+# 4. The query log, read whole and followed as it was written.
+check "the query log maps (client, address) to the name asked" "$ck" names-dnslog -file "$LAB_DNS_LOG" "${wants[@]}"
+followed() {
+	local rc=0
+	wait "$follow_pid" || rc=$?
+	follow_pid=
+	cat "$tmp/follow.log"
+	return "$rc"
+}
+check "FollowDNSLog, tailing the log, saw the same" followed
+
+if [[ -n $capture ]]; then
+	mkdir -p "$capture"
+	# A second dnsmasq with log-queries=extra, DNS only, on another port.
+	extra=$LAB_STATE/dhcp/extra
+	cat >"$extra.conf" <<CONF
+interface=rb3
+bind-interfaces
+port=5354
+no-resolv
+no-hosts
+no-dhcp-interface=rb3
+user=root
+group=root
+pid-file=$extra.pid
+log-queries=extra
+log-facility=$extra.log
+local=/lab.test/
+host-record=video.lab.test,203.0.113.81,2001:db8::81
+host-record=cdn.lab.test,203.0.113.82,2001:db8::82
+cname=www.lab.test,cdn.lab.test
+CONF
+	rtr dnsmasq --conf-file="$extra.conf"
+	ln -s "$extra.pid" "$LAB_STATE/pids/dnsmasq-extra.pid"
+	ip netns exec "${clients[0]}" "$ck" names-query -server 10.0.3.1:5354 -names video.lab.test,www.lab.test >/dev/null
+	ip netns exec "${clients[1]}" "$ck" names-query -server '[fd00:3::1]:5354' -names www.lab.test >/dev/null
+	# Entries that are no machine: a failed resolution and a permanent one.
+	rtr ping -c1 -W1 10.0.3.200 >/dev/null 2>&1 || true
+	rtr ip neigh replace 10.0.3.250 lladdr 02:00:00:00:00:fa dev rb3 nud permanent
+	# Both other sides of the lab router: the static LAN and the WAN.
+	rtr ping -c1 -W1 10.0.0.5 >/dev/null
+	rtr ping -c1 -W1 203.0.113.80 >/dev/null
+	sleep 1
+	cp "$LAB_DHCP_LEASES" "$capture/dnsmasq.leases"
+	cp "$LAB_DNS_LOG" "$capture/dnsmasq.log"
+	cp "$extra.log" "$capture/dnsmasq-extra.log"
+	rtr ip neigh show >"$capture/ip-neigh.txt"
+	rtr ip -s neigh show >"$capture/ip-neigh-s.txt"
+	rtr cat /proc/net/arp >"$capture/proc-net-arp.txt"
+	for i in "${!clients[@]}"; do
+		echo "${clients[i]#nmlab-"$LAB_ID"-} ${macs[i]} ${addrs4[i]} ${addrs6[i]} ${hostnames[i]}"
+	done >"$capture/clients.txt"
+	say "captures in $capture"
+fi
+
+# 5. down removes everything.
+down() {
+	"$lab" down 2>/dev/null || return 1
+	[[ ! -e $LAB_STATE ]] && ! ip netns list | grep -q "^nmlab-$LAB_ID-" &&
+		! pgrep -f "$LAB_STATE/" >/dev/null
+}
+check "lab down removes the DHCP LAN, dnsmasq and dhclient" down
+untouched() {
+	init_view >"$tmp/init-now.txt"
+	diff -u "$tmp/init-before.txt" "$tmp/init-now.txt"
+}
+check "the machine's own namespace is as before" untouched
+
+say "$((SECONDS - start)) s"
+echo "e2e-names: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
