@@ -22,6 +22,10 @@ type Connection struct {
 	// HostFirstSeenAt is when its remote host was first seen: how long
 	// netmon has known the destination (NEW vs SEEN in the dashboard).
 	HostFirstSeenAt time.Time
+	// Device is the source's device id ("aa:bb:cc:dd:ee:ff", "ip:10.0.0.5"),
+	// DeviceName its name, and DstName the name the source looked up for
+	// the destination: "" where not known.
+	Device, DeviceName, DstName string
 }
 
 // Host is one address's traffic: the growth of the counters of all its

@@ -80,7 +80,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 				return nil, err
 			}
 			return &db.handle, nil
-		}, []string{"active_by_proto", "connections", "ingest_state", "local_hosts", "remote_hosts"}},
+		}, []string{"active_by_proto", "addr_labels", "connections", "device_totals", "dst_labels", "ingest_state", "local_hosts", "remote_hosts"}},
 		{"record", func(p string) (*handle, error) {
 			r, err := OpenRecord(ctx, p)
 			if err != nil {
