@@ -19,8 +19,8 @@ pkg/config     | filter                                   |                     
 pkg/store      | conntrack flows                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
-pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/            | database/sql os/exec
-cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
+pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
+cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/crypto/bcrypt golang.org/x/term |
 '
 
 fail=0
