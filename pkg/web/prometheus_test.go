@@ -31,6 +31,7 @@ func collectorFor(t *testing.T, edit func(*Options)) *collector {
 		},
 		Metrics: &fakeMetrics{snap: sampleSnapshot()},
 		Now:     clock,
+		Build:   BuildInfo{Version: "1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"},
 	}
 	if edit != nil {
 		edit(&opts)

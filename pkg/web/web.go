@@ -113,6 +113,8 @@ type Options struct {
 	// Access says who may read the dashboard (auth.go). nil: anyone who
 	// reaches the port, with any Host header; cmd/netmon always sets it.
 	Access *Access
+	// Build is what netmon_build_info reports.
+	Build BuildInfo
 	// Registry, when set, receives netmon's collector and is what /metrics
 	// serves, so the caller can add its own collectors. nil: a fresh
 	// registry with netmon's collector and the Go and process collectors.
@@ -134,6 +136,7 @@ type server struct {
 	// guard enforces Options.Access; nil when it was nil (auth.go).
 	guard     *guard
 	loginPage *template.Template
+	build     BuildInfo
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -175,6 +178,7 @@ func newServer(opts Options) (*server, error) {
 		now:      opts.Now,
 		log:      opts.Logger,
 		registry: opts.Registry,
+		build:    opts.Build,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
