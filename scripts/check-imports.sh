@@ -20,7 +20,7 @@ pkg/store      | conntrack flows                          | modernc.org/sqlite g
 pkg/ingest     | conntrack flows store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
 pkg/web        | conntrack flows sysmetrics               | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
-cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/crypto/bcrypt golang.org/x/term |
+cmd/netmon     | config conntrack filter flows ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/crypto/bcrypt golang.org/x/term go.yaml.in/yaml/v3 |
 '
 
 fail=0

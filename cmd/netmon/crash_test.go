@@ -249,7 +249,7 @@ func TestCrashSafety(t *testing.T) {
 	// start runs ingest-loop on db in the background.
 	start := func(db string) *exec.Cmd {
 		t.Helper()
-		cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", db, "--interval", "1ms", "--log-level", "error")
+		cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", db, "--interval", "100ms", "--log-level", "error")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +332,7 @@ func TestReaderBesideWriterProcess(t *testing.T) {
 	replay, complete := writeReplay(t, dir)
 	path := filepath.Join(dir, "netmon.db")
 
-	cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "1ms", "--log-level", "error")
+	cmd := netmonCmd(bin, "ingest-loop", "--input-file", replay, "--db", path, "--interval", "100ms", "--log-level", "error")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
