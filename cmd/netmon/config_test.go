@@ -244,6 +244,8 @@ var localFlags = map[string][]string{
 	"version":         {"netmon"}, // cobra's, where Version is set
 	"top":             {"netmon print-outbound"},
 	"output":          {"netmon print-outbound"},
+	"stdin":           {"netmon passwd"},
+	"api-token":       {"netmon passwd"},
 	"no-descriptions": {"netmon completion bash", "netmon completion fish", "netmon completion powershell", "netmon completion zsh"},
 }
 
