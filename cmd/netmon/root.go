@@ -68,6 +68,7 @@ configs/netmon.yaml documents every key.`,
 		newIngestLoopCmd(load),
 		newServeCmd(load, info),
 		newPasswdCmd(load),
+		newGenDocsCmd(info),
 	)
 	completeFlagValues(root)
 	return root
