@@ -75,19 +75,20 @@ func unitNames(t *testing.T) []string {
 // review of `systemd-analyze security`.
 func TestUnitsHardened(t *testing.T) {
 	hardening := map[string]string{
-		"User":                    "netmon",
-		"Group":                   "netmon",
-		"NoNewPrivileges":         "yes",
-		"ProtectSystem":           "strict",
-		"ProtectHome":             "yes",
-		"PrivateTmp":              "yes",
-		"StateDirectory":          "netmon",
-		"RestrictAddressFamilies": "AF_INET AF_INET6 AF_NETLINK AF_UNIX",
-		"Restart":                 "on-failure",
-		"UMask":                   "0027",
-		"ProtectKernelTunables":   "yes",
-		"ProtectKernelModules":    "yes",
-		"MemoryDenyWriteExecute":  "yes",
+		"User":                   "netmon",
+		"Group":                  "netmon",
+		"NoNewPrivileges":        "yes",
+		"ProtectSystem":          "strict",
+		"ProtectHome":            "yes",
+		"PrivateTmp":             "yes",
+		"StateDirectory":         "netmon",
+		"Restart":                "on-failure",
+		"UMask":                  "0077",
+		"EnvironmentFile":        "-/etc/default/netmon",
+		"ExecReload":             "/bin/kill -HUP $MAINPID",
+		"ProtectKernelTunables":  "yes",
+		"ProtectKernelModules":   "yes",
+		"MemoryDenyWriteExecute": "yes",
 	}
 	for _, name := range unitNames(t) {
 		u := parseUnit(t, filepath.Join("systemd", name))
@@ -135,12 +136,11 @@ func TestUnitCommands(t *testing.T) {
 		unit string
 		want []string
 	}{
-		{unit: "netmon-ingest.service", want: []string{"/usr/bin/netmon", "ingest-loop",
-			"--config", "/etc/netmon/netmon.yaml", "--db", "/var/lib/netmon/netmon.db"}},
-		{unit: "netmon-web.service", want: []string{"/usr/bin/netmon", "serve", "--ingest=false",
-			"--bind", "10.0.0.1:8080", "--config", "/etc/netmon/netmon.yaml", "--db", "/var/lib/netmon/netmon.db"}},
-		{unit: "netmon.service", want: []string{"/usr/bin/netmon", "serve",
-			"--bind", "10.0.0.1:8080", "--config", "/etc/netmon/netmon.yaml", "--db", "/var/lib/netmon/netmon.db"}},
+		// Every setting from the YAML: no --bind, no --db (issue 17). The
+		// web unit says only its role.
+		{unit: "netmon-ingest.service", want: []string{"/usr/bin/netmon", "ingest-loop", "--config", "/etc/netmon/netmon.yaml"}},
+		{unit: "netmon-web.service", want: []string{"/usr/bin/netmon", "serve", "--ingest=false", "--config", "/etc/netmon/netmon.yaml"}},
+		{unit: "netmon.service", want: []string{"/usr/bin/netmon", "serve", "--config", "/etc/netmon/netmon.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.unit, func(t *testing.T) {
@@ -148,6 +148,29 @@ func TestUnitCommands(t *testing.T) {
 			got := strings.Fields(u.get("Service", "ExecStart"))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ExecStart (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestUnitNetworkAccess pins the sockets each unit may open and the
+// addresses it may talk to: ingest only netlink (conntrack) and no IP at
+// all; the web unit only IP, and only private and local addresses.
+func TestUnitNetworkAccess(t *testing.T) {
+	tests := []struct {
+		unit, families, deny, allow string
+	}{
+		{unit: "netmon-ingest.service", families: "AF_NETLINK", deny: "any"},
+		{unit: "netmon-web.service", families: "AF_INET AF_INET6", deny: "any",
+			allow: "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 fc00::/7"},
+		{unit: "netmon.service", families: "AF_INET AF_INET6 AF_NETLINK"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.unit, func(t *testing.T) {
+			u := parseUnit(t, filepath.Join("systemd", tt.unit))
+			got := []string{u.get("Service", "RestrictAddressFamilies"), u.get("Service", "IPAddressDeny"), u.get("Service", "IPAddressAllow")}
+			if diff := cmp.Diff([]string{tt.families, tt.deny, tt.allow}, got); diff != "" {
+				t.Errorf("RestrictAddressFamilies, IPAddressDeny, IPAddressAllow (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -199,7 +222,7 @@ func TestUnitsPackagedAndManaged(t *testing.T) {
 	}
 
 	unitsVar := regexp.MustCompile(`(?m)^units="([^"]*)"$`)
-	for _, s := range []string{"postinstall.sh", "preremove.sh"} {
+	for _, s := range []string{"postinstall.sh", "preremove.sh", "deb/postinst", "deb/prerm", "deb/postrm"} {
 		t.Run(s, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("scripts", s))
 			if err != nil {

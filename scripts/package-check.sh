@@ -2,7 +2,10 @@
 # scripts/package-check.sh: build the netmon .deb from deploy/nfpm.yaml (the
 # source of truth for the package contents) with a pinned nfpm, then check the
 # package's whole life on this machine: install, run, upgrade keeping an
-# edited config, remove, purge. Fast enough for every CI run (~1 min cold).
+# edited config, remove, purge; lintian must report no error and no
+# warning. Then the OpenWrt .ipk for amd64, arm64 and arm v7 (cross-built),
+# checked structurally. Fast enough for every CI run (~1 min cold, ~2 more
+# for the two cross builds).
 #
 #   scripts/package-check.sh                          build with nfpm, check
 #   scripts/package-check.sh --deb FILE --version V   check a .deb built elsewhere
@@ -87,9 +90,66 @@ build() {
 	mkdir -p "$out"
 	CGO_ENABLED=0 go build -trimpath -o "$out/netmon" \
 		-ldflags "-s -w -X main.version=$version -X main.commit=$commit -X main.date=$date" ./cmd/netmon
+	# The man pages and completions deploy/nfpm.yaml takes from build/docs.
+	rm -rf build/docs
+	"$out/netmon" gen-docs build/docs
 	NETMON_BINARY="$out/netmon" NETMON_VERSION="$version" GOARCH=$(go env GOARCH) \
 		"$nfpm" pkg --config deploy/nfpm.yaml --packager deb --target "$out/" >/dev/null
 	ls "$out"/*.deb
+}
+
+# check_lintian DEB: lintian (Debian's package checker) reports no error
+# and no warning; informational tags are printed, not counted.
+check_lintian() {
+	local out
+	command -v lintian >/dev/null || fail "lintian is not installed (apt-get install lintian)"
+	# lintian exits 2 on errors; the tags are checked below either way.
+	out=$(lintian --tag-display-limit 0 "$1" 2>&1 | grep -v 'running with root privileges' || true)
+	if grep -q '^[EW]: ' <<<"$out"; then
+		printf '%s\n' "$out" >&2
+		fail "lintian reports errors or warnings on $(basename "$1")"
+	fi
+	say "lintian: no errors, no warnings on $(basename "$1")"
+}
+
+# check_ipk GOARCH IPK_ARCH: cross-build netmon for GOARCH (arm: v7),
+# package it as an OpenWrt .ipk and check what opkg would read: the three
+# members, the control fields, the conffiles, the binary's architecture,
+# the procd init script.
+check_ipk() {
+	local goarch=$1 arch=$2 dir="$work/ipk-$1" ipk name f members
+	mkdir -p "$dir/x"
+	CGO_ENABLED=0 GOARCH=$goarch GOARM=7 go build -trimpath -o "$dir/netmon" \
+		-ldflags "-s -w -X main.version=$v1 -X main.commit=$commit -X main.date=$date" ./cmd/netmon
+	NETMON_BINARY="$dir/netmon" NETMON_VERSION="$v1" IPK_ARCH=$arch \
+		"$nfpm" pkg --config deploy/openwrt/nfpm.yaml --packager ipk --target "$dir/" >/dev/null ||
+		fail "nfpm cannot build the $arch ipk"
+	ipk=$(ls "$dir"/*.ipk)
+	name=$(basename "$ipk")
+	members=$(tar -tzf "$ipk" | sed 's|^\./||' | sort | xargs)
+	[ "$members" = "control.tar.gz data.tar.gz debian-binary" ] || fail "$name: members are $members"
+	tar -xzf "$ipk" -C "$dir/x"
+	[ "$(cat "$dir/x/debian-binary")" = 2.0 ] || fail "$name: debian-binary is not 2.0"
+	tar -xzf "$dir/x/control.tar.gz" -C "$dir/x"
+	for f in "Package: netmon" "Architecture: $arch" "Depends: conntrack"; do
+		grep -qxF "$f" "$dir/x/control" || fail "$name: control lacks '$f'"
+	done
+	grep -qx /etc/netmon/netmon.yaml "$dir/x/conffiles" || fail "$name: the config is not a conffile"
+	sh -n "$dir/x/postinst" || fail "$name: postinst is not valid sh"
+	tar -xzf "$dir/x/data.tar.gz" -C "$dir/x"
+	for f in usr/bin/netmon etc/init.d/netmon; do
+		[ -x "$dir/x/$f" ] || fail "$name: /$f missing or not executable"
+	done
+	for f in etc/netmon/netmon.yaml etc/sysctl.d/90-netmon.conf; do
+		[ -f "$dir/x/$f" ] || fail "$name: /$f missing"
+	done
+	go version -m "$dir/x/usr/bin/netmon" | grep -q "GOARCH=$goarch\$" ||
+		fail "$name: /usr/bin/netmon is not a $goarch binary"
+	head -1 "$dir/x/etc/init.d/netmon" | grep -qxF '#!/bin/sh /etc/rc.common' || fail "$name: init script is not an rc.common script"
+	grep -qx 'USE_PROCD=1' "$dir/x/etc/init.d/netmon" || fail "$name: init script does not use procd"
+	grep -qF 'procd_set_param command "$PROG" serve --config "$CONF"' "$dir/x/etc/init.d/netmon" ||
+		fail "$name: init script does not run netmon serve with the config"
+	say "$name: members, control, conffiles, $goarch binary, procd init script"
 }
 
 # check_rpm VERSION: the same definition makes an .rpm; with rpm(8) at hand,
@@ -137,6 +197,17 @@ check_installed() {
 		fail "/etc/netmon/netmon.yaml is not a conffile"
 	grep -qx 'net.netfilter.nf_conntrack_acct = 1' /usr/lib/sysctl.d/90-netmon.conf ||
 		fail "sysctl file does not set nf_conntrack_acct"
+	for f in /usr/share/man/man1/netmon.1.gz /usr/share/man/man1/netmon-serve.1.gz /usr/share/man/man1/netmon-passwd.1.gz \
+		/usr/share/bash-completion/completions/netmon /usr/share/zsh/vendor-completions/_netmon \
+		/usr/share/fish/vendor_completions.d/netmon.fish /usr/share/doc/netmon/copyright \
+		/usr/share/doc/netmon/changelog.Debian.gz; do
+		[ -f "$f" ] || fail "$f missing"
+	done
+	zcat /usr/share/man/man1/netmon-serve.1.gz | grep -q '^\.TH "NETMON-SERVE" "1"' || fail "netmon-serve(1) is not a man page"
+	# The units read every setting from the YAML: no --bind, no --db.
+	if grep -q -e '--bind' -e '--db' /usr/lib/systemd/system/netmon*.service; then
+		fail "a unit sets --bind or --db itself"
+	fi
 
 	getent group netmon >/dev/null || fail "group netmon missing"
 	IFS=: read -r _ _ uid gid _ home shell < <(getent passwd netmon) || fail "user netmon missing"
@@ -246,9 +317,14 @@ if [ -z "$deb" ]; then
 	deb1=$(build "$v1")
 	deb2=$(build "$v2")
 	say "built $(basename "$deb1") and $(basename "$deb2") with nfpm $nfpm_version"
+	check_lintian "$deb1"
 	check_rpm "$v1"
+	for a in amd64:x86_64 arm64:aarch64_generic arm:arm_cortex-a7; do
+		check_ipk "${a%%:*}" "${a#*:}"
+	done
 else
 	[ -f "$deb" ] || fail "$deb: no such file"
+	check_lintian "$deb"
 	v1=$want_version
 	deb1=$deb
 	deb2=""

@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/netmon-dev/netmon/pkg/config"
 )
@@ -49,7 +53,9 @@ var envAliases = map[string][]string{
 
 // loadConfig builds the configuration once: flags that were set, then the
 // environment, then the YAML file (file, or fallback when it exists), then
-// config.Default(). The result is validated.
+// config.Default(). The result is validated; every error is one line
+// naming the key, the value and where it was set (a *config.FieldError),
+// or the file and the line for a file that is not YAML.
 func loadConfig(flags *pflag.FlagSet, file, fallback string) (config.Config, error) {
 	v := viper.New()
 	def := config.Default()
@@ -80,23 +86,26 @@ func loadConfig(flags *pflag.FlagSet, file, fallback string) (config.Config, err
 		}
 	}
 
-	v.SetConfigType("yaml")
-	switch {
-	case file != "":
+	if file == "" && fallback != "" {
+		if _, err := os.Stat(fallback); err == nil {
+			file = fallback
+		}
+	}
+	var inFile map[string]any
+	if file != "" {
+		var err error
+		if inFile, err = readYAML(file, keys); err != nil {
+			return def, err
+		}
+		v.SetConfigType("yaml")
 		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {
 			return def, fmt.Errorf("read %s: %w", file, unwrapPathError(err))
 		}
-	case fallback != "":
-		if _, err := os.Stat(fallback); err == nil {
-			v.SetConfigFile(fallback)
-			if err := v.ReadInConfig(); err != nil {
-				return def, fmt.Errorf("read %s: %w", fallback, unwrapPathError(err))
-			}
-		}
 	}
+	src := sources{flags: flags, file: file, inFile: inFile}
 
-	if err := checkScalars(v); err != nil {
+	if err := checkScalars(v, src); err != nil {
 		return def, err
 	}
 	var c config.Config
@@ -106,42 +115,181 @@ func loadConfig(flags *pflag.FlagSet, file, fallback string) (config.Config, err
 	// Comma lists in one item (a YAML string, a repeated flag) are split too.
 	c.LocalSubnets = splitList(c.LocalSubnets)
 	c.MonitorInterfaces = splitList(c.MonitorInterfaces)
+	c.AllowedHosts = splitList(c.AllowedHosts)
+	c.AllowFrom = splitList(c.AllowFrom)
+	c.PasswordFile = besideConfig(c.PasswordFile, file, "passwd")
+	c.APITokenFile = besideConfig(c.APITokenFile, file, "api-token")
 	if err := c.Validate(); err != nil {
+		var fe *config.FieldError
+		if errors.As(err, &fe) {
+			fe.Source = src.of(fe.Key)
+		}
 		return c, err
 	}
 	return c, nil
 }
 
+// besideConfig resolves a file setting: empty means name in the
+// configuration file's directory (none without a configuration file), a
+// relative path is relative to that directory.
+func besideConfig(path, configFile, name string) string {
+	switch {
+	case path == "" && configFile == "":
+		return ""
+	case path == "":
+		return filepath.Join(filepath.Dir(configFile), name)
+	case filepath.IsAbs(path) || configFile == "":
+		return path
+	}
+	return filepath.Join(filepath.Dir(configFile), path)
+}
+
+// readYAML reads file's top-level keys and refuses one that is no
+// setting, suggesting the nearest key.
+func readYAML(file string, keys map[string]any) (map[string]any, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, unwrapPathError(err))
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: not YAML: %s", file, strings.TrimPrefix(oneLine(err).Error(), "yaml: "))
+	}
+	names := slices.Sorted(maps.Keys(m))
+	for _, k := range names {
+		if _, ok := keys[k]; ok {
+			continue
+		}
+		reason := "is not a setting"
+		if near := nearestKey(k, keys); near != "" {
+			reason += "; did you mean " + near + "?"
+		}
+		return nil, &config.FieldError{Key: k, Reason: reason, Source: file}
+	}
+	return m, nil
+}
+
+// nearestKey is the key closest to k in edit distance, if it is close
+// enough to be a typo.
+func nearestKey(k string, keys map[string]any) string {
+	best, bestD := "", 0
+	for _, cand := range slices.Sorted(maps.Keys(keys)) {
+		if d := editDistance(k, cand); best == "" || d < bestD {
+			best, bestD = cand, d
+		}
+	}
+	if bestD > max(2, len(k)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// sources says where a key's value came from, for error messages.
+type sources struct {
+	flags  *pflag.FlagSet
+	file   string
+	inFile map[string]any
+}
+
+// of names the flag, environment variable or file that set key, or ""
+// for the default.
+func (s sources) of(key string) string {
+	if s.flags != nil {
+		name := ""
+		s.flags.VisitAll(func(f *pflag.Flag) {
+			if k, ok := flagKey(f.Name, map[string]any{key: nil}); ok && k == key && f.Changed {
+				name = "--" + f.Name
+			}
+		})
+		if name != "" {
+			return name
+		}
+	}
+	for _, env := range append([]string{"NETMON_" + strings.ToUpper(key)}, envAliases[key]...) {
+		if _, ok := os.LookupEnv(env); ok {
+			return env
+		}
+	}
+	if _, ok := s.inFile[key]; ok {
+		return s.file
+	}
+	return ""
+}
+
 // checkScalars parses every duration, integer and boolean setting that
-// arrived as text, so a bad value gets an error naming the key and the
-// value instead of the decoder's generic message.
-func checkScalars(v *viper.Viper) error {
+// arrived as text (or, for a duration, as a bare YAML number), so a bad
+// value gets an error naming the key and the value instead of the
+// decoder's generic message, and a duration without a unit is never read
+// as nanoseconds.
+func checkScalars(v *viper.Viper, src sources) error {
 	rt := reflect.TypeFor[config.Config]()
 	for i := range rt.NumField() {
 		f := rt.Field(i)
 		key := f.Tag.Get("mapstructure")
-		s, ok := v.Get(key).(string)
+		raw := v.Get(key)
+		if f.Type == reflect.TypeFor[time.Duration]() {
+			if _, ok := raw.(time.Duration); ok {
+				continue // the default, or a flag pflag has parsed
+			}
+			if err := durationProblem(key, fmt.Sprint(raw)); err != nil {
+				err.Source = src.of(key)
+				return err
+			}
+			continue
+		}
+		s, ok := raw.(string)
 		if !ok {
 			continue
 		}
 		var err error
 		reason := ""
-		switch {
-		case f.Type == reflect.TypeFor[time.Duration]():
-			_, err = time.ParseDuration(s)
-			reason = "not a duration (like 1s, 5m, 168h)"
-		case f.Type.Kind() == reflect.Int:
+		switch f.Type.Kind() {
+		case reflect.Int:
 			_, err = strconv.Atoi(s)
 			reason = "not a whole number"
-		case f.Type.Kind() == reflect.Bool:
+		case reflect.Bool:
 			_, err = strconv.ParseBool(s)
 			reason = "not true or false"
 		}
 		if err != nil {
-			return &config.FieldError{Key: key, Value: s, Reason: reason}
+			return &config.FieldError{Key: key, Value: s, Reason: reason, Source: src.of(key)}
 		}
 	}
 	return nil
+}
+
+// durationProblem says what is wrong with s as the duration key, or nil.
+// A bare number is refused rather than read as nanoseconds.
+func durationProblem(key, s string) *config.FieldError {
+	s = strings.TrimSpace(s)
+	if _, err := time.ParseDuration(s); err == nil {
+		return nil
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return &config.FieldError{Key: key, Reason: s + " has no unit; write " + s + "s"}
+	}
+	return &config.FieldError{Key: key, Value: s, Reason: "not a duration (like 1s, 5m, 168h)"}
 }
 
 // keyValues lists the fields of c by their mapstructure key.

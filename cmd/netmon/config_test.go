@@ -109,6 +109,10 @@ func TestLoadConfigPrecedence(t *testing.T) {
 			}
 			want := config.Default()
 			tt.mutate(&want)
+			if tt.file != "" {
+				want.PasswordFile = filepath.Join(filepath.Dir(tt.file), "passwd")
+				want.APITokenFile = filepath.Join(filepath.Dir(tt.file), "api-token")
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("config (-want +got)\n%s", diff)
 			}
@@ -121,14 +125,27 @@ func TestLoadConfigErrors(t *testing.T) {
 		name string
 		file string // YAML body; "" for no file
 		env  map[string]string
-		want []string // substrings of the one-line error
+		args []string
+		want []string // substrings of the one-line error; FILE is the file's name
 	}{
-		{name: "negative interval", file: "interval: -1s\n", want: []string{"interval", "-1s"}},
-		{name: "not a duration", file: "interval: soon\n", want: []string{"interval", "soon"}},
-		{name: "unknown key", file: "intervall: 1s\n", want: []string{"intervall"}},
-		{name: "bad cidr from env", env: map[string]string{"NETMON_LOCAL_SUBNETS": "10.0.0.0/33"}, want: []string{"local_subnets", "10.0.0.0/33"}},
+		{name: "negative interval", file: "interval: -1s\n", want: []string{`interval: must be at least 100ms (got "-1s" in FILE)`}},
+		{name: "not a duration", file: "interval: soon\n", want: []string{`interval: not a duration (like 1s, 5m, 168h) (got "soon" in FILE)`}},
+		{name: "bare number in YAML", file: "interval: 5\n", want: []string{"interval: 5 has no unit; write 5s (in FILE)"}},
+		{name: "bare retention in YAML", file: "retention: 7\n", want: []string{"retention: 7 has no unit; write 7s (in FILE)"}},
+		{name: "bare conntrack timeout", file: "conntrack_timeout: 10\n", want: []string{"conntrack_timeout: 10 has no unit; write 10s (in FILE)"}},
+		{name: "bare number quoted in YAML", file: "new_host_window: \"60\"\n", want: []string{"new_host_window: 60 has no unit; write 60s (in FILE)"}},
+		{name: "bare number in env", env: map[string]string{"NETMON_INTERVAL": "5"}, want: []string{"interval: 5 has no unit; write 5s (in NETMON_INTERVAL)"}},
+		{name: "too short from env", env: map[string]string{"NETMON_INTERVAL": "5ms"}, want: []string{`interval: must be at least 100ms (got "5ms" in NETMON_INTERVAL)`}},
+		{name: "retention under an hour", file: "retention: 30m\n", want: []string{`retention: must be at least 1h0m0s (got "30m0s" in FILE)`}},
+		{name: "unknown key", file: "intervall: 1s\n", want: []string{"intervall: is not a setting; did you mean interval? (in FILE)"}},
+		{name: "unknown key, nothing near", file: "colour: blue\n", want: []string{"colour: is not a setting (in FILE)"}},
+		{name: "not YAML", file: "interval: [1s\n", want: []string{"FILE: not YAML: "}},
+		{name: "top rows from a flag", args: []string{"--top-rows", "2000000"}, want: []string{`top_rows: must be between 1 and 10000 (got "2000000" in --top-rows)`}},
+		{name: "bad cidr from env", env: map[string]string{"NETMON_LOCAL_SUBNETS": "10.0.0.0/33"}, want: []string{`local_subnets: "10.0.0.0/33" is not a CIDR prefix (like 10.0.0.0/24) (in NETMON_LOCAL_SUBNETS)`}},
 		{name: "catch-all", env: map[string]string{"NETMON_LOCAL_SUBNETS": "0.0.0.0/0"}, want: []string{"local_subnets", "catch-all"}},
-		{name: "bad bind", env: map[string]string{"NETMON_BIND": "8080"}, want: []string{"bind", "8080"}},
+		{name: "bad bind", env: map[string]string{"NETMON_BIND": "8080"}, want: []string{"bind", "8080", "NETMON_BIND"}},
+		{name: "bad allow_from", file: "allow_from: [lan]\n", want: []string{`allow_from: "lan" is not a CIDR prefix (like 10.0.0.0/24) (in FILE)`}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, want: []string{`log_format: must be text or json (got "xml" in --log-format)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +156,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if tt.file != "" {
 				file = writeFile(t, tt.file)
 			}
-			_, err := loadConfig(testFlags(t), file, "")
+			_, err := loadConfig(testFlags(t, tt.args...), file, "")
 			if err == nil {
 				t.Fatal("loadConfig accepted it")
 			}
@@ -148,7 +165,7 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Errorf("error spans lines: %q", msg)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
+				if w = strings.ReplaceAll(w, "FILE", file); !strings.Contains(msg, w) {
 					t.Errorf("error %q does not mention %q", msg, w)
 				}
 			}
@@ -188,6 +205,8 @@ func TestShippedConfig(t *testing.T) {
 	}
 	want := config.Default()
 	want.DBPath = "/var/lib/netmon/netmon.db"
+	want.PasswordFile = "../../configs/passwd"
+	want.APITokenFile = "../../configs/api-token"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("configs/netmon.yaml (-want +got)\n%s", diff)
 	}
@@ -229,6 +248,8 @@ var localFlags = map[string][]string{
 	"from":            {"netmon report"},
 	"to":              {"netmon report"},
 	"by":              {"netmon report"},
+	"stdin":           {"netmon passwd"},
+	"api-token":       {"netmon passwd"},
 	"no-descriptions": {"netmon completion bash", "netmon completion fish", "netmon completion powershell", "netmon completion zsh"},
 }
 
@@ -277,6 +298,41 @@ func TestFlagsMapToConfig(t *testing.T) {
 	for name := range localFlags {
 		if !seen[name] {
 			t.Errorf("localFlags: no command has --%s", name)
+		}
+	}
+}
+
+func TestBesideConfig(t *testing.T) {
+	tests := []struct {
+		path, configFile, want string
+	}{
+		{"", "", ""},
+		{"", "/etc/netmon/netmon.yaml", "/etc/netmon/passwd"},
+		{"secret", "/etc/netmon/netmon.yaml", "/etc/netmon/secret"},
+		{"/srv/pw", "/etc/netmon/netmon.yaml", "/srv/pw"},
+		{"pw", "", "pw"},
+	}
+	for _, tt := range tests {
+		if got := besideConfig(tt.path, tt.configFile, "passwd"); got != tt.want {
+			t.Errorf("besideConfig(%q, %q) = %q, want %q", tt.path, tt.configFile, got, tt.want)
+		}
+	}
+}
+
+func TestNearestKey(t *testing.T) {
+	keys := keyValues(config.Default())
+	tests := map[string]string{
+		"intervall":     "interval",
+		"db":            "",
+		"dbpath":        "db_path",
+		"local_subnet":  "local_subnets",
+		"loglevel":      "log_level",
+		"password-file": "password_file",
+		"colour":        "",
+	}
+	for in, want := range tests {
+		if got := nearestKey(in, keys); got != want {
+			t.Errorf("nearestKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -251,7 +251,7 @@ func checkStores(t *testing.T, dir string, complete ...snapshotTotals) (cycles i
 func loop(t *testing.T, bin, input, dir string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"ingest-loop", "--input-file", input, "--db", filepath.Join(dir, "netmon.db"),
-		"--state-dir", filepath.Join(dir, "state"), "--interval", "1ms", "--log-level", "error"}, extra...)
+		"--state-dir", filepath.Join(dir, "state"), "--interval", "100ms", "--log-level", "error"}, extra...)
 	cmd := netmonCmd(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

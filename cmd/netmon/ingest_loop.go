@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -43,13 +42,16 @@ order, looping.`,
 
 // runIngestLoop runs cycles until ctx is cancelled, logging to logw.
 func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, logw io.Writer) error {
-	logger := newLogger(logw, cfg.LogLevel).With("component", "ingest")
+	logger := newLogger(logw, cfg).With("component", "ingest")
 	st, in, err := openIngester(ctx, cfg, src, logger)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	in.CommitNow = commitRequests(ctx)
+	if err := firstCycle(ctx, in); err != nil {
+		return err
+	}
 	logger.Info("ingest loop started", "db", cfg.DBPath, "state_dir", stateDir(cfg), "interval", cfg.Interval,
 		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg))
 	err = in.Loop(ctx, cfg.Interval, nil)
@@ -62,13 +64,4 @@ func sourceName(cfg config.Config) string {
 		return cfg.InputFile
 	}
 	return cfg.ConntrackPath
-}
-
-// newLogger returns a text logger at level ("debug", "info", ...).
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

@@ -35,7 +35,8 @@ func (s *syncBuffer) String() string {
 // the cycles committed.
 func TestIngestLoop(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Interval = 10 * time.Millisecond
+	cfg.Interval = 100 * time.Millisecond
+	cfg.LogLevel = "debug" // one line per cycle
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer

@@ -3,11 +3,8 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 )
 
 // Set by the release build: -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -35,8 +32,5 @@ func tuneGC(lookupEnv func(string) (string, bool)) {
 
 func main() {
 	tuneGC(os.LookupEnv)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd(buildInfo{version, commit, date}).ExecuteContext(ctx)
-	stop()
-	os.Exit(exitCode(os.Stderr, err))
+	os.Exit(run(os.Args[1:], os.Stderr, execSelf))
 }

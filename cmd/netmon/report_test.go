@@ -107,7 +107,7 @@ func TestCommitCommand(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runIngestLoop(ctx, cfg, fileSource("router_extended.txt"), &logs) }()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), `msg="ingest cycle"`) {
+	for !strings.Contains(logs.String(), `msg="first ingest cycle"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no cycle in 20s:\n%s", logs.String())
 		}

@@ -6,26 +6,28 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/netmon-dev/netmon/pkg/config"
 )
-
-type buildInfo struct{ version, commit, date string }
-
-func (b buildInfo) String() string {
-	return fmt.Sprintf("%s (commit %s, built %s)", b.version, b.commit, b.date)
-}
 
 // loader loads the configuration for the command being run, once: flags
 // of that command > NETMON_* environment > YAML file > defaults.
 type loader func(cmd *cobra.Command) (config.Config, error)
 
-// usageError marks errors in how netmon was called (bad flag, bad config
-// value); they exit with status 2.
+// usageError marks errors in how netmon was called (bad flag, unknown
+// command); they exit with status 2 and a hint to --help.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// configError marks a configuration error: one line naming the key, the
+// value and where it was set, exit status 2.
+type configError struct{ err error }
+
+func (e configError) Error() string { return "config: " + e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
 
 func newRootCmd(info buildInfo) *cobra.Command {
 	var configFile string
@@ -48,12 +50,15 @@ configs/netmon.yaml documents every key.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&configFile, "config", "", "YAML configuration file (default /etc/netmon/netmon.yaml if it exists)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 
 	load := func(cmd *cobra.Command) (config.Config, error) {
 		c, err := loadConfig(cmd.Flags(), configFile, defaultConfigFile)
+		if err == nil {
+			err = checkPaths(cmd.Flags(), c)
+		}
 		if err != nil {
-			return c, usageError{fmt.Errorf("config: %w", err)}
+			return c, configError{err}
 		}
 		return c, nil
 	}
@@ -64,8 +69,61 @@ configs/netmon.yaml documents every key.`,
 		newServeCmd(load, info),
 		newReportCmd(load),
 		newCommitCmd(load),
+		newPasswdCmd(load),
+		newGenDocsCmd(info),
 	)
+	completeFlagValues(root)
 	return root
+}
+
+// flagError turns a flag that does not parse into a configuration error
+// naming the key when the flag sets one (a duration without a unit says
+// so, as it does from the file), else into a usage error.
+func flagError(_ *cobra.Command, err error) error {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) {
+		return usageError{err}
+	}
+	f := ive.GetFlag()
+	key, ok := flagKey(f.Name, keyValues(config.Default()))
+	if !ok {
+		return usageError{err}
+	}
+	var fe *config.FieldError
+	switch f.Value.Type() {
+	case "duration":
+		fe = durationProblem(key, ive.GetValue())
+	case "int":
+		fe = &config.FieldError{Key: key, Value: ive.GetValue(), Reason: "not a whole number"}
+	case "bool":
+		fe = &config.FieldError{Key: key, Value: ive.GetValue(), Reason: "not true or false"}
+	}
+	if fe == nil {
+		return usageError{err}
+	}
+	fe.Source = "--" + f.Name
+	return configError{fe}
+}
+
+// flagValues are the values the shells complete for flags that take one
+// of a few words.
+var flagValues = map[string][]string{
+	"output":     {"table", "json"},
+	"log-level":  {"debug", "info", "warn", "error"},
+	"log-format": {"text", "json"},
+}
+
+// completeFlagValues registers flagValues on every command that has the
+// flag.
+func completeFlagValues(c *cobra.Command) {
+	for name, words := range flagValues {
+		if c.Flags().Lookup(name) != nil {
+			_ = c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
+	for _, sub := range c.Commands() {
+		completeFlagValues(sub)
+	}
 }
 
 // exitCode prints err as one line and maps it to the process status:
@@ -75,6 +133,10 @@ func exitCode(stderr io.Writer, err error) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "netmon: %v\n", err)
+	var ce configError
+	if errors.As(err, &ce) {
+		return 2
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(stderr, "Run 'netmon --help' for usage.")

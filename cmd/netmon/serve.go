@@ -19,7 +19,7 @@ import (
 // addServeFlags adds the dashboard's flags.
 func addServeFlags(fs *pflag.FlagSet) {
 	def := config.Default()
-	fs.String("bind", def.Bind, "listen address; use the router's LAN address (the dashboard has no login)")
+	fs.String("bind", def.Bind, "listen address; use the router's LAN address (login: netmon passwd)")
 	fs.Bool("ingest", def.Ingest, "run the ingest loop in this process (false: another process runs ingest-loop)")
 	fs.Duration("new-host-window", def.NewHostWindow, "remote hosts first seen within this window are marked NEW")
 	fs.Int("top-rows", def.TopRows, "connections shown on the dashboard")
@@ -47,7 +47,11 @@ conntrack-table tiles. Endpoints:
 
 By default the ingest loop runs in the same process; with --ingest=false
 the dashboard reads a database that a separate 'netmon ingest-loop' fills.
-The dashboard has no login: bind it to the LAN address only.`,
+
+Only requests whose Host header names this server (the bound address,
+localhost, allowed_hosts) are answered, only from allow_from when set.
+The login is off until 'netmon passwd' sets a password; bind to the LAN
+address, never the WAN.`,
 		Example: `  netmon serve --bind 10.0.0.1:8080
   netmon serve --input-file fixtures/replay --db /tmp/netmon-demo.db
   netmon serve --ingest=false --bind 10.0.0.1:8080 --db /var/lib/netmon/netmon.db`,
@@ -72,15 +76,15 @@ The dashboard has no login: bind it to the LAN address only.`,
 // runServe serves the dashboard until ctx is done, running the ingest
 // loop beside it when cfg.Ingest is set.
 func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io.Writer, hooks serveHooks) error {
-	logger := newLogger(logw, cfg.LogLevel)
-	if config.BindsAll(cfg.Bind) {
-		logger.Warn("the dashboard has no login and listens on every address; bind it to the LAN address (e.g. --bind 10.0.0.1:8080) or firewall the port on the WAN", "bind", cfg.Bind)
+	logger := newLogger(logw, cfg)
+	access, err := webAccess(cfg, logger.With("component", "web"))
+	if err != nil {
+		return err
 	}
 
 	var (
-		st  *stores
-		in  *ingest.Ingester
-		err error
+		st *stores
+		in *ingest.Ingester
 	)
 	if cfg.Ingest {
 		st, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
@@ -94,6 +98,11 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		return err
 	}
 	defer st.Close()
+	if in != nil {
+		if err := firstCycle(ctx, in); err != nil {
+			return err
+		}
+	}
 
 	// One sampler for the dashboard, /metrics.json and /metrics, so the
 	// interface rates span its ticks, not the gap between two readers.
@@ -111,6 +120,8 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		History:       st.record,
 		Calendar:      calendar(cfg),
 		Keep:          retention(cfg).Device,
+		Access:        access,
+		Build:         currentBuild().web(),
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })

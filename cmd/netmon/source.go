@@ -33,7 +33,8 @@ func newSource(cfg config.Config) ingest.Source {
 	return &source.Conntrack{Command: cfg.ConntrackPath, Timeout: cfg.ConntrackTimeout}
 }
 
-// addLogFlags adds --log-level to long-running commands.
+// addLogFlags adds --log-level and --log-format to long-running commands.
 func addLogFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", config.Default().LogLevel, "log level: debug, info, warn or error")
+	fs.String("log-format", config.Default().LogFormat, "log format: text or json")
 }

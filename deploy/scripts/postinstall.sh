@@ -1,7 +1,6 @@
 #!/bin/sh
-# netmon post-install: deb postinst and rpm %post share this script.
-# dpkg calls it as `configure <last configured version>` (empty on a first
-# install); rpm as `1` on install and `2` on upgrade.
+# netmon post-install for rpm (%post): `1` on install, `2` on upgrade. The
+# .deb has its own, deploy/scripts/deb/postinst, with deb-systemd-helper.
 set -e
 
 units="netmon-ingest.service netmon-web.service netmon.service"
@@ -9,10 +8,9 @@ statedir=/var/lib/netmon
 acct=/proc/sys/net/netfilter/nf_conntrack_acct
 
 case "$1" in
-configure) if [ -n "$2" ]; then action=upgrade; else action=install; fi ;;
 1) action=install ;;
 2) action=upgrade ;;
-*) exit 0 ;; # dpkg abort-upgrade, abort-remove, abort-deconfigure
+*) exit 0 ;;
 esac
 
 # The system user that runs both units and owns the database. groupadd and
@@ -53,9 +51,12 @@ fi
 
 if [ "$action" = install ]; then
 	cat <<'MSG'
-netmon is installed, not started. Check local_subnets in /etc/netmon/netmon.yaml
-and the --bind address in netmon-web.service, then start it:
-  systemctl enable --now netmon-ingest.service netmon-web.service
-See /usr/share/doc/netmon/README.md.
+netmon is installed, not started. First:
+  1. Edit /etc/netmon/netmon.yaml: set bind to the router's LAN address
+     (it is 127.0.0.1:8080, this machine only), then local_subnets and
+     monitor_interfaces.
+  2. Set the dashboard's login password: netmon passwd
+  3. Start it: systemctl enable --now netmon-ingest.service netmon-web.service
+See /usr/share/doc/netmon/README.md and man netmon.
 MSG
 fi

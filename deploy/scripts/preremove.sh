@@ -1,14 +1,13 @@
 #!/bin/sh
-# netmon pre-removal: deb prerm and rpm %preun share this script.
-# dpkg calls it as `remove` (also when purging) or `upgrade`; rpm as `0` on
-# erase and `1` on upgrade. On upgrade the units keep running and the new
-# package's postinstall restarts them.
+# netmon pre-removal for rpm (%preun): `0` on erase, `1` on upgrade. On
+# upgrade the units keep running and the new package's postinstall
+# restarts them. The .deb's is deploy/scripts/deb/prerm.
 set -e
 
 units="netmon-ingest.service netmon-web.service netmon.service"
 
 case "$1" in
-remove | 0)
+0)
 	if [ -d /run/systemd/system ]; then
 		# shellcheck disable=SC2086 # $units is a list of unit names
 		systemctl stop $units >/dev/null 2>&1 || true

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/filter"
@@ -75,6 +76,26 @@ type Config struct {
 	HistoryDeviceRemoteDays int `mapstructure:"history_device_remote_days"`
 	// HistoryServices keeps the per-service split of devices' days.
 	HistoryServices bool `mapstructure:"history_services"`
+
+	// Who may read the dashboard, and how netmon logs (issue 17).
+
+	// AllowedHosts are names (or addresses) accepted in the Host header
+	// besides the bound address and localhost: the router's DNS name, a
+	// reverse proxy's name.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
+	// AllowFrom, when not empty, lists the only client prefixes the
+	// dashboard answers (CIDR, or a bare address).
+	AllowFrom []string `mapstructure:"allow_from"`
+	// PasswordFile holds the login password's bcrypt hash (netmon
+	// passwd). Empty: "passwd" beside the configuration file. Login is on
+	// while the file exists.
+	PasswordFile string `mapstructure:"password_file"`
+	// APITokenFile holds the read-only bearer token for /metrics and the
+	// JSON endpoints. Empty: "api-token" beside the configuration file.
+	// The token is accepted while the file exists and login is on.
+	APITokenFile string `mapstructure:"api_token_file"`
+	// LogFormat is text or json.
+	LogFormat string `mapstructure:"log_format"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -107,18 +128,54 @@ func Default() Config {
 		HistoryRemoteDays:       400,
 		HistoryDeviceRemoteDays: 35,
 		HistoryServices:         true,
+		LogFormat:               "text",
 	}
 }
 
-// FieldError names the key and the bad value of an invalid setting.
+// Bounds of the settings: values outside them are refused, as typos
+// rather than choices.
+const (
+	// MinInterval: a shorter ingest interval is a busy loop.
+	MinInterval = 100 * time.Millisecond
+	// MinRetention: closed connections kept a shorter time are pruned
+	// before anyone looks.
+	MinRetention = time.Hour
+	// MinConntrackTimeout: conntrack needs tens of milliseconds even for
+	// a small table.
+	MinConntrackTimeout = 100 * time.Millisecond
+	// MinNewHostWindow: a host NEW for less than a second is never seen
+	// as NEW by a dashboard polling every second.
+	MinNewHostWindow = time.Second
+	// MaxTopRows: the dashboard draws every row; more than this is too
+	// many for a browser to redraw every second.
+	MaxTopRows = 10_000
+)
+
+// FieldError names the key and the bad value of an invalid setting, and
+// where the value came from when the loader knows.
 type FieldError struct {
-	Key    string
-	Value  string
+	Key   string
+	Value string // "" when Reason quotes the bad part itself
+	// Reason says what is wrong, without the key.
 	Reason string
+	// Source is where the value was set: a file name, an environment
+	// variable or a flag ("" for the default). Set by the loader.
+	Source string
 }
 
+// Error is one line: `key: reason (got "value" in source)`.
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%s: %s (got %q)", e.Key, e.Reason, e.Value)
+	var b strings.Builder
+	b.WriteString(e.Key + ": " + e.Reason)
+	switch {
+	case e.Value != "" && e.Source != "":
+		fmt.Fprintf(&b, " (got %q in %s)", e.Value, e.Source)
+	case e.Value != "":
+		fmt.Fprintf(&b, " (got %q)", e.Value)
+	case e.Source != "":
+		fmt.Fprintf(&b, " (in %s)", e.Source)
+	}
+	return b.String()
 }
 
 // Validate checks every field and returns the first problem as a
@@ -127,18 +184,18 @@ func (c *Config) Validate() error {
 	if _, err := c.Prefixes(); err != nil {
 		return err
 	}
-	positive := []struct {
-		key string
-		d   time.Duration
+	minimums := []struct {
+		key    string
+		d, min time.Duration
 	}{
-		{"conntrack_timeout", c.ConntrackTimeout},
-		{"interval", c.Interval},
-		{"retention", c.Retention},
-		{"new_host_window", c.NewHostWindow},
+		{"conntrack_timeout", c.ConntrackTimeout, MinConntrackTimeout},
+		{"interval", c.Interval, MinInterval},
+		{"retention", c.Retention, MinRetention},
+		{"new_host_window", c.NewHostWindow, MinNewHostWindow},
 	}
-	for _, p := range positive {
-		if p.d <= 0 {
-			return &FieldError{Key: p.key, Value: p.d.String(), Reason: "must be > 0"}
+	for _, m := range minimums {
+		if m.d < m.min {
+			return &FieldError{Key: m.key, Value: m.d.String(), Reason: "must be at least " + m.min.String()}
 		}
 	}
 	if c.DBPath == "" {
@@ -150,8 +207,8 @@ func (c *Config) Validate() error {
 	if err := validateBind(c.Bind); err != nil {
 		return &FieldError{Key: "bind", Value: c.Bind, Reason: err.Error()}
 	}
-	if c.TopRows <= 0 {
-		return &FieldError{Key: "top_rows", Value: strconv.Itoa(c.TopRows), Reason: "must be > 0"}
+	if c.TopRows <= 0 || c.TopRows > MaxTopRows {
+		return &FieldError{Key: "top_rows", Value: strconv.Itoa(c.TopRows), Reason: fmt.Sprintf("must be between 1 and %d", MaxTopRows)}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -160,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FSRoot == "" {
 		return &FieldError{Key: "fs_root", Value: "", Reason: "must not be empty"}
+	}
+	if err := c.validateAccess(); err != nil {
+		return err
 	}
 	return c.validateHistory()
 }
@@ -192,6 +252,25 @@ func (c *Config) validateHistory() error {
 	return nil
 }
 
+// validateAccess checks the keys of who may read the dashboard and of
+// logging.
+func (c *Config) validateAccess() error {
+	if _, err := c.AllowFromPrefixes(); err != nil {
+		return err
+	}
+	for _, h := range c.AllowedHosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " /\\@") {
+			return &FieldError{Key: "allowed_hosts", Value: h, Reason: "must be a host name or address, like router.lan"}
+		}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return &FieldError{Key: "log_format", Value: c.LogFormat, Reason: "must be text or json"}
+	}
+	return nil
+}
+
 // Location is the time zone of days and months: Timezone, or the
 // system's. Validate has checked the name.
 func (c *Config) Location() *time.Location {
@@ -205,15 +284,28 @@ func (c *Config) Location() *time.Location {
 	return loc
 }
 
+// AllowFromPrefixes parses AllowFrom (a bare address is one host).
+func (c *Config) AllowFromPrefixes() ([]netip.Prefix, error) {
+	ps, err := filter.ParsePrefixes(c.AllowFrom)
+	if err != nil {
+		return nil, &FieldError{Key: "allow_from", Reason: err.Error()}
+	}
+	for i, p := range ps {
+		ps[i] = p.Masked()
+	}
+	return ps, nil
+}
+
 // Prefixes parses LocalSubnets; the error is a *FieldError naming the bad
 // prefix.
 func (c *Config) Prefixes() ([]netip.Prefix, error) {
+	// filter's errors quote the bad item, so the value is not repeated.
 	ps, err := filter.ParsePrefixes(c.LocalSubnets)
 	if err != nil {
-		return nil, &FieldError{Key: "local_subnets", Value: fmt.Sprint(c.LocalSubnets), Reason: err.Error()}
+		return nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
 	}
 	if _, err := filter.New(ps); err != nil {
-		return nil, &FieldError{Key: "local_subnets", Value: fmt.Sprint(c.LocalSubnets), Reason: err.Error()}
+		return nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
 	}
 	return ps, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,6 +39,21 @@ func TestValidate(t *testing.T) {
 		{"no conntrack but replay", func(c *Config) { c.ConntrackPath = ""; c.InputFile = "x.txt" }, ""},
 		{"no conntrack", func(c *Config) { c.ConntrackPath = "" }, "conntrack_path"},
 		{"empty fs root", func(c *Config) { c.FSRoot = "" }, "fs_root"},
+		{"busy loop", func(c *Config) { c.Interval = 5 }, "interval"},
+		{"interval at the minimum", func(c *Config) { c.Interval = MinInterval }, ""},
+		{"retention of 7 ns", func(c *Config) { c.Retention = 7 }, "retention"},
+		{"retention of an hour", func(c *Config) { c.Retention = time.Hour }, ""},
+		{"conntrack timeout of 10 ns", func(c *Config) { c.ConntrackTimeout = 10 }, "conntrack_timeout"},
+		{"window under a second", func(c *Config) { c.NewHostWindow = time.Millisecond }, "new_host_window"},
+		{"top rows at the cap", func(c *Config) { c.TopRows = MaxTopRows }, ""},
+		{"top rows 2000000", func(c *Config) { c.TopRows = 2_000_000 }, "top_rows"},
+		{"allow_from", func(c *Config) { c.AllowFrom = []string{"10.0.0.0/24", "fd00::/64", "192.168.1.7"} }, ""},
+		{"allow_from not a prefix", func(c *Config) { c.AllowFrom = []string{"lan"} }, "allow_from"},
+		{"allowed_hosts", func(c *Config) { c.AllowedHosts = []string{"router.lan", "192.168.1.1"} }, ""},
+		{"allowed_hosts with a URL", func(c *Config) { c.AllowedHosts = []string{"http://router.lan/"} }, "allowed_hosts"},
+		{"allowed_hosts empty item", func(c *Config) { c.AllowedHosts = []string{" "} }, "allowed_hosts"},
+		{"log format json", func(c *Config) { c.LogFormat = "json" }, ""},
+		{"log format", func(c *Config) { c.LogFormat = "logfmt" }, "log_format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,5 +90,51 @@ func TestBindsAll(t *testing.T) {
 		if got := BindsAll(addr); got != want {
 			t.Errorf("BindsAll(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+func TestFieldErrorText(t *testing.T) {
+	tests := []struct {
+		e    FieldError
+		want string
+	}{
+		{FieldError{Key: "interval", Value: "5", Reason: "has no unit; write 5s", Source: "/etc/netmon/netmon.yaml"}, `interval: has no unit; write 5s (got "5" in /etc/netmon/netmon.yaml)`},
+		{FieldError{Key: "top_rows", Value: "2000000", Reason: "must be between 1 and 10000"}, `top_rows: must be between 1 and 10000 (got "2000000")`},
+		{FieldError{Key: "local_subnets", Reason: `"10.0.0.0/33" is not a CIDR prefix (like 10.0.0.0/24)`, Source: "--local-subnets"}, `local_subnets: "10.0.0.0/33" is not a CIDR prefix (like 10.0.0.0/24) (in --local-subnets)`},
+	}
+	for _, tc := range tests {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("Error() = %s\nwant      %s", got, tc.want)
+		}
+	}
+}
+
+// TestPrefixErrorOnce: the bad prefix is named once, not once in the
+// reason and again as the whole list.
+func TestPrefixErrorOnce(t *testing.T) {
+	c := Default()
+	c.LocalSubnets = []string{"10.0.0.0/24", "10.0.0.0/33"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted 10.0.0.0/33")
+	}
+	if n := strings.Count(err.Error(), "10.0.0.0/33"); n != 1 {
+		t.Errorf("%q names the prefix %d times, want once", err, n)
+	}
+}
+
+func TestAllowFromPrefixes(t *testing.T) {
+	c := Default()
+	c.AllowFrom = []string{"10.0.0.7/24", "192.168.1.7", "fd00::1/64"}
+	got, err := c.AllowFromPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, p := range got {
+		s = append(s, p.String())
+	}
+	if want := "10.0.0.0/24 192.168.1.7/32 fd00::/64"; strings.Join(s, " ") != want {
+		t.Errorf("prefixes %v, want %s", s, want)
 	}
 }

@@ -26,6 +26,9 @@ func resetters() map[string]func(*Config) {
 		"top_rows":          func(c *Config) { c.TopRows = def.TopRows },
 		"log_level":         func(c *Config) { c.LogLevel = def.LogLevel },
 		"fs_root":           func(c *Config) { c.FSRoot = def.FSRoot },
+		"allow_from":        func(c *Config) { c.AllowFrom = def.AllowFrom },
+		"allowed_hosts":     func(c *Config) { c.AllowedHosts = def.AllowedHosts },
+		"log_format":        func(c *Config) { c.LogFormat = def.LogFormat },
 	}
 }
 

@@ -138,6 +138,7 @@ type faultRig struct {
 	done     chan error
 	cancel   context.CancelFunc
 	ran      int64 // cycles ended so far (successful or not)
+	failures int   // consecutive failed cycles, for the ticks Loop waits
 }
 
 // newFaultRig opens a real database at dbPath with opts, seeds it with one
@@ -183,15 +184,18 @@ func (r *faultRig) use(data []byte) {
 	writeFile(r.t, r.snapshot, data)
 }
 
-// cycle lets Loop run one more cycle and returns the status after it.
+// cycle lets Loop run one more cycle and returns the status after it:
+// one tick, or after failures as many as Loop's backoff waits.
 func (r *faultRig) cycle() Status {
 	r.t.Helper()
-	select {
-	case r.ticks <- time.Now():
-	case err := <-r.done:
-		r.t.Fatalf("Loop returned early: %v", err)
-	case <-time.After(time.Minute):
-		r.t.Fatal("Loop did not take the tick within a minute")
+	for range backoffTicks(r.failures, time.Second) {
+		select {
+		case r.ticks <- time.Now():
+		case err := <-r.done:
+			r.t.Fatalf("Loop returned early: %v", err)
+		case <-time.After(time.Minute):
+			r.t.Fatal("Loop did not take the tick within a minute")
+		}
 	}
 	return r.wait()
 }
@@ -204,6 +208,11 @@ func (r *faultRig) wait() Status {
 	for {
 		st := r.in.Status()
 		if st.Cycles+st.Errors >= r.ran {
+			if st.LastErr != nil {
+				r.failures++
+			} else {
+				r.failures = 0
+			}
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -292,8 +301,8 @@ func sqliteCode(err error) int {
 }
 
 // checkFailedCycles checks that the last n cycles failed with an SQLite
-// error of one of the codes, each logged as one error, and that the rows
-// are still before.
+// error of one of the codes, logged once per change of error, and that
+// the rows are still before.
 func (r *faultRig) checkFailedCycles(sts []Status, before string, codes ...int) {
 	r.t.Helper()
 	for i, st := range sts {
@@ -305,14 +314,22 @@ func (r *faultRig) checkFailedCycles(sts []Status, before string, codes ...int) 
 			r.t.Errorf("cycle %d: error %v has SQLite code %d, want one of %v", i+1, st.LastErr, code, codes)
 		}
 	}
+	// One error line when the failing starts and one per change of
+	// error, not one per cycle (reporter).
+	changes := 0
+	for i, st := range sts {
+		if i == 0 || st.LastErr.Error() != sts[i-1].LastErr.Error() {
+			changes++
+		}
+	}
 	var failed []string
 	for _, rec := range r.log.records() {
 		if rec.Level == slog.LevelError {
 			failed = append(failed, rec.Msg)
 		}
 	}
-	if len(failed) != len(sts) {
-		r.t.Errorf("%d error lines logged for %d failed cycles: %q", len(failed), len(sts), failed)
+	if len(failed) != changes {
+		r.t.Errorf("%d error lines logged for %d failed cycles with %d distinct errors in a row: %q", len(failed), len(sts), changes, failed)
 	}
 	if diff := cmp.Diff(before, r.rows()); diff != "" {
 		r.t.Errorf("failed cycles changed the rows (-before +after):\n%s", diff)

@@ -21,11 +21,13 @@ func RealTicker(d time.Duration) (<-chan time.Time, func()) {
 // Loop runs a cycle at once and then one per tick until ctx is done, and
 // returns nil then. Cycles never overlap: they run one after another in
 // this goroutine, so a slow cycle delays the next. A failed cycle is logged
-// and the loop goes on. With a History it commits every CommitInterval
-// (the same Ticker), on every value from CommitNow, and once more when it
-// stops. On cancel, Loop returns after the running cycle has committed or
-// rolled back (see ReconcileSnapshot) and the final commit. tick nil
-// means RealTicker.
+// (see reporter: once per change of error, not every cycle) and the loop
+// goes on, waiting twice as many ticks after each further failure, up to
+// a minute. With a History it commits every CommitInterval (the same
+// Ticker), on every value from CommitNow, and once more when it stops. On
+// cancel, Loop returns after the running cycle has committed or rolled
+// back (see ReconcileSnapshot) and the final commit. tick nil means
+// RealTicker.
 func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticker) error {
 	if interval <= 0 {
 		return errors.New("ingest loop: interval must be > 0")
@@ -39,6 +41,7 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	}
 	ticks, stop := tick(interval)
 	defer stop()
+	rep := newReporter(log, in.now)
 	commits, stopCommits := in.commitTicks(tick)
 	defer stopCommits()
 	defer in.finalCommit(ctx, log)
@@ -51,48 +54,23 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 			log.Info("ingest cycle interrupted by shutdown", slog.String("err", err.Error()))
 			return nil
 		}
-		logCycle(log, sum, err)
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-ticks:
-				break wait
-			case <-commits:
-				in.commitLogged(ctx, log)
-			case <-in.CommitNow:
-				in.commitLogged(ctx, log)
+		rep.cycle(sum, err)
+		// After failures, wait more ticks: a broken database or conntrack
+		// is not retried every interval for ever. Commits go on meanwhile.
+		for range rep.backoff(interval) {
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-ticks:
+					break wait
+				case <-commits:
+					in.commitLogged(ctx, log)
+				case <-in.CommitNow:
+					in.commitLogged(ctx, log)
+				}
 			}
 		}
 	}
-}
-
-// logCycle writes the one line a cycle gets, with its counts and duration.
-func logCycle(log *slog.Logger, s Summary, err error) {
-	attrs := []slog.Attr{
-		slog.Int("entries", s.Entries),
-		slog.Int("outbound", s.Outbound),
-		slog.Int("skipped", s.Skipped),
-	}
-	if len(s.ParseErrors) > 0 {
-		attrs = append(attrs, slog.String("first_parse_error", s.ParseErrors[0].Error()))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.Duration("took", s.Took), slog.String("err", err.Error()))
-		log.LogAttrs(context.Background(), slog.LevelError, "ingest cycle failed", attrs...)
-		return
-	}
-	attrs = append(attrs,
-		slog.Int("reported", s.Reported),
-		slog.Int("new_hosts", s.NewHosts),
-		slog.Int("opened", s.Opened),
-		slog.Int("updated", s.Updated),
-		slog.Int("closed", s.Closed),
-		slog.Int("pruned", s.Pruned),
-		slog.Int("duplicates", s.Duplicates),
-		slog.Int("rows_written", s.RowsWritten),
-		slog.Duration("took", s.Took),
-	)
-	log.LogAttrs(context.Background(), slog.LevelInfo, "ingest cycle", attrs...)
 }

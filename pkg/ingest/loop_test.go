@@ -123,13 +123,14 @@ func TestLoop(t *testing.T) {
 	if s.Cycles != 2 || s.Errors != 1 || s.LastErr != nil || s.LastErrAt.IsZero() {
 		t.Errorf("status = %+v; want 2 cycles, 1 error, last cycle ok", s)
 	}
+	// At INFO: the first cycle, the failure, the recovery (reporter).
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 3 {
-		t.Fatalf("%d log lines, want one per cycle:\n%s", len(lines), logs.String())
+		t.Fatalf("%d log lines, want 3:\n%s", len(lines), logs.String())
 	}
-	for i, want := range []string{`msg="ingest cycle"`, `msg="ingest cycle failed"`, `msg="ingest cycle"`} {
-		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], "took=") {
-			t.Errorf("log line %d = %q, want %s with took=", i+1, lines[i], want)
+	for i, want := range []string{`level=INFO msg="first ingest cycle"`, `level=ERROR msg="ingest failing" err="reconcile: disk full" took=`, `level=INFO msg="ingest recovered" failed_cycles=1`} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("log line %d = %q, want %s", i+1, lines[i], want)
 		}
 	}
 }

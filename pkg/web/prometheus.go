@@ -16,6 +16,12 @@ import (
 	"github.com/netmon-dev/netmon/pkg/flows"
 )
 
+// BuildInfo is what netmon_build_info reports: the version, the VCS
+// revision and the Go version the binary was built with.
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}
+
 // scrapeTimeout bounds the database and /proc reads of one scrape.
 const scrapeTimeout = 5 * time.Second
 
@@ -30,9 +36,13 @@ type collector struct {
 	load1, load5, load15, memTotal, memUsed                           *prometheus.Desc
 	ifUp, ifRxBytes, ifTxBytes, ifRxPackets, ifTxPackets              *prometheus.Desc
 	ctEntries, ctLimit                                                *prometheus.Desc
+	buildInfo                                                         *prometheus.Desc
 }
 
-// newCollector describes every series netmon exports.
+// newCollector describes every series netmon exports. The per-LAN
+// series are labelled "device", not "host": scrapers and agents add a
+// "host" label of their own, and the value becomes the device id once
+// devices are keyed (issue 13; today it is the LAN address).
 func newCollector(s *server) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("netmon_"+name, help, labels, nil)
@@ -48,8 +58,8 @@ func newCollector(s *server) *collector {
 		active:        d("active_connections", "Outbound connections in the conntrack table at the last cycle, by protocol.", "proto"),
 		remoteHosts:   d("remote_hosts", "Remote hosts ever seen."),
 		lanHosts:      d("lan_hosts", "LAN hosts with traffic; at most the top 256 by bytes get their own byte counters."),
-		lanUp:         d("lan_host_uplink_bytes_total", "Bytes sent by a LAN host to internet hosts (growth of conntrack counters).", "host"),
-		lanDown:       d("lan_host_downlink_bytes_total", "Bytes received by a LAN host from internet hosts (growth of conntrack counters).", "host"),
+		lanUp:         d("lan_host_uplink_bytes_total", "Bytes sent by a LAN device to internet hosts (growth of conntrack counters).", "device"),
+		lanDown:       d("lan_host_downlink_bytes_total", "Bytes received by a LAN device from internet hosts (growth of conntrack counters).", "device"),
 		load1:         d("system_load1", "1-minute load average."),
 		load5:         d("system_load5", "5-minute load average."),
 		load15:        d("system_load15", "15-minute load average."),
@@ -62,6 +72,7 @@ func newCollector(s *server) *collector {
 		ifTxPackets:   d("interface_transmit_packets_total", "Packets sent by a monitored interface.", "interface"),
 		ctEntries:     d("conntrack_entries", "Entries in the kernel conntrack table (all of them, not only outbound)."),
 		ctLimit:       d("conntrack_entries_limit", "Maximum size of the kernel conntrack table (nf_conntrack_max)."),
+		buildInfo:     d("build_info", "Always 1; the labels say which netmon this is.", "version", "revision", "goversion"),
 	}
 }
 
@@ -72,7 +83,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.active, c.remoteHosts, c.lanHosts, c.lanUp, c.lanDown,
 		c.load1, c.load5, c.load15, c.memTotal, c.memUsed,
 		c.ifUp, c.ifRxBytes, c.ifTxBytes, c.ifRxPackets, c.ifTxPackets,
-		c.ctEntries, c.ctLimit,
+		c.ctEntries, c.ctLimit, c.buildInfo,
 	} {
 		ch <- d
 	}
@@ -84,6 +95,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
+	b := c.s.build
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, b.Version, b.Revision, b.GoVersion)
 	c.collectIngest(ctx, ch)
 	c.collectStore(ctx, ch)
 	c.collectSystem(ctx, ch)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -31,6 +32,7 @@ func collectorFor(t *testing.T, edit func(*Options)) *collector {
 		},
 		Metrics: &fakeMetrics{snap: sampleSnapshot()},
 		Now:     clock,
+		Build:   BuildInfo{Version: "1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"},
 	}
 	if edit != nil {
 		edit(&opts)
@@ -223,5 +225,39 @@ func TestPromLogger(t *testing.T) {
 	l.Println("error gathering metrics: ", fmt.Errorf("x"))
 	if !strings.Contains(buf.String(), `err="error gathering metrics: x"`) {
 		t.Errorf("log = %q", buf.String())
+	}
+}
+
+// TestMetricsEndpointLint lints the whole /metrics answer, the Go and
+// process collectors included, with promlint: the checks `promtool check
+// metrics` runs (the Debian package carrying promtool is the whole
+// Prometheus server, 96 MB installed, too much for CI).
+func TestMetricsEndpointLint(t *testing.T) {
+	h, _ := testServer(t, func(o *Options) {
+		o.Build = BuildInfo{Version: "1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"}
+	})
+	res := do(t, h, http.MethodGet, "/metrics")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", res.StatusCode)
+	}
+	text := body(t, res)
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatalf("lint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	for _, want := range []string{
+		`netmon_build_info{goversion="go1.26.8",revision="0123abc",version="1.2.3"} 1`,
+		`netmon_lan_host_uplink_bytes_total{device="10.0.0.5"} 1000`,
+		"go_goroutines ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(text, `{host=`) {
+		t.Error("a series still has a host label")
 	}
 }

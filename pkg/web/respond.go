@@ -21,7 +21,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 const maxQuery = 256
 
 // secure sets the security headers on every response, turns a panic into
-// a 500, and rejects query strings no route could want before routing.
+// a 500, admits the request (Access: client address, Host header, login)
+// and rejects query strings no route could want before routing.
 func (s *server) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -38,6 +39,9 @@ func (s *server) secure(next http.Handler) http.Handler {
 				s.writeError(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
+		if !s.admit(w, r) {
+			return
+		}
 		if len(r.URL.RawQuery) > maxQuery {
 			s.writeError(w, http.StatusBadRequest, fmt.Sprintf("query string longer than %d bytes", maxQuery))
 			return

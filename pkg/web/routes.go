@@ -3,9 +3,10 @@ package web
 import "net/http"
 
 // routes is the one place that lists every URL the server answers.
-// Each path answers GET (and HEAD); other methods get a JSON 405, and
-// paths not listed a JSON 404. Every response, errors included, goes
-// through secure.
+// Each path answers GET (and HEAD), /login and /logout POST too; other
+// methods get a JSON 405, and paths not listed a JSON 404. Every
+// response, errors included, goes through secure, which admits the
+// request first (auth.go).
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	get := func(path string, h http.HandlerFunc) {
@@ -24,6 +25,15 @@ func (s *server) routes() http.Handler {
 	get("/api/devices/{id}", s.needHistory(s.apiDevice))
 	get("/api/devices/{id}/history", s.needHistory(s.apiDeviceHistory))
 	get("/api/remotes", s.needHistory(s.apiRemotes))
+	// The login (auth_login.go); public, as are the static files.
+	get("/static/login.css", s.loginCSS)
+	form := func(path string, show, submit http.HandlerFunc) {
+		mux.HandleFunc("GET "+path, show)
+		mux.HandleFunc("POST "+path, submit)
+		mux.HandleFunc(path, s.formMethodNotAllowed)
+	}
+	form("/login", s.loginForm, s.login)
+	form("/logout", s.logoutForm, s.logout)
 	mux.HandleFunc("/", s.notFound)
 	return s.secure(mux)
 }

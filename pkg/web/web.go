@@ -111,6 +111,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives server-side errors; nil discards them.
 	Logger *slog.Logger
+	// Access says who may read the dashboard (auth.go). nil: anyone who
+	// reaches the port, with any Host header; cmd/netmon always sets it.
+	Access *Access
+	// Build is what netmon_build_info reports.
+	Build BuildInfo
 	// Registry, when set, receives netmon's collector and is what /metrics
 	// serves, so the caller can add its own collectors. nil: a fresh
 	// registry with netmon's collector and the Go and process collectors.
@@ -138,6 +143,10 @@ type server struct {
 	history  History
 	cal      history.Calendar
 	keep     history.Keep
+	// guard enforces Options.Access; nil when it was nil (auth.go).
+	guard     *guard
+	loginPage *template.Template
+	build     BuildInfo
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -182,6 +191,7 @@ func newServer(opts Options) (*server, error) {
 		history:  opts.History,
 		cal:      opts.Calendar,
 		keep:     opts.Keep,
+		build:    opts.Build,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
@@ -196,6 +206,14 @@ func newServer(opts Options) (*server, error) {
 	var err error
 	if s.page, err = parsePage(); err != nil {
 		return nil, err
+	}
+	if s.loginPage, err = parseLogin(); err != nil {
+		return nil, err
+	}
+	if opts.Access != nil {
+		if s.guard, err = newGuard(opts.Access, s.now); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.register(); err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 // flows into db (already holding them, so every cycle is steady state) and
 // measures its CPU and writes over a window that starts after two cycles.
 func (e *env) loop(ctx context.Context, capture, db string) ([]Row, error) {
-	d, err := startDaemon(e.Netmon, "ingest-loop", "--db", db, "--input-file", capture, "--interval", "1s")
+	d, err := startDaemon(e.Netmon, "ingest-loop", "--db", db, "--input-file", capture, "--interval", "1s", "--log-level", "debug")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/netmon-dev/netmon/pkg/ingest"
+)
+
+// firstCycle runs one cycle before a long-running command settles into
+// its loop. Its failure ends the command with an error (exit status 1),
+// so systemd shows the unit failed at once, instead of a loop that logs
+// the same permanent error for ever: no permission to read the conntrack
+// table, a replay file that cannot be read, a database that cannot be
+// written. Failures after the first cycle are the loop's to retry.
+func firstCycle(ctx context.Context, in *ingest.Ingester) error {
+	if _, err := in.ReconcileSnapshot(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("first ingest cycle: %w", err)
+	}
+	return nil
+}
