@@ -170,7 +170,7 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		Logger:    logger,
 		History:   &history.Accumulator{Cal: calendar(cfg), Floor: clockFloor(), Services: cfg.HistoryServices},
 		Committer: ingest.CommitFunc(func(ctx context.Context, now time.Time, b *history.Batch) error {
-			_, err := st.record.Commit(ctx, now, b, boot, ret)
+			_, err := st.record.Commit(ctx, now, b, store.CommitInfo{BootID: boot, Retention: ret})
 			return err
 		}),
 		CommitInterval: cfg.CommitInterval,

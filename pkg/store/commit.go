@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/history"
 )
 
@@ -30,12 +31,18 @@ type CommitResult struct {
 // each device's top PairsPerDay remote hosts per day (a remote host that
 // would make the day's list longer displaces the smallest into "other" only
 // if it moved more), and, at most every 6 hours, prunes buckets older than
-// ret. bootID is stored for the restart rule (see RecordState). An empty
-// batch writes nothing at all. On error nothing was written: the caller
-// keeps the batch and commits it with the next one.
-func (r *Record) Commit(ctx context.Context, now time.Time, b *history.Batch, bootID string, ret Retention) (res CommitResult, err error) {
-	if b == nil || b.Empty() {
+// info.Retention. It also records what info says of devices (names,
+// vendors, addresses, merges of "ip:" devices into MAC devices) and of
+// remote hosts' names. info.BootID is stored for the restart rule (see
+// RecordState). A commit with nothing to write writes nothing at all. On
+// error nothing was written: the caller keeps the batch and commits it
+// with the next one.
+func (r *Record) Commit(ctx context.Context, now time.Time, b *history.Batch, info CommitInfo) (res CommitResult, err error) {
+	if (b == nil || b.Empty()) && len(info.Merges) == 0 && !r.devicesChanged(info.Devices) {
 		return res, nil
+	}
+	if b == nil {
+		b = &history.Batch{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,13 +60,22 @@ func (r *Record) Commit(ctx context.Context, now time.Time, b *history.Batch, bo
 		}
 	}()
 	w := &committer{r: r, tx: tx, res: &res}
-	if err := w.run(ctx, now, b, bootID, ret); err != nil {
+	if err := w.run(ctx, now, b, info); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit record: %w", err)
 	}
 	committed = true
+	if r.written == nil {
+		r.written = map[device.ID]string{}
+	}
+	for id, fp := range w.written {
+		r.written[id] = fp
+	}
+	for _, id := range w.forgot {
+		delete(r.written, id)
+	}
 	return res, nil
 }
 
@@ -68,10 +84,17 @@ type committer struct {
 	r   *Record
 	tx  *sql.Tx
 	res *CommitResult
+	// written and forgot are the devices' fingerprints this commit wrote
+	// and the devices it merged away: Record.written once it commits.
+	written map[device.ID]string
+	forgot  []device.ID
 }
 
-func (w *committer) run(ctx context.Context, now time.Time, b *history.Batch, bootID string, ret Retention) error {
+func (w *committer) run(ctx context.Context, now time.Time, b *history.Batch, info CommitInfo) error {
 	if err := w.devices(ctx, b); err != nil {
+		return err
+	}
+	if err := w.deviceInfo(ctx, info.Devices); err != nil {
 		return err
 	}
 	if err := w.remotes(ctx, b); err != nil {
@@ -101,11 +124,17 @@ func (w *committer) run(ctx context.Context, now time.Time, b *history.Batch, bo
 	}); err != nil {
 		return fmt.Errorf("write service usage: %w", err)
 	}
-	if err := w.prune(ctx, now, ret); err != nil {
+	if err := w.remoteNames(ctx, info.RemoteNames); err != nil {
+		return err
+	}
+	if err := w.merge(ctx, info.Merges); err != nil {
+		return err
+	}
+	if err := w.prune(ctx, now, info.Retention); err != nil {
 		return err
 	}
 	_, err := w.tx.ExecContext(ctx, `UPDATE record_state SET commits = commits + 1, last_commit_at = ?, boot_id = ? WHERE id = 1`,
-		now.UnixMilli(), bootID)
+		now.UnixMilli(), info.BootID)
 	if err != nil {
 		return fmt.Errorf("write record state: %w", err)
 	}

@@ -79,11 +79,16 @@ func (db *Live) EachActiveConnection(ctx context.Context, limit int, start func(
 		}
 		// CROSS JOIN keeps connections the outer loop, so the ORDER BY is
 		// the index order and LIMIT stops the walk early.
+		// The labels (0002_labels) name the ends: a LEFT JOIN each, by
+		// primary key, so a connection without a label still lists.
 		rows, err := tx.QueryContext(ctx, `
 			SELECT c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.state, c.flags,
 			       c.uplink_packets, c.uplink_bytes, c.downlink_packets, c.downlink_bytes,
-			       c.first_seen_at, c.last_seen_at, h.first_seen_at
+			       c.first_seen_at, c.last_seen_at, h.first_seen_at,
+			       coalesce(a.device, ''), coalesce(a.name, ''), coalesce(d.name, '')
 			FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
+			LEFT JOIN addr_labels a ON a.addr = c.src_ip
+			LEFT JOIN dst_labels d ON d.client = c.src_ip AND d.addr = c.dst_ip
 			WHERE c.closed_at IS NULL
 			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port
 			LIMIT ?`, limit)
@@ -104,7 +109,8 @@ func (db *Live) EachActiveConnection(ctx context.Context, limit int, start func(
 				return fmt.Errorf("query active connections: %w", err)
 			}
 			if err := rows.Scan(&proto, &src, &c.Key.SrcPort, &dst, &c.Key.DstPort, &c.State, &flags,
-				&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst); err != nil {
+				&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst,
+				&c.Device, &c.DeviceName, &c.DstName); err != nil {
 				return fmt.Errorf("scan active connection: %w", err)
 			}
 			if c.Key, err = parseKey(c.Key, proto, src, dst); err != nil {

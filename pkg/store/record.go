@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/history"
 )
 
@@ -18,9 +19,10 @@ import (
 type Record struct {
 	handle
 
-	mu      sync.Mutex // serialises commits and guards the id caches
+	mu      sync.Mutex // serialises commits and guards the caches
 	devices map[string]int64
 	remotes map[netip.Addr]int64 // a bounded cache: see remoteCache
+	written map[device.ID]string // what the commits wrote of each device (see fingerprint)
 }
 
 // remoteCache bounds the remote-id cache: about the remote hosts of a busy

@@ -182,7 +182,7 @@ func BenchmarkCommit(b *testing.B) {
 		b.StopTimer()
 		before := walSize(r.Path())
 		b.StartTimer()
-		if _, err := r.Commit(ctx, now, batch, "bench", DefaultRetention); err != nil {
+		if _, err := r.Commit(ctx, now, batch, CommitInfo{BootID: "bench", Retention: DefaultRetention}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
+	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/history"
 )
 
@@ -57,7 +58,7 @@ func batchAt(t time.Time, dev string, rem netip.Addr, g history.Usage) *history.
 
 func commit(t testing.TB, r *Record, now time.Time, b *history.Batch) CommitResult {
 	t.Helper()
-	res, err := r.Commit(context.Background(), now, b, "boot-1", DefaultRetention)
+	res, err := r.Commit(context.Background(), now, b, CommitInfo{BootID: "boot-1", Retention: DefaultRetention})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestCommitFails(t *testing.T) {
 	b := batchAt(recT0, "ip:10.0.0.5", netip.MustParseAddr("203.0.113.80"), u(100, 100, 1))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := r.Commit(cancelled, recT0, b, "", DefaultRetention); !errors.Is(err, context.Canceled) {
+	if _, err := r.Commit(cancelled, recT0, b, CommitInfo{Retention: DefaultRetention}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled commit: %v", err)
 	}
 	commit(t, r, recT0, b)
@@ -279,5 +280,70 @@ func TestPruneRemotes(t *testing.T) {
 	got, err := r.RemoteTotals(ctx, day)
 	if err != nil || len(got) != 2 || got[0].Remote != x || got[0].TotalBytes() != 10 {
 		t.Errorf("after the remote host came back: %+v, %v", got, err)
+	}
+}
+
+// TestCommitDevices: a commit records the registry's devices (names,
+// vendors, addresses) even without traffic, writes a device again only
+// when it changed, and merges an "ip:" device's history and totals into
+// the MAC device it became part of.
+func TestCommitDevices(t *testing.T) {
+	ctx := context.Background()
+	r := openRecord(t)
+	rem := netip.MustParseAddr("203.0.113.80")
+	lan := netip.MustParseAddr("10.0.0.5")
+	commit(t, r, recT0, batchAt(recT0, "ip:10.0.0.5", rem, u(100, 1000, 1)))
+
+	mac, _ := device.ParseMAC("da:a1:19:6e:0f:42")
+	phone := device.Device{ID: device.MACID(mac), MAC: mac, Addrs: []netip.Addr{lan}, Name: "kitchen-phone",
+		NameSource: device.SourceLease, Vendor: "", Randomized: true, FirstSeen: recT0, LastSeen: recT0.Add(time.Minute)}
+	printer := device.Device{ID: "aa:bb:cc:dd:ee:02", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}, Name: "<b>printer</b>",
+		NameSource: device.SourceConfig, FirstSeen: recT0, LastSeen: recT0}
+	info := CommitInfo{Retention: DefaultRetention, Devices: []device.Device{phone, printer},
+		Merges: []device.Merge{{From: "ip:10.0.0.5", To: phone.ID}}}
+	res, err := r.Commit(ctx, recT0.Add(2*time.Minute), batchAt(recT0.Add(2*time.Minute), string(phone.ID), rem, u(5, 5, 1)), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows == 0 {
+		t.Fatal("the commit wrote nothing")
+	}
+	devs, err := r.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range devs {
+		ids = append(ids, string(d.ID))
+	}
+	if diff := cmp.Diff([]string{"aa:bb:cc:dd:ee:02", "da:a1:19:6e:0f:42"}, ids); diff != "" {
+		t.Fatalf("devices after the merge (-want +got):\n%s", diff)
+	}
+	got := devs[1]
+	if got.Name != "kitchen-phone" || got.NameSource != device.SourceLease || !got.Randomized || got.MAC != mac ||
+		len(got.Addrs) != 1 || got.Addrs[0] != lan || !got.FirstSeen.Equal(recT0) {
+		t.Errorf("the phone: %+v", got)
+	}
+	if devs[0].Name != "<b>printer</b>" {
+		t.Errorf("a hostile name is stored as given: %q", devs[0].Name)
+	}
+	life, _ := r.DeviceTotalsForever(ctx)
+	for _, d := range life {
+		if d.Device == string(phone.ID) && d.UplinkBytes != 105 {
+			t.Errorf("the phone's lifetime totals %+v, want the ip: device's 100 plus its own 5", d.Usage)
+		}
+	}
+	day := history.Span{From: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	if pts, _ := r.DeviceHistory(ctx, string(phone.ID), history.Day, day); len(pts) != 1 || pts[0].UplinkBytes != 105 {
+		t.Errorf("the phone's day after the merge: %+v", pts)
+	}
+	// The same devices again: nothing to write, not even record_state.
+	if res, err := r.Commit(ctx, recT0.Add(3*time.Minute), nil, CommitInfo{Devices: []device.Device{phone, printer}}); err != nil || res != (CommitResult{}) {
+		t.Errorf("an unchanged registry: %+v, %v; want nothing written", res, err)
+	}
+	// A new name is written.
+	phone.Name = "anna-phone"
+	if res, err := r.Commit(ctx, recT0.Add(4*time.Minute), nil, CommitInfo{Devices: []device.Device{phone, printer}}); err != nil || res.Rows == 0 {
+		t.Errorf("a renamed device: %+v, %v", res, err)
 	}
 }
