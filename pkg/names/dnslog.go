@@ -39,9 +39,11 @@ const (
 //	Dec  1 21:00:06 dnsmasq[20955]: config video.lab.test is 203.0.113.81
 //	Dec  1 21:00:06 dnsmasq[20955]: 7 10.0.3.106/41234 reply www.lab.test is <CNAME>
 //
-// ok is false for lines of no interest (dnsmasq-dhcp, forwarded, start-up
-// messages) and for malformed ones.
+// The line may end in its newline (LF or CRLF). ok is false for lines of
+// no interest (dnsmasq-dhcp, forwarded, start-up messages) and for
+// malformed ones.
 func ParseQueryLine(line []byte) (ev QueryEvent, ok bool) {
+	line = bytes.TrimRight(line, "\r\n")
 	i := bytes.Index(line, []byte("dnsmasq["))
 	if i < 0 {
 		return ev, false

@@ -37,6 +37,11 @@ func TestParseQueryLine(t *testing.T) {
 			QueryEvent{Kind: EventCNAME, Serial: 3, Client: ip("10.0.3.114"), Name: "www.lab.test"}, true},
 		{"Dec  1 21:06:35 dnsmasq[28953]: 5 fd00:3::112/35390 query[A] www.lab.test from fd00:3::112",
 			QueryEvent{Kind: EventQuery, Serial: 5, Client: ip("fd00:3::112"), QType: "A", Name: "www.lab.test"}, true},
+		// As bytes.Lines and bufio.Reader.ReadLine's callers hand it over.
+		{"Dec  1 21:06:35 dnsmasq[28845]: query[A] video.lab.test from 10.0.3.114\n",
+			QueryEvent{Kind: EventQuery, QType: "A", Name: "video.lab.test", Client: ip("10.0.3.114")}, true},
+		{"Dec  1 21:06:35 dnsmasq[28845]: reply example.com is 2001:db8::1\r\n",
+			QueryEvent{Kind: EventAddr, Name: "example.com", Addr: ip("2001:db8::1")}, true},
 		// OpenWrt logread.
 		{"Mon Dec  1 21:06:35 2025 daemon.info dnsmasq[1234]: query[A] example.org from 192.168.1.20",
 			QueryEvent{Kind: EventQuery, QType: "A", Name: "example.org", Client: ip("192.168.1.20")}, true},
