@@ -35,6 +35,7 @@ order, looping.`,
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
 	addStateFlags(cmd.Flags())
+	addNameFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between cycles")
 	return cmd
@@ -54,7 +55,15 @@ func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, lo
 	}
 	logger.Info("ingest loop started", "db", cfg.DBPath, "state_dir", stateDir(cfg), "interval", cfg.Interval,
 		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg))
+	nctx, stopNames := context.WithCancel(ctx)
+	names := make(chan struct{})
+	go func() {
+		defer close(names)
+		st.names.run(nctx)
+	}()
 	err = in.Loop(ctx, cfg.Interval, nil)
+	stopNames()
+	<-names
 	logger.Info("ingest loop stopped")
 	return err
 }

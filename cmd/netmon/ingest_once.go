@@ -36,6 +36,7 @@ A failed conntrack run leaves the database untouched.`,
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
 	addStateFlags(cmd.Flags())
+	addNameFlags(cmd.Flags())
 	return cmd
 }
 

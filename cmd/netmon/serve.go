@@ -67,6 +67,7 @@ address, never the WAN.`,
 	addSourceFlags(cmd.Flags())
 	addStoreFlags(cmd.Flags())
 	addStateFlags(cmd.Flags())
+	addNameFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	addServeFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between ingest cycles")
@@ -156,6 +157,11 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 			defer wg.Done()
 			// Loop only returns when ctx is done, after the running cycle ended.
 			_ = in.Loop(ctx, cfg.Interval, nil)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st.names.run(ctx)
 		}()
 	}
 	err = web.ServeListener(ctx, ln, h, logger.With("component", "web"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/netmon-dev/netmon/pkg/config"
 	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/ingest"
 	"github.com/netmon-dev/netmon/pkg/store"
@@ -48,10 +49,13 @@ func stateDir(cfg config.Config) string {
 // liveName is the live state's file in the state directory.
 const liveName = "live.db"
 
-// stores are the two databases: the live state and the record.
+// stores are the two databases: the live state and the record; a
+// writer's also has the namer, whose sources run beside the ingest loop
+// (see namer.run).
 type stores struct {
 	live   *store.Live
 	record *store.Record
+	names  *namer
 }
 
 // Close closes both.
@@ -161,6 +165,8 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 			"state_dir", stateDir(cfg))
 	}
 	ret := retention(cfg)
+	nm := newNamer(ctx, cfg, st.record, logger.With("component", "names"))
+	nm.once(ctx)
 	in := &ingest.Ingester{
 		Source:    src,
 		Filter:    f,
@@ -169,13 +175,28 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		Retention: cfg.Retention,
 		Logger:    logger,
 		History:   &history.Accumulator{Cal: calendar(cfg), Floor: clockFloor(), Services: cfg.HistoryServices},
+		Device:    nm.device,
 		Committer: ingest.CommitFunc(func(ctx context.Context, now time.Time, b *history.Batch) error {
-			_, err := st.record.Commit(ctx, now, b, store.CommitInfo{BootID: boot, Retention: ret})
-			return err
+			info := nm.commitInfo(now, b)
+			info.BootID, info.Retention = boot, ret
+			if _, err := st.record.Commit(ctx, now, b, info); err != nil {
+				nm.putBack(info.Merges)
+				return err
+			}
+			nm.reloadTotals(ctx, st.record)
+			return nil
 		}),
 		CommitInterval: cfg.CommitInterval,
 		Baseline:       baseline,
 	}
+	in.Observe = func(now time.Time, d *flows.Delta) {
+		if l := nm.labels(now, d, in.History.Pending()); !l.Empty() {
+			if err := st.live.WriteLabels(ctx, l); err != nil {
+				logger.Warn("write the live state's labels", "err", err)
+			}
+		}
+	}
+	st.names = nm
 	return st, in, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/filter"
 )
 
@@ -77,6 +78,30 @@ type Config struct {
 	// HistoryServices keeps the per-service split of devices' days.
 	HistoryServices bool `mapstructure:"history_services"`
 
+	// Devices and names (issue 13).
+
+	// NeighboursFile replays a neighbour table (`ip neigh show` text or
+	// /proc/net/arp) instead of reading the kernel's.
+	NeighboursFile string `mapstructure:"neighbours_file"`
+	// Leases are the DHCP lease and static-host files to read names from
+	// (dnsmasq, odhcpd, ISC dhcpd, Kea, OpenWrt's /etc/config/dhcp,
+	// /etc/ethers); empty means the default paths that exist.
+	Leases []string `mapstructure:"leases"`
+	// DNSLog is dnsmasq's query log (log-queries, log-facility=FILE): the
+	// names LAN clients looked up name the remote hosts they reach.
+	DNSLog string `mapstructure:"dns_log"`
+	// DNSNameTTL is how long a name from the query log is kept (dnsmasq
+	// logs no TTLs).
+	DNSNameTTL time.Duration `mapstructure:"dns_name_ttl"`
+	// ResolveRemoteNames asks reverse DNS for remote hosts that have no
+	// name from the query log.
+	ResolveRemoteNames bool `mapstructure:"resolve_remote_names"`
+	// Devices names devices by MAC or address, first of all sources.
+	Devices map[string]string `mapstructure:"devices"`
+	// OUIFile is the IEEE OUI listing that gives a device's vendor from
+	// its MAC ("" : /usr/share/ieee-data/oui.csv when it exists).
+	OUIFile string `mapstructure:"oui_file"`
+
 	// Who may read the dashboard, and how netmon logs (issue 17).
 
 	// AllowedHosts are names (or addresses) accepted in the Host header
@@ -128,7 +153,10 @@ func Default() Config {
 		HistoryRemoteDays:       400,
 		HistoryDeviceRemoteDays: 35,
 		HistoryServices:         true,
-		LogFormat:               "text",
+
+		DNSNameTTL:         time.Hour,
+		ResolveRemoteNames: true,
+		LogFormat:          "text",
 	}
 }
 
@@ -221,7 +249,23 @@ func (c *Config) Validate() error {
 	if err := c.validateAccess(); err != nil {
 		return err
 	}
-	return c.validateHistory()
+	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	return c.validateNames()
+}
+
+// validateNames checks the keys of devices and names.
+func (c *Config) validateNames() error {
+	for key, name := range c.Devices {
+		if _, err := device.ConfigName(key, name); err != nil {
+			return &FieldError{Key: "devices", Value: key, Reason: err.Error()}
+		}
+	}
+	if c.DNSNameTTL < time.Minute {
+		return &FieldError{Key: "dns_name_ttl", Value: c.DNSNameTTL.String(), Reason: "must be at least 1m"}
+	}
+	return nil
 }
 
 // validateHistory checks the keys of the live state and the record.

@@ -341,3 +341,7 @@ type Point struct {
 	Start time.Time
 	Usage
 }
+
+// Pending returns the growth pending for the next commit, nil when there
+// is none. It is the Accumulator's own: read it, do not change it.
+func (a *Accumulator) Pending() *Batch { return a.pending }

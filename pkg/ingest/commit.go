@@ -12,7 +12,9 @@ import (
 )
 
 // Committer writes a batch of accumulated history to the durable record,
-// all of it or nothing. cmd/netmon adapts *store.Record.
+// all of it or nothing, with whatever else it records (devices, names);
+// the batch is nil when no growth is pending. cmd/netmon adapts
+// *store.Record.
 type Committer interface {
 	Commit(ctx context.Context, now time.Time, b *history.Batch) error
 }
@@ -50,10 +52,11 @@ func (in *Ingester) device(a netip.Addr) string {
 	return "ip:" + a.String()
 }
 
-// Commit writes the history accumulated since the last commit. A failed
-// commit writes nothing and keeps the batch, which the next commit writes
-// with what came since: nothing is lost, nothing counted twice. Without
-// History or Committer it does nothing.
+// Commit writes the history accumulated since the last commit (a nil
+// batch when there is none: the Committer may still have devices or names
+// to record). A failed commit writes nothing and keeps the batch, which
+// the next commit writes with what came since: nothing is lost, nothing
+// counted twice. Without History or Committer it does nothing.
 func (in *Ingester) Commit(ctx context.Context) error {
 	if in.History == nil || in.Committer == nil {
 		return nil
@@ -61,9 +64,6 @@ func (in *Ingester) Commit(ctx context.Context) error {
 	in.commitMu.Lock()
 	defer in.commitMu.Unlock()
 	b := in.History.Take()
-	if b == nil {
-		return nil
-	}
 	now := in.now()
 	err := in.Committer.Commit(ctx, now, b)
 	in.mu.Lock()
