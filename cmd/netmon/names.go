@@ -55,6 +55,11 @@ type namer struct {
 	merges []device.Merge // waiting for the next commit
 
 	labeled map[netip.Addr]store.AddrLabel // what the live state's labels say
+	// dsts are the remote names written since the last prune of the
+	// live state's dst_labels, so a pair is written once, not at every
+	// connection it opens; prunedAt is when that prune was.
+	dsts     map[[2]netip.Addr]string
+	prunedAt time.Time
 	// base are the devices' lifetime totals as the record holds them, and
 	// shown the totals the live state's device_totals show (base plus
 	// what is pending): both read and written by the ingest goroutine only.
@@ -68,7 +73,7 @@ type namer struct {
 func newNamer(ctx context.Context, cfg config.Config, rec *store.Record, logger *slog.Logger) *namer {
 	prefixes, _ := cfg.Prefixes() // validated
 	f, _ := filter.New(prefixes)
-	n := &namer{cfg: cfg, log: logger, dns: names.NewDNSLog(), labeled: map[netip.Addr]store.AddrLabel{},
+	n := &namer{cfg: cfg, log: logger, dns: names.NewDNSLog(), labeled: map[netip.Addr]store.AddrLabel{}, dsts: map[[2]netip.Addr]string{},
 		base: map[string]history.Usage{}, shown: map[string]history.Usage{}}
 	n.dns.TTL = cfg.DNSNameTTL
 	opts := device.Options{Local: f.Local}
@@ -323,11 +328,31 @@ func (n *namer) labels(now time.Time, d *flows.Delta, pending *history.Batch) st
 			n.rdns.Want(c.Key.Dst)
 		}
 		if name, _ := n.remoteName(c.Key.Src, c.Key.Dst, now); name != "" {
-			l.Dsts = append(l.Dsts, store.DstLabel{Client: c.Key.Src, Addr: c.Key.Dst, Name: device.DisplayName(name)})
+			name = device.DisplayName(name)
+			pair := [2]netip.Addr{c.Key.Src, c.Key.Dst}
+			if n.dsts[pair] != name {
+				n.dsts[pair] = name
+				l.Dsts = append(l.Dsts, store.DstLabel{Client: c.Key.Src, Addr: c.Key.Dst, Name: name})
+			}
 		}
+	}
+	// Names of pairs no open connection has any more go every few
+	// minutes (sooner if many were written); the pairs written are then
+	// forgotten, so a pair that opens again is written again.
+	if now.Sub(n.prunedAt) >= dstPruneEvery || len(n.dsts) >= dstPruneAt {
+		l.PruneDsts = true
+		n.prunedAt = now
+		clear(n.dsts)
 	}
 	return l
 }
+
+// The live state's remote names are pruned every dstPruneEvery, or once
+// dstPruneAt pairs were written since the last prune.
+const (
+	dstPruneEvery = 5 * time.Minute
+	dstPruneAt    = 50_000
+)
 
 // commitInfo is what a commit records beside batch b (nil: none): the
 // registry's devices, the queued merges, and the names of the remote

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/netmon-dev/netmon/pkg/history"
 )
@@ -25,16 +27,19 @@ type DstLabel struct {
 // renamed, addresses no longer known, new names of remote addresses, and
 // devices' running totals.
 type Labels struct {
-	Addrs   []AddrLabel
-	Gone    []netip.Addr
-	Dsts    []DstLabel
-	Totals  []history.Total // Device, Name and the lifetime Usage
-	DstKeep bool            // keep dst labels of closed connections (else they are pruned)
+	Addrs  []AddrLabel
+	Gone   []netip.Addr
+	Dsts   []DstLabel
+	Totals []history.Total // Device, Name and the lifetime Usage
+	// PruneDsts deletes the remote names of client and address pairs
+	// that no open connection has any more (one pass over both tables:
+	// the writer asks for it every few minutes, not every cycle).
+	PruneDsts bool
 }
 
 // Empty reports whether l changes nothing.
 func (l *Labels) Empty() bool {
-	return len(l.Addrs) == 0 && len(l.Gone) == 0 && len(l.Dsts) == 0 && len(l.Totals) == 0
+	return len(l.Addrs) == 0 && len(l.Gone) == 0 && len(l.Dsts) == 0 && len(l.Totals) == 0 && !l.PruneDsts
 }
 
 // WriteLabels applies l in one transaction of the live state. Names are
@@ -67,16 +72,15 @@ func (db *Live) WriteLabels(ctx context.Context, l Labels) (err error) {
 			return fmt.Errorf("delete address label: %w", err)
 		}
 	}
-	for _, d := range l.Dsts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO dst_labels (client, addr, name) VALUES (?, ?, ?)
-			ON CONFLICT (client, addr) DO UPDATE SET name = excluded.name`,
-			d.Client.String(), d.Addr.String(), d.Name); err != nil {
-			return fmt.Errorf("write remote name: %w", err)
-		}
+	if err := writeDsts(ctx, tx, l.Dsts); err != nil {
+		return err
 	}
-	if len(l.Dsts) > 0 && !l.DstKeep {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dst_labels WHERE NOT EXISTS (SELECT 1 FROM connections c
-			WHERE c.src_ip = dst_labels.client AND c.dst_ip = dst_labels.addr AND c.closed_at IS NULL)`); err != nil {
+	if l.PruneDsts {
+		// NOT IN over a row-value subquery: SQLite builds the open
+		// pairs' index once, where NOT EXISTS would scan connections for
+		// every label (it has no index on src_ip, dst_ip).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dst_labels WHERE (client, addr) NOT IN
+			(SELECT src_ip, dst_ip FROM connections WHERE closed_at IS NULL)`); err != nil {
 			return fmt.Errorf("prune remote names: %w", err)
 		}
 	}
@@ -116,4 +120,40 @@ func (db *Live) DeviceTotals(ctx context.Context) ([]history.Total, error) {
 		return nil, db.readFailed(fmt.Errorf("query device totals: %w", err))
 	}
 	return out, nil
+}
+
+// writeDsts upserts remote names, upsertChunk rows to a statement.
+func writeDsts(ctx context.Context, tx *sql.Tx, ds []DstLabel) error {
+	const q = `INSERT INTO dst_labels (client, addr, name) VALUES `
+	const tail = ` ON CONFLICT (client, addr) DO UPDATE SET name = excluded.name`
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 3*upsertChunk)
+	for len(ds) > 0 {
+		k := min(len(ds), upsertChunk)
+		args = args[:0]
+		for _, d := range ds[:k] {
+			args = append(args, d.Client.String(), d.Addr.String(), d.Name)
+		}
+		ds = ds[k:]
+		var err error
+		if k == upsertChunk {
+			if full == nil {
+				full, err = tx.PrepareContext(ctx, q+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", k), ", ")+tail)
+			}
+			if err == nil {
+				_, err = full.ExecContext(ctx, args...)
+			}
+		} else {
+			_, err = tx.ExecContext(ctx, q+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", k), ", ")+tail, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("write remote names: %w", err)
+		}
+	}
+	return nil
 }

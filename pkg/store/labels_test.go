@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func TestLabels(t *testing.T) {
 		Dsts:  []DstLabel{{lan5, r80, "video.example"}, {lan6, netip.MustParseAddr("203.0.113.99"), "gone.example"}},
 		Totals: []history.Total{{Device: "aa:bb:cc:dd:ee:01", Name: "anna-laptop",
 			Usage: history.Usage{Counters: conntrack.Counters{UplinkBytes: 7}}}},
+		PruneDsts: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,5 +68,61 @@ func TestLabels(t *testing.T) {
 	totals, err := db.DeviceTotals(ctx)
 	if err != nil || len(totals) != 1 || totals[0].UplinkBytes != 7 || totals[0].Name != "anna-laptop" {
 		t.Errorf("device totals %+v, %v", totals, err)
+	}
+}
+
+// TestWriteLabelsManyDsts writes remote names across the statement
+// chunks (64 rows each, and a short last one) and prunes those no open
+// connection uses, in a later write, as the writer asks every few minutes.
+func TestWriteLabelsManyDsts(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	var open []conntrack.Entry
+	var ds []DstLabel
+	for i := range 150 {
+		dst := fmt.Sprintf("203.0.113.%d", i+1)
+		if i%3 == 0 {
+			open = append(open, flow("tcp", "10.0.0.5", uint16(40000+i), dst, 443, "ESTABLISHED", "ASSURED", 1, 100, 1, 900))
+		}
+		ds = append(ds, DstLabel{netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr(dst), fmt.Sprintf("host-%d.example", i)})
+	}
+	if _, err := reconcile(db, ctx, t0, open, 0); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := db.sql.QueryRow(`SELECT count(*) FROM dst_labels`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := db.WriteLabels(ctx, Labels{Dsts: ds}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 150 {
+		t.Errorf("%d remote names written, want 150", n)
+	}
+	ds[6].Name = "renamed.example"
+	if err := db.WriteLabels(ctx, Labels{Dsts: ds[:8]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteLabels(ctx, Labels{PruneDsts: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != len(open) {
+		t.Errorf("%d remote names after the prune, want %d (the open connections')", n, len(open))
+	}
+	conns, _, err := db.ActiveConnections(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, c := range conns {
+		names[c.Key.Dst.String()] = c.DstName
+	}
+	if names["203.0.113.1"] != "host-0.example" || names["203.0.113.64"] != "host-63.example" || names["203.0.113.148"] != "host-147.example" ||
+		names["203.0.113.7"] != "renamed.example" {
+		t.Errorf("names of open connections after the prune: %v", names)
 	}
 }
