@@ -14,7 +14,7 @@ rules='
 pkg/conntrack  |                                          |                                   | os os/exec database/sql net/http log/slog
 pkg/filter     | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/flows      | conntrack                                |                                   | os os/exec database/sql net/http log/slog
-pkg/source     | conntrack                                |                                   | database/sql net/http log/slog
+pkg/source     | conntrack                                | github.com/mdlayher/netlink github.com/ti-mo/ golang.org/x/sys | database/sql net/http log/slog
 pkg/config     | filter                                   |                                   | os/exec database/sql net/http
 pkg/store      | conntrack flows                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows store                    |                                   | database/sql net/http os/exec
