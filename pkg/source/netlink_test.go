@@ -31,7 +31,7 @@ type ctEvent struct {
 
 // The kernel's attribute numbers (linux/netfilter/nfnetlink_conntrack.h).
 const (
-	ctaTupleOrig, ctaTupleReply, ctaStatus, ctaProtoinfo = 1, 2, 3, 4
+	ctaTupleOrig, ctaTupleReply, ctaStatus, ctaProtoinfo   = 1, 2, 3, 4
 	ctaTimeout, ctaMark, ctaCountersOrig, ctaCountersReply = 7, 8, 9, 10
 	ctaID                                                  = 12
 	ipsSeenReply, ipsAssured                               = 1 << 1, 1 << 2
