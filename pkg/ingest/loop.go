@@ -24,6 +24,15 @@ func RealTicker(d time.Duration) (<-chan time.Time, func()) {
 // and the loop goes on. On cancel, Loop returns after the running cycle has
 // committed or rolled back (see ReconcileSnapshot). tick nil means
 // RealTicker.
+//
+// With Events set, Loop starts listening first and waits (up to 5 s) for
+// the subscription, so the first read misses no event; a source that
+// cannot listen (no CAP_NET_ADMIN) is said once, and polling goes on
+// alone. With PollCPUBudget set, the interval stretches beyond interval
+// when the last cycles' CPU (conntrack's and netmon's) over the interval
+// would exceed the budget, and shrinks back as the table does. A cycle
+// that takes longer than its interval is logged and counted
+// (Status.Overruns).
 func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticker) error {
 	if interval <= 0 {
 		return errors.New("ingest loop: interval must be > 0")
@@ -35,8 +44,16 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	if log == nil {
 		log = slog.Default()
 	}
-	ticks, stop := tick(interval)
-	defer stop()
+	stopped := in.listen(ctx, log)
+	defer stopped()
+	p := pace{base: interval, budget: in.PollCPUBudget}
+	current := interval
+	in.mu.Lock()
+	in.status.Interval = current
+	in.mu.Unlock()
+	ticks, stop := tick(current)
+	defer func() { stop() }()
+	var losses eventLosses
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -47,12 +64,36 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 			return nil
 		}
 		logCycle(log, sum, err)
+		if sum.Took > current {
+			in.mu.Lock()
+			in.status.Overruns++
+			in.mu.Unlock()
+			log.Warn("ingest cycle took longer than the interval", slog.Duration("took", sum.Took), slog.Duration("interval", current))
+		}
+		losses.check(log, in.Status().Events)
+		if next := p.observe(sum.CPU); changed(next, current) {
+			log.Info("poll interval changed to keep polling within its CPU budget",
+				slog.Duration("interval", next), slog.Duration("cycle_cpu", sum.CPU), slog.Float64("budget", in.PollCPUBudget))
+			stop()
+			current = next
+			ticks, stop = tick(current)
+			in.mu.Lock()
+			in.status.Interval = current
+			in.mu.Unlock()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticks:
 		}
 	}
+}
+
+// changed reports whether the interval moved by more than a tenth, which
+// is worth restarting the ticker for.
+func changed(next, current time.Duration) bool {
+	d := next - current
+	return d > current/10 || -d > current/10
 }
 
 // logCycle writes the one line a cycle gets, with its counts and duration.
@@ -69,6 +110,9 @@ func logCycle(log *slog.Logger, s Summary, err error) {
 		attrs = append(attrs, slog.Duration("took", s.Took), slog.String("err", err.Error()))
 		log.LogAttrs(context.Background(), slog.LevelError, "ingest cycle failed", attrs...)
 		return
+	}
+	if s.Destroys > 0 {
+		attrs = append(attrs, slog.Int("destroys", s.Destroys), slog.Int("whole", s.Whole), slog.Int("late", s.Late))
 	}
 	attrs = append(attrs,
 		slog.Int("reported", s.Reported),
