@@ -136,6 +136,9 @@ func checkScalars(v *viper.Viper) error {
 		case f.Type.Kind() == reflect.Bool:
 			_, err = strconv.ParseBool(s)
 			reason = "not true or false"
+		case f.Type.Kind() == reflect.Float64:
+			_, err = strconv.ParseFloat(s, 64)
+			reason = "not a number (like 0.1)"
 		}
 		if err != nil {
 			return &config.FieldError{Key: key, Value: s, Reason: reason}

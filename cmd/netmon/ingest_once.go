@@ -79,6 +79,12 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		Now:       time.Now,
 		Retention: cfg.Retention,
 		Logger:    logger,
+
+		PollCPUBudget: cfg.PollCPUBudget,
+	}
+	var note string
+	if in.Events, note = newEvents(cfg); note != "" {
+		logger.Info(note)
 	}
 	return db, in, nil
 }

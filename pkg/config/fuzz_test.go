@@ -26,6 +26,8 @@ func resetters() map[string]func(*Config) {
 		"top_rows":          func(c *Config) { c.TopRows = def.TopRows },
 		"log_level":         func(c *Config) { c.LogLevel = def.LogLevel },
 		"fs_root":           func(c *Config) { c.FSRoot = def.FSRoot },
+		"events_buffer":     func(c *Config) { c.EventsBuffer = def.EventsBuffer },
+		"poll_cpu_budget":   func(c *Config) { c.PollCPUBudget = def.PollCPUBudget },
 	}
 }
 
