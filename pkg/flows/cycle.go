@@ -19,9 +19,6 @@ type Cycle struct {
 	done  cycleState
 
 	destroying bool // a DESTROY was added: the read is over
-	// ends holds every flow a DESTROY of this cycle ended, so that a
-	// repeated event is not counted twice.
-	ends map[endKey]struct{}
 	// taken holds the remembered flows (Table.gone) late DESTROYs of this
 	// cycle completed, to give back if it aborts.
 	taken map[flowID]goneFlow
@@ -157,11 +154,11 @@ func (c *Cycle) AddAll(seq iter.Seq2[*conntrack.Entry, error]) error {
 // Diff compares what the read and the DESTROY events said of each flow
 // with what the table held and returns the changes:
 //   - a tuple not active before is Opened, Growth all of its counters;
-//   - an active tuple listed with another conntrack id, or (when either
-//     id is unknown) with counters that went down, is a new flow of the
-//     tuple (conntrack replaced the old one between two reads): Opened and
-//     Restarted, Growth all of its counters plus, when the old flow's
-//     DESTROY came, what the old flow grew after the last cycle;
+//   - an active tuple listed with another conntrack id, or with counters
+//     that went down, is a new flow of the tuple (conntrack replaced the
+//     old one between two reads): Opened and Restarted, Growth all of its
+//     counters plus, when the old flow's DESTROY came, what the old flow
+//     grew after the last cycle;
 //   - an active tuple whose counters, state or status changed is Updated,
 //     Growth the difference;
 //   - an active flow the read did not list is Closed: with Growth its
@@ -197,17 +194,17 @@ func (c *Cycle) Diff() *Delta {
 }
 
 // continues reports whether the flow the read lists for r's tuple is the
-// one r stored: the same conntrack id, or, when either is unknown,
-// counters that did not go down.
+// one r stored: no other conntrack id, and counters that did not go down.
 func continues(r *row) bool { return sameFlow(r.id, r.curID, !wentDown(r.cur, r.stored)) }
 
-// sameFlow tells whether two conntrack ids name one flow; when either is
-// unknown (0) the caller's judgement from the counters decides.
+// sameFlow tells whether two flows of one tuple can be one: their
+// conntrack ids do not differ (0 is unknown) and their counters agree (the
+// later ones did not go down). An id can prove two flows different, never
+// the same: the kernel derives it from the entry's address and tuple, so
+// a flow that takes the freed entry of the last one on its tuple gets its
+// id again (the lab shows it for back-to-back transfers on one port).
 func sameFlow(a, b uint32, countersAgree bool) bool {
-	if a != 0 && b != 0 {
-		return a == b
-	}
-	return countersAgree
+	return (a == 0 || b == 0 || a == b) && countersAgree
 }
 
 // Commit makes the cycle's changes the table's: once its writer has
@@ -230,7 +227,7 @@ func (c *Cycle) Abort() {
 	for f, g := range c.taken {
 		c.t.gone.add(f, g, goneMax)
 	}
-	c.ends, c.taken = nil, nil
+	c.taken = nil
 }
 
 // wentDown reports whether any counter of c is below old's.

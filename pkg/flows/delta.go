@@ -80,10 +80,8 @@ type Delta struct {
 	// many Opened flows are new flows of active tuples.
 	Flows, Duplicates, Restarted int
 	// Destroys is how many DESTROY entries the cycle added; Whole and Late
-	// how many Closed changes they made with those flags; Repeats how many
-	// repeated an event this cycle or the last already folded, and were
-	// ignored.
-	Destroys, Whole, Late, Repeats int
+	// how many Closed changes they made with those flags.
+	Destroys, Whole, Late int
 }
 
 // ended is a Closed change without a row: a flow recorded whole, or the

@@ -5,9 +5,9 @@ import "github.com/netmon-dev/netmon/pkg/conntrack"
 // A DESTROY event gives a flow's final counters. The read that comes
 // before it in the cycle may or may not have listed the flow (the event
 // may have come while conntrack was listing), and the tuple may already
-// hold a newer flow. Each event is matched, by its conntrack id (by its
-// counters where an id is unknown), against the flows the cycle knows of
-// its tuple, in this order:
+// hold a newer flow. Each event is matched, by its conntrack id and its
+// counters (see sameFlow), against the flows the cycle knows of its tuple,
+// in this order:
 //
 //   - the flow the row stored, not listed again: it ended. Closed, Growth
 //     its final counters minus the stored ones;
@@ -23,14 +23,8 @@ import "github.com/netmon-dev/netmon/pkg/conntrack"
 //     its late end, Growth what it grew after it was last read;
 //   - anything else never met a read: recorded whole.
 //
-// An event repeating one this cycle or the last already folded (same
-// tuple, id and counters) is ignored.
-
-// endKey is one DESTROY event: its flow and final counters.
-type endKey struct {
-	flow flowID
-	ctr  conntrack.Counters
-}
+// Two events alike (tuple, id and counters) are two flows: the kernel
+// sends one event per flow, and reuses ids (see sameFlow).
 
 // destroy folds one DESTROY entry into the cycle.
 func (c *Cycle) destroy(e *conntrack.Entry) error {
@@ -41,16 +35,6 @@ func (c *Cycle) destroy(e *conntrack.Entry) error {
 	}
 	c.delta.Destroys++
 	fin := e.Counters()
-	ev := endKey{flow: flowID{key: tk, id: e.ID}, ctr: fin}
-	if _, seen := c.ends[ev]; seen || c.t.gone.repeated(ev) {
-		c.delta.Repeats++
-		return nil
-	}
-	if c.ends == nil {
-		c.ends = make(map[endKey]struct{})
-	}
-	c.ends[ev] = struct{}{}
-
 	if i := c.t.lookup(tk); i >= 0 && c.endRow(i, e.ID, fin, state, e.Status) {
 		return nil
 	}

@@ -22,12 +22,8 @@ type goneFlow struct {
 // the read is being stored, or be queued behind a burst. Without this, a
 // late DESTROY would look like a flow no read saw and be counted whole a
 // second time.
-//
-// It also keeps the events the last committed cycle folded, so that one
-// repeated in the next cycle is not folded twice.
 type gone struct {
 	flows       map[flowID]goneFlow
-	last        map[endKey]struct{}
 	lastDestroy uint32 // epoch of the last committed cycle with a DESTROY, 0 if none
 }
 
@@ -42,16 +38,10 @@ const (
 	sweepEvery = 32
 )
 
-// repeated reports whether the last committed cycle folded ev.
-func (g *gone) repeated(ev endKey) bool {
-	_, ok := g.last[ev]
-	return ok
-}
-
 // take finds and removes the flow a late DESTROY of (tk, id) with final
-// counters fin completes: the same id, or the tuple's flow of unknown id
-// whose counters fin does not undercut. The caller puts it back if its
-// cycle aborts.
+// counters fin completes: one of the same id, or of unknown id, whose
+// counters fin does not undercut. The caller puts it back if its cycle
+// aborts.
 func (g *gone) take(tk tupleKey, id uint32, fin conntrack.Counters) (flowID, goneFlow, bool) {
 	ids := [2]uint32{id, 0}
 	n := 1
@@ -61,7 +51,7 @@ func (g *gone) take(tk tupleKey, id uint32, fin conntrack.Counters) (flowID, gon
 	for _, try := range ids[:n] {
 		f := flowID{key: tk, id: try}
 		gf, ok := g.flows[f]
-		if ok && (try != 0 || !wentDown(fin, gf.ctr)) {
+		if ok && !wentDown(fin, gf.ctr) {
 			delete(g.flows, f)
 			return f, gf, true
 		}
@@ -78,7 +68,6 @@ func (g *gone) settle(c *Cycle) {
 	if d.Destroys > 0 {
 		g.lastDestroy = c.epoch
 	}
-	g.last = c.ends
 	limit := goneMaxQuiet
 	if g.lastDestroy != 0 && c.epoch-g.lastDestroy <= 2*goneCycles {
 		limit = goneMax
