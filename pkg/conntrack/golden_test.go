@@ -55,6 +55,7 @@ var goldenCases = []struct {
 	{name: "events.txt"},
 	{name: "events-timestamp.txt"},
 	{name: "events-ktimestamp.txt"},
+	{name: "events-ids.txt"},
 	{name: "plain.txt"},
 	{name: "procfs.txt"},
 	{name: "gre-unknown.txt"},
