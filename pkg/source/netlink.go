@@ -128,7 +128,9 @@ func entryOf(f *ct.Flow) conntrack.Entry {
 		Event:   conntrack.EventDestroy,
 		Family:  10,
 		Proto:   conntrack.Proto(f.TupleOrig.Proto.Protocol),
-		Timeout: f.Timeout, HasTimeout: true,
+		// The kernel leaves the timeout out of an event when it is 0 (an
+		// expired entry), and conntrack prints none then.
+		Timeout: f.Timeout, HasTimeout: f.Timeout != 0,
 		Orig:  tupleOf(f.TupleOrig, f.CountersOrig),
 		Reply: tupleOf(f.TupleReply, f.CountersReply),
 		Mark:  f.Mark, HasMark: f.Mark != 0,

@@ -125,6 +125,12 @@ func TestDecodeLikeText(t *testing.T) {
 			line: "[DESTROY] ipv6     10 udp      17 23 src=fd00::6 dst=2001:db8::81 sport=59658 dport=9999 packets=1 bytes=88 [UNREPLIED] src=2001:db8::81 dst=fd00::6 sport=9999 dport=59658 packets=0 bytes=0 mark=42 id=7",
 		},
 		{
+			name: "an expired entry: no timeout (a lab capture, events-ids.txt's kind)",
+			ev: ctEvent{msgType: 2, proto: 17, src: "10.0.0.30", dst: "203.0.113.85", rsrc: "203.0.113.85", rdst: "10.0.0.30",
+				sport: 23983, dport: 53, rsport: 53, rdport: 23983, tcpState: -1, id: 4244406561, withCount: true},
+			line: "[DESTROY] ipv4     2 udp      17 src=10.0.0.30 dst=203.0.113.85 sport=23983 dport=53 packets=0 bytes=0 [UNREPLIED] src=203.0.113.85 dst=10.0.0.30 sport=53 dport=23983 packets=0 bytes=0 id=4244406561",
+		},
+		{
 			name: "icmp echo",
 			ev: ctEvent{msgType: 2, proto: 1, src: "10.0.0.6", dst: "203.0.113.81", rsrc: "203.0.113.81", rdst: "203.0.113.1",
 				sport: 1911, dport: 8 << 8, rsport: 1911, rdport: 0, status: ipsSeenReply, tcpState: -1, timeout: 26, id: 77,
