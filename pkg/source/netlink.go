@@ -125,9 +125,9 @@ func (s *netlinkSocket) Close() error { return s.c.Close() }
 // when it is not zero, as the text shows it.
 func entryOf(f *ct.Flow) conntrack.Entry {
 	e := conntrack.Entry{
-		Event:   conntrack.EventDestroy,
-		Family:  10,
-		Proto:   conntrack.Proto(f.TupleOrig.Proto.Protocol),
+		Event:  conntrack.EventDestroy,
+		Family: 10,
+		Proto:  conntrack.Proto(f.TupleOrig.Proto.Protocol),
 		// The kernel leaves the timeout out of an event when it is 0 (an
 		// expired entry), and conntrack prints none then.
 		Timeout: f.Timeout, HasTimeout: f.Timeout != 0,
