@@ -325,7 +325,9 @@ func TestReplayEventsCapture(t *testing.T) {
 	in := &Ingester{
 		Source: &source.File{Path: filepath.Join(dir, "snapshots")}, Events: &source.EventFile{Path: filepath.Join(dir, "events")},
 		Filter: f, Store: &failOnce{DB: db, at: 4}, Now: clock.Now,
-		Observe: func(_ time.Time, d *flows.Delta) { destroys, whole, late = destroys+d.Destroys, whole+d.Whole, late+d.Late },
+		Observe: func(_ time.Time, d *flows.Delta) {
+			destroys, whole, late = destroys+d.Destroys, whole+d.Whole, late+d.Late
+		},
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "snapshots", "*.txt"))
 	if err != nil || len(names) < 5 {
