@@ -259,7 +259,7 @@ func TestSysctl(t *testing.T) {
 		}
 		got[strings.TrimSpace(key)] = strings.TrimSpace(value)
 	}
-	want := map[string]string{"net.netfilter.nf_conntrack_acct": "1"}
+	want := map[string]string{"net.netfilter.nf_conntrack_acct": "1", "net.netfilter.nf_conntrack_events": "1"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sysctl settings (-want +got):\n%s", diff)
 	}

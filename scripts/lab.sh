@@ -11,6 +11,9 @@
 #   LAB_ID=x scripts/lab.sh env       print the lab's variables (LAB_RTR=..., for `source`)
 #   LAB_ID=x scripts/lab.sh down      remove everything of lab x (idempotent)
 #            scripts/lab.sh list      ids of the labs on this machine (state or namespaces left)
+#   LAB_ID=x scripts/lab.sh lan-add ADDR...    more LAN host addresses on lan0 (10.0.0.N, fd00::N)
+#   LAB_ID=x scripts/lab.sh acct-setup HOST... ground truth: accounting rules per LAN host in RTR
+#   LAB_ID=x scripts/lab.sh acct               print them: "HOST up|down valid|invalid BYTES PACKETS"
 #
 # Without LAB_ID, `up` picks a random id and prints `LAB_ID=<id>` as its last
 # line; the other commands need LAB_ID.
@@ -471,6 +474,66 @@ EOF
 	log "DHCP LAN up: leases in $d/dnsmasq.leases, DNS log in $d/dnsmasq.log"
 }
 
+# --- Ground truth for byte counts (issue 16; reused by the history and
+# rate checks). iptables/ip6tables rules in the router's FORWARD path
+# count every byte each LAN host sends to and receives from the WAN (rw0),
+# the IP length of each packet, which is what conntrack counts. Packets
+# conntrack marks INVALID (it tracks no flow for them, so no
+# conntrack-based counter can see them) are counted by rules of their own.
+
+# cmd_lan_add ADDR...: extra LAN host addresses, so that scenarios running
+# at once each have hosts of their own.
+cmd_lan_add() {
+	need_up
+	shift
+	[[ $# -gt 0 ]] || die "lan-add needs addresses"
+	local a
+	for a in "$@"; do
+		[[ $a =~ ^10\.0\.0\.[0-9]{1,3}$ || $a =~ ^fd00::[0-9a-f]{1,4}$ ]] || die "lan-add: $a is not a LAN address (10.0.0.N or fd00::N)"
+		if [[ $a == *:* ]]; then
+			ip -n "$LAN" addr replace "$a/64" dev lan0 nodad
+		else
+			ip -n "$LAN" addr replace "$a/24" dev lan0
+		fi
+	done
+}
+
+# cmd_acct_setup HOST...: (re)install the accounting chain NMACCT, in
+# iptables and ip6tables, for the given LAN hosts, counters at zero.
+cmd_acct_setup() {
+	need_up
+	shift
+	[[ $# -gt 0 ]] || die "acct-setup needs LAN host addresses"
+	local tool h dir cls match
+	for tool in iptables ip6tables; do
+		in_ns "$RTR" "$tool" -N NMACCT 2>/dev/null || in_ns "$RTR" "$tool" -F NMACCT
+		in_ns "$RTR" "$tool" -C FORWARD -j NMACCT 2>/dev/null || in_ns "$RTR" "$tool" -I FORWARD 1 -j NMACCT
+	done
+	for h in "$@"; do
+		tool=iptables
+		[[ $h == *:* ]] && tool=ip6tables
+		for dir in up down; do
+			match=(-s "$h" -o rw0)
+			[[ $dir == down ]] && match=(-d "$h" -i rw0)
+			for cls in valid invalid; do
+				local state=(-m conntrack --ctstate INVALID)
+				[[ $cls == valid ]] && state=(-m conntrack ! --ctstate INVALID)
+				in_ns "$RTR" "$tool" -A NMACCT "${match[@]}" "${state[@]}" -m comment --comment "nmacct $h $dir $cls"
+			done
+		done
+	done
+}
+
+# cmd_acct prints every accounting rule's counters.
+cmd_acct() {
+	need_up
+	local tool
+	for tool in iptables ip6tables; do
+		in_ns "$RTR" "$tool" -L NMACCT -v -x -n 2>/dev/null |
+			awk '{ for (i = 1; i <= NF; i++) if ($i == "/*" && $(i + 1) == "nmacct") print $(i + 2), $(i + 3), $(i + 4), $2, $1 }'
+	done
+}
+
 case ${1:-} in
 up) cmd_up ;;
 dhcp) cmd_dhcp ;;
@@ -480,8 +543,11 @@ close) cmd_close ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
+lan-add) cmd_lan_add "$@" ;;
+acct-setup) cmd_acct_setup "$@" ;;
+acct) cmd_acct ;;
 *)
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

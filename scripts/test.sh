@@ -80,6 +80,9 @@ step "bench table (--quick)" skippable "bench table" scripts/bench.sh --quick
 if [ -x scripts/e2e.sh ]; then
 	step "router lab e2e" skippable "router lab e2e" scripts/e2e.sh
 fi
+if [ -x scripts/e2e-events.sh ]; then
+	step "router lab e2e: end-of-flow events" skippable "end-of-flow e2e" scripts/e2e-events.sh
+fi
 if [ -x scripts/package-check.sh ]; then
 	step "deb package" skippable "deb package check" scripts/package-check.sh
 fi

@@ -271,6 +271,9 @@ func checkScalars(v *viper.Viper, src sources) error {
 		case reflect.Bool:
 			_, err = strconv.ParseBool(s)
 			reason = "not true or false"
+		case reflect.Float64:
+			_, err = strconv.ParseFloat(s, 64)
+			reason = "not a number (like 0.1)"
 		}
 		if err != nil {
 			return &config.FieldError{Key: key, Value: s, Reason: reason, Source: src.of(key)}

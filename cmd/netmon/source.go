@@ -15,6 +15,8 @@ func addSourceFlags(fs *pflag.FlagSet) {
 	fs.StringSlice("local-subnets", def.LocalSubnets, "LAN prefixes, comma separated (env NETMON_LOCAL_SUBNETS)")
 	fs.String("conntrack-path", def.ConntrackPath, "conntrack command to run")
 	fs.Duration("conntrack-timeout", def.ConntrackTimeout, "how long one conntrack run may take")
+	fs.Bool("events", def.Events, "listen to conntrack DESTROY events beside the polls, for the bytes a poll misses (env NETMON_EVENTS)")
+	fs.String("events-file", "", "replay saved conntrack -E -o extended,id output as the events (file, or directory replayed one file per cycle) (env NETMON_EVENTS_FILE)")
 }
 
 // addStoreFlags adds the database flags.
@@ -31,6 +33,22 @@ func newSource(cfg config.Config) ingest.Source {
 		return &source.File{Path: cfg.InputFile}
 	}
 	return &source.Conntrack{Command: cfg.ConntrackPath, Timeout: cfg.ConntrackTimeout}
+}
+
+// newEvents returns the DESTROY events source the configuration asks for:
+// a replayed events file, the netlink listener, or none (events off, or a
+// replayed capture, whose flows the live kernel's events do not match),
+// with a note saying why there is none.
+func newEvents(cfg config.Config) (ingest.Events, string) {
+	switch {
+	case cfg.EventsFile != "":
+		return &source.EventFile{Path: cfg.EventsFile}, ""
+	case !cfg.Events:
+		return nil, ""
+	case cfg.InputFile != "":
+		return nil, "conntrack events off while replaying a capture (events_file replays events)"
+	}
+	return &source.Listener{Buffer: cfg.EventsBuffer}, ""
 }
 
 // addLogFlags adds --log-level and --log-format to long-running commands.

@@ -188,6 +188,11 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		}),
 		CommitInterval: cfg.CommitInterval,
 		Baseline:       baseline,
+		PollCPUBudget:  cfg.PollCPUBudget,
+	}
+	var note string
+	if in.Events, note = newEvents(cfg); note != "" {
+		logger.Info(note)
 	}
 	in.Observe = func(now time.Time, d *flows.Delta) {
 		if l := nm.labels(now, d, in.History.Pending()); !l.Empty() {

@@ -121,6 +121,24 @@ type Config struct {
 	APITokenFile string `mapstructure:"api_token_file"`
 	// LogFormat is text or json.
 	LogFormat string `mapstructure:"log_format"`
+
+	// End-of-flow events and the adaptive poll (issue 16).
+
+	// Events listens to the kernel's conntrack DESTROY events beside the
+	// polls, for the bytes a poll misses (needs CAP_NET_ADMIN; netmon
+	// falls back to polling alone, and says so, where it may not).
+	Events bool `mapstructure:"events"`
+	// EventsBuffer is the receive buffer forced on the events socket, in
+	// bytes.
+	EventsBuffer int `mapstructure:"events_buffer"`
+	// EventsFile replays saved `conntrack -E -o extended,id` output as the
+	// events (a file, or a directory replayed one file per cycle) instead
+	// of listening.
+	EventsFile string `mapstructure:"events_file"`
+	// PollCPUBudget is the share of one core polling may take, as a
+	// fraction (0.1 is 10%): the interval stretches beyond Interval when
+	// the table grows. 0 keeps the interval fixed.
+	PollCPUBudget float64 `mapstructure:"poll_cpu_budget"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -157,6 +175,9 @@ func Default() Config {
 		DNSNameTTL:         time.Hour,
 		ResolveRemoteNames: true,
 		LogFormat:          "text",
+		Events:             true,
+		EventsBuffer:       32 << 20,
+		PollCPUBudget:      0.10,
 	}
 }
 
@@ -252,7 +273,10 @@ func (c *Config) Validate() error {
 	if err := c.validateHistory(); err != nil {
 		return err
 	}
-	return c.validateNames()
+	if err := c.validateNames(); err != nil {
+		return err
+	}
+	return c.validateEvents()
 }
 
 // validateNames checks the keys of devices and names.
@@ -264,6 +288,27 @@ func (c *Config) validateNames() error {
 	}
 	if c.DNSNameTTL < time.Minute {
 		return &FieldError{Key: "dns_name_ttl", Value: c.DNSNameTTL.String(), Reason: "must be at least 1m"}
+	}
+	return nil
+}
+
+// Bounds of events_buffer: below 64 KiB a burst is lost at once, above
+// 1 GiB is a typo.
+const (
+	minEventsBuffer = 64 << 10
+	maxEventsBuffer = 1 << 30
+)
+
+// validateEvents checks the keys of end-of-flow events and the adaptive
+// poll.
+func (c *Config) validateEvents() error {
+	if c.EventsBuffer < minEventsBuffer || c.EventsBuffer > maxEventsBuffer {
+		return &FieldError{Key: "events_buffer", Value: strconv.Itoa(c.EventsBuffer),
+			Reason: "must be 65536 to 1073741824 bytes (the default is 33554432, 32 MiB)"}
+	}
+	if !(c.PollCPUBudget >= 0 && c.PollCPUBudget <= 1) { // refuses NaN too
+		return &FieldError{Key: "poll_cpu_budget", Value: strconv.FormatFloat(c.PollCPUBudget, 'g', -1, 64),
+			Reason: "must be a fraction of one core from 0 to 1 (0.1 is 10%; 0 keeps the interval fixed)"}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,15 @@ func TestValidate(t *testing.T) {
 		{"no conntrack but replay", func(c *Config) { c.ConntrackPath = ""; c.InputFile = "x.txt" }, ""},
 		{"no conntrack", func(c *Config) { c.ConntrackPath = "" }, "conntrack_path"},
 		{"empty fs root", func(c *Config) { c.FSRoot = "" }, "fs_root"},
+		{"events off", func(c *Config) { c.Events = false }, ""},
+		{"events buffer of 64 KiB", func(c *Config) { c.EventsBuffer = 64 << 10 }, ""},
+		{"events buffer too small", func(c *Config) { c.EventsBuffer = 4096 }, "events_buffer"},
+		{"events buffer too large", func(c *Config) { c.EventsBuffer = 2 << 30 }, "events_buffer"},
+		{"fixed interval", func(c *Config) { c.PollCPUBudget = 0 }, ""},
+		{"a whole core", func(c *Config) { c.PollCPUBudget = 1 }, ""},
+		{"budget as a percent", func(c *Config) { c.PollCPUBudget = 10 }, "poll_cpu_budget"},
+		{"negative budget", func(c *Config) { c.PollCPUBudget = -0.1 }, "poll_cpu_budget"},
+		{"budget NaN", func(c *Config) { c.PollCPUBudget = math.NaN() }, "poll_cpu_budget"},
 		{"busy loop", func(c *Config) { c.Interval = 5 }, "interval"},
 		{"interval at the minimum", func(c *Config) { c.Interval = MinInterval }, ""},
 		{"retention of 7 ns", func(c *Config) { c.Retention = 7 }, "retention"},

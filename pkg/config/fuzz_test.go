@@ -29,6 +29,8 @@ func resetters() map[string]func(*Config) {
 		"allow_from":        func(c *Config) { c.AllowFrom = def.AllowFrom },
 		"allowed_hosts":     func(c *Config) { c.AllowedHosts = def.AllowedHosts },
 		"log_format":        func(c *Config) { c.LogFormat = def.LogFormat },
+		"events_buffer":     func(c *Config) { c.EventsBuffer = def.EventsBuffer },
+		"poll_cpu_budget":   func(c *Config) { c.PollCPUBudget = def.PollCPUBudget },
 	}
 }
 

@@ -220,6 +220,11 @@ type Entry struct {
 	Mark    uint32
 	HasMark bool
 	Use     uint32
+	// ID is the kernel's conntrack id (`-o id` prints it as id= after
+	// use=, or at the end of an event line), 0 when the line has none. It
+	// tells two flows of one tuple apart: a polled flow and its DESTROY
+	// event join by it, and a tuple whose id changed is a new flow.
+	ID uint32
 }
 
 // TotalBytes is the bytes of both directions.

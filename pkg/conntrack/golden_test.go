@@ -11,16 +11,18 @@ import (
 )
 
 // goldenEntry is an Entry as the golden files show it: the event and the
-// status flags by name, plus the flow key.
+// status flags by name, the conntrack id only where the line has one, plus
+// the flow key.
 type goldenEntry struct {
 	Event string `json:",omitempty"`
 	Entry
 	Status string `json:",omitempty"`
+	ID     uint32 `json:",omitempty"`
 	Key    string
 }
 
 func newGoldenEntry(e *Entry) goldenEntry {
-	return goldenEntry{Event: e.Event.String(), Entry: *e, Status: e.Status.String(), Key: KeyOf(e).String()}
+	return goldenEntry{Event: e.Event.String(), Entry: *e, Status: e.Status.String(), ID: e.ID, Key: KeyOf(e).String()}
 }
 
 // bigSummary stands in for the entries of the big captures, whose full
@@ -53,6 +55,7 @@ var goldenCases = []struct {
 	{name: "events.txt"},
 	{name: "events-timestamp.txt"},
 	{name: "events-ktimestamp.txt"},
+	{name: "events-ids.txt"},
 	{name: "plain.txt"},
 	{name: "procfs.txt"},
 	{name: "gre-unknown.txt"},

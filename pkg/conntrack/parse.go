@@ -102,7 +102,12 @@ func parseLineWith(line []byte, e *Entry, fast bool) *ParseError {
 			}
 		case tokPair:
 			if tok.id >= keyDst && tok.id <= keyBytes && cur == nil {
-				continue // a tuple field outside the tuples, like the conntrack id= after use=
+				if tok.id == keyIdent {
+					if why := readID(&l, e); why != "" {
+						return perrAt(tok.valCol(), "id", why)
+					}
+				}
+				continue // another tuple field outside the tuples is skipped
 			}
 			var bit uint16
 			var why string
@@ -150,10 +155,13 @@ func parseLineWith(line []byte, e *Entry, fast bool) *ParseError {
 				bit = seenCode
 			case keyIdent:
 				// Inside an ICMP tuple id= is the echo id. Anywhere else
-				// (the conntrack id that -o id prints on an event line,
-				// which has no use= before it) it is no tuple field.
+				// it is the conntrack id that -o id prints: after use= on
+				// a listing line, and right after the reply tuple (or its
+				// flags) on an event line, which has no use=.
 				if !e.Proto.IsICMP() || *curSeen&seenID != 0 {
-					continue
+					why = readID(&l, e)
+					cur = nil
+					break
 				}
 				cur.ICMPID, why = readU16(&l)
 				bit = seenID
@@ -493,6 +501,13 @@ func parseDec(b []byte, max uint64) (uint64, string) {
 		return 0, reasonRange
 	}
 	return v, ""
+}
+
+// readID reads the pending value as the conntrack id.
+func readID(l *lexer, e *Entry) string {
+	v, why := l.decimal(1<<32 - 1)
+	e.ID = uint32(v)
+	return why
 }
 
 func readU16(l *lexer) (uint16, string) {

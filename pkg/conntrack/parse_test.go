@@ -94,7 +94,7 @@ func TestParseLine(t *testing.T) {
 				Family: 2, Proto: ProtoICMP, Timeout: 29, HasTimeout: true,
 				Orig:    Tuple{Src: addr("10.0.0.5"), Dst: addr("203.0.113.80"), ICMPType: 8, ICMPID: 4660, Packets: 3, Bytes: 252},
 				Reply:   Tuple{Src: addr("203.0.113.80"), Dst: addr("203.0.113.1"), ICMPID: 4660, Packets: 3, Bytes: 252},
-				HasMark: true, Use: 1,
+				HasMark: true, Use: 1, ID: 4101527771,
 			},
 		},
 		{
@@ -104,7 +104,7 @@ func TestParseLine(t *testing.T) {
 				Event: EventNew, Family: 10, Proto: ProtoICMPv6, Timeout: 30, HasTimeout: true,
 				Orig:   Tuple{Src: addr("fd00::5"), Dst: addr("2001:db8::80"), ICMPType: 128, ICMPID: 16962},
 				Reply:  Tuple{Src: addr("2001:db8::80"), Dst: addr("fd00::5"), ICMPType: 129, ICMPID: 16962},
-				Status: StatusUnreplied,
+				Status: StatusUnreplied, ID: 987654,
 			},
 		},
 		{
@@ -114,6 +114,22 @@ func TestParseLine(t *testing.T) {
 				Event: EventUpdate, Family: 2, Proto: ProtoUDP, Timeout: 30, HasTimeout: true,
 				Orig:  Tuple{Src: addr("203.0.113.1"), Dst: addr("203.0.113.80"), SrcPort: 38727, DstPort: 123},
 				Reply: Tuple{Src: addr("203.0.113.80"), Dst: addr("203.0.113.1"), SrcPort: 123, DstPort: 38727},
+				ID:    1234,
+			},
+		},
+		{
+			name: "destroy event with counters, flags and a conntrack id",
+			line: "[DESTROY] " + strings.TrimSuffix(tcpLine, " mark=0 use=1") + " id=3172537556",
+			want: with(func(e *Entry) { e.Event, e.HasMark, e.Use, e.ID = EventDestroy, false, 0, 3172537556 }),
+		},
+		{
+			name: "icmp destroy event: the conntrack id after the reply tuple's echo id",
+			line: "[DESTROY] ipv4     2 icmp     1 26 src=10.0.0.6 dst=203.0.113.81 type=8 code=0 id=1911 packets=1 bytes=84 src=203.0.113.81 dst=203.0.113.1 type=0 code=0 id=1911 packets=1 bytes=84 id=77",
+			want: Entry{
+				Event: EventDestroy, Family: 2, Proto: ProtoICMP, Timeout: 26, HasTimeout: true,
+				Orig:  Tuple{Src: addr("10.0.0.6"), Dst: addr("203.0.113.81"), ICMPType: 8, ICMPID: 1911, Packets: 1, Bytes: 84},
+				Reply: Tuple{Src: addr("203.0.113.81"), Dst: addr("203.0.113.1"), ICMPID: 1911, Packets: 1, Bytes: 84},
+				ID:    77,
 			},
 		},
 		{
@@ -124,7 +140,7 @@ func TestParseLine(t *testing.T) {
 		{
 			name: "ktimestamp start with spaces and conntrack id",
 			line: strings.TrimSuffix(tcpLine, " use=1") + " delta-time=3 [start=Wed Nov 25 17:08:29 2026] use=1 id=4288347876",
-			want: tcpEntry(),
+			want: with(func(e *Entry) { e.ID = 4288347876 }),
 		},
 		{
 			name: "unknown tokens are skipped",
@@ -253,6 +269,8 @@ func TestParseLineErrors(t *testing.T) {
 		{name: "timeout with junk", line: strings.Replace(tcpLine, "431997", "43s", 1), wantCol: col(tcpLine, "431997"), wantField: "timeout"},
 		{name: "mark over 2^32-1", line: strings.Replace(tcpLine, "mark=0", "mark=4294967296", 1), wantCol: col(tcpLine, "mark=0") + 5, wantField: "mark"},
 		{name: "use not a number", line: strings.Replace(tcpLine, "use=1", "use=one", 1), wantCol: col(tcpLine, "use=1") + 4, wantField: "use"},
+		{name: "conntrack id over 2^32-1", line: tcpLine + " id=4294967296", wantCol: end(tcpLine) + 4, wantField: "id"},
+		{name: "conntrack id not a number on an event line", line: "[DESTROY] " + strings.TrimSuffix(tcpLine, " mark=0 use=1") + " id=x1", wantCol: end("[DESTROY] "+strings.TrimSuffix(tcpLine, " mark=0 use=1")) + 4, wantField: "id"},
 		{name: "IPv4 address on an ipv6 line", line: v4on6, wantCol: col(v4on6, "dst=10.0.0.5") + 4, wantField: "dst"},
 		{name: "IPv6 reply on a plain IPv4 line", line: strings.Replace(udpLine[len("ipv4     2 "):], "dst=203.0.113.1", "dst=2001:db8::1", 1), wantCol: col(udpLine[len("ipv4     2 "):], "dst=203.0.113.1 ") + 4, wantField: "dst"},
 		{name: "family number mismatch", line: strings.Replace(tcpLine, "ipv4     2", "ipv4     10", 1), wantCol: 10, wantField: "family"},

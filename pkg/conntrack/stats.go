@@ -44,3 +44,36 @@ type Stats struct {
 // TrailerMismatch reports whether conntrack's own count disagrees with
 // the number of lines read.
 func (s *Stats) TrailerMismatch() bool { return s.Reported >= 0 && s.Reported != s.Lines }
+
+// ListenStats counts what a listener for conntrack events (pkg/source)
+// received and lost since it started. Losses are never hidden: every way
+// an event can go missing has its counter.
+type ListenStats struct {
+	// Listening is true while the listener is subscribed.
+	Listening bool
+	// Buffer is the receive buffer the kernel gave the subscribed socket,
+	// in bytes (it reports twice what was asked), 0 while not subscribed.
+	Buffer int
+	// Received counts the DESTROY events received; Kept those handed on
+	// (the rest were not flows the consumer keeps, such as router-local
+	// ones).
+	Received, Kept uint64
+	// Overruns counts the times the socket's buffer overflowed (ENOBUFS):
+	// the kernel dropped events, how many it does not say.
+	Overruns uint64
+	// Dropped counts kept events thrown away because the buffer between
+	// two cycles was full.
+	Dropped uint64
+	// Undecoded counts messages that could not be decoded.
+	Undecoded uint64
+	// Restarts counts the times the socket failed and was opened again;
+	// events may be lost meanwhile.
+	Restarts uint64
+	// LastError is why the listener last failed ("" if it never did).
+	LastError string
+}
+
+// Lost reports whether events may have been lost.
+func (s ListenStats) Lost() bool {
+	return s.Overruns > 0 || s.Dropped > 0 || s.Undecoded > 0 || s.Restarts > 0
+}

@@ -45,3 +45,20 @@ func TestTrailerMismatch(t *testing.T) {
 		})
 	}
 }
+
+func TestListenStatsLost(t *testing.T) {
+	for _, tc := range []struct {
+		s    ListenStats
+		want bool
+	}{
+		{ListenStats{Listening: true, Received: 10, Kept: 5}, false},
+		{ListenStats{Overruns: 1}, true},
+		{ListenStats{Dropped: 1}, true},
+		{ListenStats{Undecoded: 1}, true},
+		{ListenStats{Restarts: 1}, true},
+	} {
+		if got := tc.s.Lost(); got != tc.want {
+			t.Errorf("%+v.Lost() = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

@@ -8,7 +8,8 @@ import (
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 )
 
-// Cycle is one read of the table being folded into a Table.
+// Cycle is one read of the table being folded into a Table, with the
+// DESTROY events received since the last cycle.
 type Cycle struct {
 	t     *Table
 	epoch uint32
@@ -16,6 +17,11 @@ type Cycle struct {
 	err   error
 	delta Delta
 	done  cycleState
+
+	destroying bool // a DESTROY was added: the read is over
+	// taken holds the remembered flows (Table.gone) late DESTROYs of this
+	// cycle completed, to give back if it aborts.
+	taken map[flowID]goneFlow
 }
 
 type cycleState uint8
@@ -31,28 +37,40 @@ const (
 // cannot key (an invalid or zoned address; the parser never yields one).
 var ErrInvalid = errors.New("invalid flow")
 
+// ErrOrder is wrapped by the error Add returns for a read entry added
+// after a DESTROY: the read comes first, then the events.
+var ErrOrder = errors.New("read entry after a DESTROY")
+
 // Begin starts a cycle. The previous cycle's Delta is no longer readable
 // once it is called.
 func (t *Table) Begin() *Cycle {
 	t.settle()
-	t.epoch++
+	// Two epochs a cycle: listed rows take the first, ended ones the
+	// second.
+	t.epoch += 2
 	c := &Cycle{t: t, epoch: t.epoch, n0: t.rows.n}
-	c.delta.t, c.delta.n0 = t, c.n0
+	c.delta.t, c.delta.n0, c.delta.epoch = t, c.n0, c.epoch
 	t.last = c
 	return c
 }
 
-// Add folds one outbound entry of the read into the table: a tuple not
-// active gets a row at the end, an active one records what the read says
-// beside its stored counters, and a tuple already read this cycle is
-// merged into what the read said before.
+// Add folds one outbound entry into the table. First come the entries of
+// the read: a tuple not active gets a row at the end, an active one
+// records what the read says beside its stored counters, and a tuple
+// already read this cycle is merged into what the read said before. Then
+// come the DESTROY entries (Event == conntrack.EventDestroy) received
+// since the last cycle, in the order they were received: each ends one
+// flow with its final counters (see Diff). A read entry after a DESTROY
+// fails the cycle with ErrOrder. NEW and UPDATE event entries are read
+// entries.
 //
 // conntrack can list the same original tuple twice (in different zones):
 // such entries are merged by SUMMING their counters; state and status are
 // those of the entry whose (state, status) text sorts last. Both choices
 // are independent of the order conntrack prints them in (hash order), so a
 // merged tuple cannot flip between two entries from one cycle to the next
-// and fake a counter drop or a state change.
+// and fake a counter drop or a state change. Their conntrack ids differ,
+// so the merged flow has none (0) and is told apart by its counters.
 //
 // The first invalid entry fails the cycle: Add returns its error, then
 // and for every later call, and the cycle can only be aborted.
@@ -60,25 +78,20 @@ func (c *Cycle) Add(e *conntrack.Entry) error {
 	if c.err != nil {
 		return c.err
 	}
+	if e.Event == conntrack.EventDestroy {
+		return c.destroy(e)
+	}
 	n := c.delta.Flows
 	c.delta.Flows++
-	k := conntrack.KeyOf(e)
-	switch {
-	case !k.Src.IsValid() || !k.Dst.IsValid():
-		c.err = fmt.Errorf("flow %d (%s): %w: invalid address", n, k.Proto, ErrInvalid)
-	case k.Src.Zone() != "" || k.Dst.Zone() != "":
-		c.err = fmt.Errorf("flow %d (%s %s -> %s): %w: zoned address", n, k.Proto, k.Src, k.Dst, ErrInvalid)
-	}
-	if c.err != nil {
+	if c.destroying {
+		c.err = fmt.Errorf("flow %d: %w", n, ErrOrder)
 		return c.err
+	}
+	tk, state, err := c.entryKey(e, n)
+	if err != nil {
+		return err
 	}
 	t := c.t
-	state, ok := t.states.id(e.State)
-	if !ok {
-		c.err = fmt.Errorf("flow %d: more than %d distinct states", n, MaxStates)
-		return c.err
-	}
-	tk := keyOf(k)
 	i := t.lookup(tk)
 	if i < 0 {
 		i = t.insert(tk)
@@ -87,12 +100,41 @@ func (c *Cycle) Add(e *conntrack.Entry) error {
 		if s := t.states.text[r.curState]; e.State > s || (e.State == s && e.Status.String() > r.curStatus.String()) {
 			r.curState, r.curStatus = state, e.Status
 		}
+		if r.curID != e.ID {
+			r.curID = 0
+		}
 		c.delta.Duplicates++
 		return nil
 	}
 	r := t.rows.at(i)
-	r.epoch, r.cur, r.curState, r.curStatus = c.epoch, e.Counters(), state, e.Status
+	r.epoch, r.cur, r.curState, r.curStatus, r.curID = c.epoch, e.Counters(), state, e.Status, e.ID
+	if i < c.n0 && r.id == 0 && !wentDown(r.cur, r.stored) {
+		// A flow restored without its id (the store keeps none) adopts
+		// the one it is listed with; Abort need not undo this.
+		r.id = e.ID
+	}
 	return nil
+}
+
+// entryKey checks that e can be keyed and returns its key and its state's
+// id; n numbers the entry in errors. A failure fails the cycle.
+func (c *Cycle) entryKey(e *conntrack.Entry, n int) (tupleKey, uint16, error) {
+	k := conntrack.KeyOf(e)
+	switch {
+	case !k.Src.IsValid() || !k.Dst.IsValid():
+		c.err = fmt.Errorf("flow %d (%s): %w: invalid address", n, k.Proto, ErrInvalid)
+	case k.Src.Zone() != "" || k.Dst.Zone() != "":
+		c.err = fmt.Errorf("flow %d (%s %s -> %s): %w: zoned address", n, k.Proto, k.Src, k.Dst, ErrInvalid)
+	}
+	if c.err != nil {
+		return tupleKey{}, 0, c.err
+	}
+	state, ok := c.t.states.id(e.State)
+	if !ok {
+		c.err = fmt.Errorf("flow %d: more than %d distinct states", n, MaxStates)
+		return tupleKey{}, 0, c.err
+	}
+	return keyOf(k), state, nil
 }
 
 // AddAll adds every entry of seq, stopping at the first error: one the
@@ -109,16 +151,23 @@ func (c *Cycle) AddAll(seq iter.Seq2[*conntrack.Entry, error]) error {
 	return nil
 }
 
-// Diff compares what the read said of each flow with what the table held
-// and returns the changes:
+// Diff compares what the read and the DESTROY events said of each flow
+// with what the table held and returns the changes:
 //   - a tuple not active before is Opened, Growth all of its counters;
-//   - an active tuple whose counters went down is a new flow of the tuple
-//     (conntrack replaced the old one between two reads): Opened and
-//     Restarted, Growth all of its counters;
+//   - an active tuple listed with another conntrack id, or with counters
+//     that went down, is a new flow of the tuple (conntrack replaced the
+//     old one between two reads): Opened and Restarted, Growth all of its
+//     counters plus, when the old flow's DESTROY came, what the old flow
+//     grew after the last cycle;
 //   - an active tuple whose counters, state or status changed is Updated,
 //     Growth the difference;
-//   - an active tuple the read did not list is Closed: an empty read
-//     closes every flow.
+//   - an active flow the read did not list is Closed: with Growth its
+//     final counters minus the stored ones when its DESTROY came, none
+//     otherwise (an empty read closes every flow);
+//   - a DESTROY of a flow no committed cycle held is a Closed change with
+//     Whole set, Growth all of its counters; one of a flow an earlier
+//     cycle closed before its DESTROY came is a Closed change with Late
+//     set, Growth what it grew after it was last read (see Change).
 //
 // Nothing in the table changes until Commit.
 //
@@ -130,11 +179,11 @@ func (c *Cycle) Diff() *Delta {
 	for i := range rows.n {
 		r := rows.at(i)
 		switch {
-		case r.epoch != c.epoch:
+		case r.epoch != c.epoch: // not listed, or ended (epoch+1)
 			d.closed = append(d.closed, int32(i))
 		case i >= c.n0:
 			d.opened = append(d.opened, int32(i))
-		case wentDown(r.cur, r.stored):
+		case !continues(r):
 			d.opened = append(d.opened, int32(i))
 			d.Restarted++
 		case r.cur != r.stored || r.curState != r.state || r.curStatus != r.status:
@@ -142,6 +191,20 @@ func (c *Cycle) Diff() *Delta {
 		}
 	}
 	return d
+}
+
+// continues reports whether the flow the read lists for r's tuple is the
+// one r stored: no other conntrack id, and counters that did not go down.
+func continues(r *row) bool { return sameFlow(r.id, r.curID, !wentDown(r.cur, r.stored)) }
+
+// sameFlow tells whether two flows of one tuple can be one: their
+// conntrack ids do not differ (0 is unknown) and their counters agree (the
+// later ones did not go down). An id can prove two flows different, never
+// the same: the kernel derives it from the entry's address and tuple, so
+// a flow that takes the freed entry of the last one on its tuple gets its
+// id again (the lab shows it for back-to-back transfers on one port).
+func sameFlow(a, b uint32, countersAgree bool) bool {
+	return (a == 0 || b == 0 || a == b) && countersAgree
 }
 
 // Commit makes the cycle's changes the table's: once its writer has
@@ -160,7 +223,11 @@ func (c *Cycle) Abort() {
 	for i := c.t.rows.n - 1; i >= c.n0; i-- {
 		c.t.remove(i)
 	}
-	c.delta = Delta{t: c.t, n0: c.n0}
+	c.delta = Delta{t: c.t, n0: c.n0, epoch: c.epoch}
+	for f, g := range c.taken {
+		c.t.gone.add(f, g, goneMax)
+	}
+	c.taken = nil
 }
 
 // wentDown reports whether any counter of c is below old's.
@@ -174,6 +241,21 @@ func sum(a, b conntrack.Counters) conntrack.Counters {
 	return conntrack.Counters{
 		UplinkPackets: addSat(a.UplinkPackets, b.UplinkPackets), UplinkBytes: addSat(a.UplinkBytes, b.UplinkBytes),
 		DownlinkPackets: addSat(a.DownlinkPackets, b.DownlinkPackets), DownlinkBytes: addSat(a.DownlinkBytes, b.DownlinkBytes),
+	}
+}
+
+// minusSat is a - b, each counter at least 0: a DESTROY's final counters
+// less what was stored.
+func minusSat(a, b conntrack.Counters) conntrack.Counters {
+	sub := func(x, y uint64) uint64 {
+		if x < y {
+			return 0
+		}
+		return x - y
+	}
+	return conntrack.Counters{
+		UplinkPackets: sub(a.UplinkPackets, b.UplinkPackets), UplinkBytes: sub(a.UplinkBytes, b.UplinkBytes),
+		DownlinkPackets: sub(a.DownlinkPackets, b.DownlinkPackets), DownlinkBytes: sub(a.DownlinkBytes, b.DownlinkBytes),
 	}
 }
 

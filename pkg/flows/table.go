@@ -5,10 +5,13 @@
 // writes the changes a cycle returns; history, rates and metrics consume
 // the same changes instead of comparing counters again.
 //
-// A cycle: Begin, Add every outbound entry of one read, Diff, then Commit
-// once the changes are written (or Abort, which leaves the table as it was
-// before Begin). The Delta a cycle returns stays readable until the next
-// Begin.
+// A cycle: Begin, Add every outbound entry of one read and then the
+// DESTROY events received since the last cycle, Diff, then Commit once the
+// changes are written (or Abort, which leaves the table as it was before
+// Begin). The Delta a cycle returns stays readable until the next Begin.
+// DESTROY events carry a flow's final counters, so with them a flow's last
+// bytes, and flows that began and ended between two reads, are counted
+// too: see destroy.go.
 package flows
 
 import (
@@ -63,16 +66,20 @@ func (k *tupleKey) flowKey() conntrack.FlowKey {
 	}
 }
 
-// row is one active flow: the counters, state and status of the last
-// committed cycle (stored), and during a cycle what its read said (cur).
-// A row whose epoch is the cycle's was seen by it.
+// row is one active flow: the counters, state, status and conntrack id
+// of the last committed cycle (stored), and during a cycle what its read
+// said (cur). A row whose epoch is the cycle's was listed by its read; one
+// whose epoch is the cycle's + 1 ended during the cycle, cur holding what
+// its DESTROY said. Fields are ordered so that a row is 128 bytes with
+// no padding (TestRowSize).
 type row struct {
-	key               tupleKey
-	ref               int64
-	stored, cur       conntrack.Counters
-	state, curState   uint16 // words ids
+	key               tupleKey // 38 bytes
+	state, curState   uint16   // words ids
 	status, curStatus conntrack.Status
 	epoch             uint32
+	ref               int64
+	stored, cur       conntrack.Counters
+	id, curID         uint32 // conntrack ids, 0 when unknown
 }
 
 // chunkShift sets the rows per chunk (1024: 128 KiB).
@@ -155,6 +162,10 @@ type Table struct {
 	// changes folded into the rows) when the next cycle begins, so that
 	// its Delta stays readable until then.
 	last *Cycle
+
+	// gone remembers flows that ended recently, for their DESTROY events
+	// (see gone.go).
+	gone gone
 }
 
 // minSlots is the smallest index table.
@@ -285,10 +296,11 @@ func (t *Table) settle() {
 		return
 	}
 	d := &c.delta
+	t.gone.settle(c)
 	for _, kind := range [...][]int32{d.opened, d.updated} {
 		for _, i := range kind {
 			r := t.rows.at(int(i))
-			r.stored, r.state, r.status = r.cur, r.curState, r.curStatus
+			r.stored, r.state, r.status, r.id = r.cur, r.curState, r.curStatus, r.curID
 		}
 	}
 	// Last first: remove moves the last row into the freed place, and

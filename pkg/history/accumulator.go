@@ -186,7 +186,10 @@ func (a *Accumulator) Add(now time.Time, d *flows.Delta, device func(netip.Addr)
 		}
 		u := a.groups[g]
 		u.Add(Usage{Counters: c.Growth})
-		if c.Kind == flows.Opened {
+		// A connection is counted when it starts: Opened (a Restarted
+		// flow is one), or recorded Whole from its DESTROY event (it came
+		// and went between two reads). A Late flow was counted already.
+		if c.Kind == flows.Opened || c.Whole {
 			u.Connections++
 		}
 		a.groups[g] = u

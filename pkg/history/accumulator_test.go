@@ -161,3 +161,34 @@ func TestReturn(t *testing.T) {
 		t.Errorf("totals after a failed commit %+v, want 130/100 once", got)
 	}
 }
+
+// TestAccumulateDestroys: with DESTROY events, a flow that came and went
+// between two reads counts as a connection with all its bytes, and a
+// flow's bytes after its last read count when it ends, without counting
+// it a second time.
+func TestAccumulateDestroys(t *testing.T) {
+	a := &Accumulator{}
+	tab := flows.New()
+	destroyed := func(e conntrack.Entry, id uint32) conntrack.Entry {
+		e.Event, e.ID, e.State = conntrack.EventDestroy, id, ""
+		return e
+	}
+	long := entry(lan1, 40000, 443, 1000, 2000)
+	long.ID = 7
+	feed(t, a, tab, t0, long)
+	// Next cycle: the long flow is gone, its DESTROY says 1500/3500; a
+	// short flow (id 8) was never read.
+	feed(t, a, tab, t0.Add(time.Second),
+		destroyed(entry(lan1, 40000, 443, 1500, 3500), 7),
+		destroyed(entry(lan1, 40001, 443, 100, 200), 8))
+	b := a.Take()
+	if b == nil {
+		t.Fatal("nothing pending")
+	}
+	dev := "ip:10.0.0.5"
+	day := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC).Unix()
+	want := usage(1600, 3700, 2, 4, 2)
+	if diff := cmp.Diff(want, b.Devices[DeviceKey{dev, Day, day}], cmpOpts...); diff != "" {
+		t.Errorf("the day of %s (-want +got):\n%s", dev, diff)
+	}
+}

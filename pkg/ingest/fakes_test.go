@@ -134,6 +134,19 @@ func (c *stepClock) Now() time.Time {
 	return now
 }
 
+// stepCPU is a fake CPU clock that advances by step on every call, so a
+// cycle costs step.
+func stepCPU(step time.Duration) func() time.Duration {
+	var mu sync.Mutex
+	var t time.Duration
+	return func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		t += step
+		return t
+	}
+}
+
 // entry builds a conntrack entry for the tests.
 func entry(proto conntrack.Proto, src string, sport uint16, dst string, dport uint16, upB, downB uint64) conntrack.Entry {
 	return conntrack.Entry{

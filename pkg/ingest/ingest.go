@@ -32,7 +32,7 @@ type Classifier interface {
 }
 
 // Store records one read's outbound flows, ranging over them while its
-// cycle is open (see store.DB.Reconcile): the read is never held in memory
+// cycle is open (see store.Live.Reconcile): the read is never held in memory
 // whole. An error the sequence yields must abort the cycle, write nothing,
 // and come back unchanged. It returns what the cycle changed, valid until
 // its next cycle. *store.Live satisfies it.
@@ -68,9 +68,32 @@ type Ingester struct {
 	// cancellation (DefaultCommitTimeout when zero).
 	CommitTimeout time.Duration
 	// Observe, when set, receives what every successful cycle changed, at
-	// the time of its read: the one place per-cycle consumers (rates,
-	// metrics) plug in. The delta is valid only during the call.
+	// the time of its read: the one place per-cycle consumers (history,
+	// rates, metrics) plug in. now is the real time the read began, from
+	// Now; cycles are as far apart as the adaptive interval makes them, so
+	// a rate divides by the difference of two nows, never by the
+	// configured interval. The delta is valid only during the call.
 	Observe func(now time.Time, d *flows.Delta)
+
+	// Events, when set, delivers the DESTROY events between two reads:
+	// each cycle folds the outbound ones received up to the end of its
+	// read into the same cycle, so a flow's last bytes and flows that came
+	// and went between two reads are counted. Loop starts it before its
+	// first read. Events never write on their own: they wait (at most
+	// MaxEvents, DefaultMaxEvents when zero) for the next successful
+	// cycle, so a failed cycle loses none and none is counted twice.
+	Events    Events
+	MaxEvents int
+	// PollCPUBudget is the share of one core polling may take (0.10 is
+	// 10%); Loop stretches its interval to stay under it (see pace). 0
+	// keeps the interval fixed.
+	PollCPUBudget float64
+	// CPU returns the CPU netmon and its waited-for children have used so
+	// far (nil: getrusage); tests inject a fake.
+	CPU func() time.Duration
+
+	cycleMu sync.Mutex        // one cycle at a time; guards waiting
+	waiting []conntrack.Entry // outbound DESTROY events not yet committed
 
 	// History, when set, folds every successful cycle's growth by device
 	// (Device names a LAN address's device; nil: "ip:ADDR"); Committer
@@ -99,7 +122,13 @@ type Summary struct {
 	// ParseErrors are the first few malformed lines (conntrack.MaxKeptErrors).
 	ParseErrors []*conntrack.ParseError
 	store.CycleResult
-	Took time.Duration // from the start of the read to the commit
+	// Destroys is how many DESTROY events the cycle folded; Whole how many
+	// were flows no read saw, Late how many completed a flow an earlier
+	// cycle closed (see flows.Change).
+	Destroys, Whole, Late int
+	Took                  time.Duration // from the start of the read to the commit
+	// CPU is what the cycle cost in CPU: netmon's and conntrack's.
+	CPU time.Duration
 }
 
 // String is the one-line form `netmon ingest-once` prints.
@@ -122,6 +151,14 @@ type Status struct {
 	Cycles      int64     // successful cycles
 	Errors      int64     // failed cycles
 	LastSummary Summary   // the last successful cycle's summary
+	// Interval is the interval Loop waits between two reads now: the
+	// configured one, or longer to keep polling under its CPU budget.
+	Interval time.Duration
+	// Overruns counts the cycles Loop ran that took longer than the
+	// interval they had.
+	Overruns int64
+	// Events is what the DESTROY events did: received, folded, lost.
+	Events EventsStatus
 
 	Commits       int64     // commits to the record that wrote something
 	CommitErrors  int64     // commits that failed (their growth is kept)
@@ -129,12 +166,25 @@ type Status struct {
 	LastCommitErr error     // the last commit's error, nil if it succeeded
 }
 
-// Status returns a copy of the current status.
+// Status returns a copy of the current status, the events source's
+// counts read now.
 func (in *Ingester) Status() Status {
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.status
+	st := in.status
+	in.mu.Unlock()
+	if in.Events != nil {
+		st.Events.Enabled = true
+		st.Events.Source = in.Events.Stats()
+		if st.Events.Source.Listening {
+			st.Events.Off = ""
+		}
+	}
+	return st
 }
+
+// EventsStatus returns what the DESTROY events did so far (Status().Events):
+// the accessor for the health endpoint and the metrics.
+func (in *Ingester) EventsStatus() EventsStatus { return in.Status().Events }
 
 func (in *Ingester) commitTimeout() time.Duration {
 	if in.CommitTimeout <= 0 {
@@ -162,10 +212,18 @@ func (in *Ingester) now() time.Time {
 // ctx's cancellation but bounded by CommitTimeout, so a shutdown waits for
 // the cycle to commit or roll back instead of abandoning it halfway.
 func (in *Ingester) ReconcileSnapshot(ctx context.Context) (Summary, error) {
+	in.cycleMu.Lock()
+	defer in.cycleMu.Unlock()
 	sum := Summary{Reported: -1}
+	cpu := in.CPU
+	if cpu == nil {
+		cpu = cpuTime
+	}
+	cpu0 := cpu()
 	start := in.now()
 	err := in.cycle(ctx, &sum)
 	sum.Took = in.now().Sub(start)
+	sum.CPU = cpu() - cpu0
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if err != nil {
@@ -195,6 +253,7 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		stats   conntrack.Stats
 		readErr error
 		timer   *time.Timer
+		folded  int // waiting events the read handed over
 	)
 	fail := func(err error) error {
 		readErr = fmt.Errorf("read conntrack: %w", err)
@@ -218,10 +277,21 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		if err == nil {
 			err = usable(stats)
 		}
+		if err == nil {
+			// The events received up to the end of the read, after it:
+			// see flows.Cycle.Add.
+			err = in.drainEvents()
+		}
 		if err != nil {
 			yield(nil, fail(err))
 			return
 		}
+		for i := range in.waiting {
+			if !yield(&in.waiting[i], nil) {
+				return
+			}
+		}
+		folded = len(in.waiting)
 		timer = time.AfterFunc(timeout, cancelWrite)
 	}
 	now := in.now()
@@ -235,10 +305,15 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		sum.Outbound = 0
 		return readErr // the store rolled back: the database is as it was
 	case err != nil:
+		if errors.Is(err, flows.ErrInvalid) && folded > 0 {
+			in.dropWaiting()
+		}
 		return fmt.Errorf("reconcile: %w", err)
 	}
+	in.eventsFolded(folded)
 	sum.CycleResult = res
 	if delta != nil {
+		sum.Destroys, sum.Whole, sum.Late = delta.Destroys, delta.Whole, delta.Late
 		in.observe(now, delta)
 	}
 	return nil

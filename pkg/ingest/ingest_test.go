@@ -46,13 +46,13 @@ func TestReconcileSnapshot(t *testing.T) {
 			wantCalls: 1,
 			wantFlows: []conntrack.Entry{out1, out2},
 			want: Summary{Entries: 3, Outbound: 2, Skipped: 1, Reported: 4, ParseErrors: []*conntrack.ParseError{parseErr},
-				CycleResult: store.CycleResult{Opened: 2, RowsWritten: 3}, Took: 2 * time.Second},
+				CycleResult: store.CycleResult{Opened: 2, RowsWritten: 3}, Took: 2 * time.Second, CPU: time.Millisecond},
 		},
 		{
 			name:      "empty snapshot is reconciled",
 			source:    &fakeSource{stats: conntrack.Stats{Reported: 0}},
 			wantCalls: 1,
-			want:      Summary{Reported: 0, CycleResult: store.CycleResult{RowsWritten: 1}, Took: 2 * time.Second},
+			want:      Summary{Reported: 0, CycleResult: store.CycleResult{RowsWritten: 1}, Took: 2 * time.Second, CPU: time.Millisecond},
 		},
 		{
 			name:      "failed read aborts the store's cycle",
@@ -60,7 +60,7 @@ func TestReconcileSnapshot(t *testing.T) {
 			wantErr:   readErr,
 			wantCalls: 0,
 			aborted:   1,
-			want:      Summary{Entries: 1, Reported: -1, Took: 2 * time.Second},
+			want:      Summary{Entries: 1, Reported: -1, Took: 2 * time.Second, CPU: time.Millisecond},
 		},
 		{
 			name:      "store error is returned",
@@ -69,14 +69,14 @@ func TestReconcileSnapshot(t *testing.T) {
 			wantErr:   storeErr,
 			wantCalls: 1,
 			wantFlows: []conntrack.Entry{out1},
-			want:      Summary{Entries: 1, Outbound: 1, Reported: -1, Took: 2 * time.Second},
+			want:      Summary{Entries: 1, Outbound: 1, Reported: -1, Took: 2 * time.Second, CPU: time.Millisecond},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &fakeStore{reconcile: tt.store}
 			clock := &stepClock{t: t0, step: time.Second}
-			in := &Ingester{Source: tt.source, Filter: lanToWAN, Store: st, Now: clock.Now, Retention: time.Hour}
+			in := &Ingester{Source: tt.source, Filter: lanToWAN, Store: st, Now: clock.Now, Retention: time.Hour, CPU: stepCPU(time.Millisecond)}
 			got, err := in.ReconcileSnapshot(context.Background())
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("ReconcileSnapshot: %v", err)

@@ -28,6 +28,15 @@ func RealTicker(d time.Duration) (<-chan time.Time, func()) {
 // cancel, Loop returns after the running cycle has committed or rolled
 // back (see ReconcileSnapshot) and the final commit. tick nil means
 // RealTicker.
+//
+// With Events set, Loop starts listening first and waits (up to 5 s) for
+// the subscription, so the first read misses no event; a source that
+// cannot listen (no CAP_NET_ADMIN) is said once, and polling goes on
+// alone. With PollCPUBudget set, the interval stretches beyond interval
+// when the last cycles' CPU (conntrack's and netmon's) over the interval
+// would exceed the budget, and shrinks back as the table does. A cycle
+// that takes longer than its interval is counted (Status.Overruns) and
+// logged when it starts a run of such cycles.
 func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticker) error {
 	if interval <= 0 {
 		return errors.New("ingest loop: interval must be > 0")
@@ -39,12 +48,21 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	if log == nil {
 		log = slog.Default()
 	}
-	ticks, stop := tick(interval)
-	defer stop()
+	stopped := in.listen(ctx, log)
+	defer stopped()
+	p := pace{base: interval, budget: in.PollCPUBudget}
+	current := interval
+	in.mu.Lock()
+	in.status.Interval = current
+	in.mu.Unlock()
+	ticks, stop := tick(current)
+	defer func() { stop() }()
 	rep := newReporter(log, in.now)
 	commits, stopCommits := in.commitTicks(tick)
 	defer stopCommits()
 	defer in.finalCommit(ctx, log)
+	var losses eventLosses
+	overrunning := false
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -55,9 +73,32 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 			return nil
 		}
 		rep.cycle(sum, err)
+		if sum.Took > current {
+			in.mu.Lock()
+			in.status.Overruns++
+			in.mu.Unlock()
+			// Said when a run of overruns starts: with a fixed interval a
+			// table too big for it overruns every cycle, and
+			// Status.Overruns counts them all.
+			if !overrunning {
+				log.Warn("ingest cycle took longer than the interval", slog.Duration("took", sum.Took), slog.Duration("interval", current))
+			}
+		}
+		overrunning = sum.Took > current
+		losses.check(log, in.Status().Events)
+		if next := p.observe(sum.CPU); changed(next, current) {
+			log.Info("poll interval changed to keep polling within its CPU budget",
+				slog.Duration("interval", next), slog.Duration("cycle_cpu", sum.CPU), slog.Float64("budget", in.PollCPUBudget))
+			stop()
+			current = next
+			ticks, stop = tick(current)
+			in.mu.Lock()
+			in.status.Interval = current
+			in.mu.Unlock()
+		}
 		// After failures, wait more ticks: a broken database or conntrack
 		// is not retried every interval for ever. Commits go on meanwhile.
-		for range rep.backoff(interval) {
+		for range rep.backoff(current) {
 		wait:
 			for {
 				select {
@@ -73,4 +114,11 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 			}
 		}
 	}
+}
+
+// changed reports whether the interval moved by more than a tenth, which
+// is worth restarting the ticker for.
+func changed(next, current time.Duration) bool {
+	d := next - current
+	return d > current/10 || -d > current/10
 }

@@ -138,6 +138,9 @@ func cycleAttrs(s Summary, err error) []slog.Attr {
 	if err != nil {
 		return append(attrs, slog.Duration("took", s.Took), slog.String("err", err.Error()))
 	}
+	if s.Destroys > 0 {
+		attrs = append(attrs, slog.Int("destroys", s.Destroys), slog.Int("whole", s.Whole), slog.Int("late", s.Late))
+	}
 	reported := slog.String("reported", "none")
 	if s.Reported >= 0 {
 		reported = slog.Int("reported", s.Reported)

@@ -41,11 +41,12 @@ const (
 const maxStderr = 64 << 10
 
 // Conntrack reads the connection-tracking table by running
-// `conntrack -L -o extended`. The zero value is ready to use.
+// `conntrack -L -o extended,id` (the id joins a listed flow and its
+// DESTROY event). The zero value is ready to use.
 type Conntrack struct {
 	Runner   Runner        // nil → ExecRunner
 	Command  string        // "" → "conntrack"
-	Args     []string      // nil → {"-L", "-o", "extended"}
+	Args     []string      // nil → {"-L", "-o", "extended,id"}
 	Timeout  time.Duration // 0 → 10s
 	MaxBytes int64         // 0 → 512 MiB: bound on stdout; exceeding it is an error
 }
@@ -140,7 +141,7 @@ func (s *Conntrack) settings() (Runner, string, []string, time.Duration, int64) 
 		name = DefaultCommand
 	}
 	if args == nil {
-		args = []string{"-L", "-o", "extended"}
+		args = []string{"-L", "-o", "extended,id"}
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -186,8 +187,12 @@ func trimStderr(b []byte) string {
 type limitReader struct {
 	r        io.Reader
 	left     int64
+	read     int64
 	exceeded bool
 }
+
+// max is the limit the reader was made with.
+func (l *limitReader) max() int64 { return l.left + l.read }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.exceeded {
@@ -198,6 +203,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
+	l.read += int64(n)
 	if l.left < 0 {
 		l.exceeded = true
 		return 0, ErrTooLarge

@@ -187,7 +187,7 @@ func TestSnapshotReadDefaults(t *testing.T) {
 	if _, err := readAll(context.Background(), s, func(*conntrack.Entry) {}); err != nil {
 		t.Fatal(err)
 	}
-	want := []any{"conntrack", []string{"-L", "-o", "extended"}, []string{"LC_ALL=C"}}
+	want := []any{"conntrack", []string{"-L", "-o", "extended,id"}, []string{"LC_ALL=C"}}
 	if diff := cmp.Diff(want, []any{gotName, gotArgs, gotEnv}); diff != "" {
 		t.Errorf("name, args, env (-want +got):\n%s", diff)
 	}

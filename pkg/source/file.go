@@ -57,28 +57,14 @@ func (f *File) read(ctx context.Context, yield func(*conntrack.Entry) bool) (con
 	if err != nil {
 		return st, err
 	}
-	file, err := os.Open(path)
+	lr, closeFile, err := openReplay(path, f.MaxBytes)
 	if err != nil {
-		return st, fmt.Errorf("replay conntrack output: %w", err)
+		return st, err
 	}
-	defer file.Close()
-	var r io.Reader = file
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(file)
-		if err != nil {
-			return st, fmt.Errorf("replay %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	maxBytes := f.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
-	}
-	lr := &limitReader{r: r, left: maxBytes}
+	defer closeFile()
 	st, err = conntrack.Parse(ctxReader{ctx: ctx, r: lr}, yield)
 	if lr.exceeded {
-		return st, fmt.Errorf("replay %s: %w (more than %d bytes)", path, ErrTooLarge, maxBytes)
+		return st, fmt.Errorf("replay %s: %w (more than %d bytes)", path, ErrTooLarge, lr.max())
 	}
 	if err != nil {
 		return st, fmt.Errorf("replay %s: %w", path, err)
@@ -117,9 +103,23 @@ func (f *File) pick() (string, error) {
 		}
 		return f.Path, nil
 	}
-	entries, err := os.ReadDir(f.Path) // sorted by name
+	names, err := replayNames(f.Path)
 	if err != nil {
-		return "", fmt.Errorf("replay conntrack output: %w", err)
+		return "", err
+	}
+	f.mu.Lock()
+	i := f.next % len(names)
+	f.next = i + 1
+	f.mu.Unlock()
+	return filepath.Join(f.Path, names[i]), nil
+}
+
+// replayNames lists the files of a replay directory in name order: the
+// regular files but hidden ones, *.stderr and *.md.
+func replayNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		return nil, fmt.Errorf("replay conntrack output: %w", err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -130,13 +130,33 @@ func (f *File) pick() (string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return "", fmt.Errorf("replay %s: the directory holds no file to replay", f.Path)
+		return nil, fmt.Errorf("replay %s: the directory holds no file to replay", dir)
 	}
-	f.mu.Lock()
-	i := f.next % len(names)
-	f.next = i + 1
-	f.mu.Unlock()
-	return filepath.Join(f.Path, names[i]), nil
+	return names, nil
+}
+
+// openReplay opens a replay file, decompressing a .gz one, and bounds what
+// it yields to maxBytes (0: DefaultMaxBytes). close releases it.
+func openReplay(path string, maxBytes int64) (r *limitReader, close func(), err error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay conntrack output: %w", err)
+	}
+	var rd io.Reader = file
+	closeAll := func() { file.Close() }
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(file)
+		if err != nil {
+			file.Close()
+			return nil, nil, fmt.Errorf("replay %s: %w", path, err)
+		}
+		rd = zr
+		closeAll = func() { zr.Close(); file.Close() }
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &limitReader{r: rd, left: maxBytes}, closeAll, nil
 }
 
 // ctxReader stops a replay of a big file when ctx ends.

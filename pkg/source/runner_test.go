@@ -40,7 +40,7 @@ func TestExecRunnerThroughSnapshot(t *testing.T) {
 		{
 			name: "prints a table with LC_ALL=C and the arguments",
 			command: `[ "$LC_ALL" = C ] || { echo "LC_ALL=$LC_ALL" >&2; exit 3; }
-[ "$*" = "-L -o extended" ] || { echo "args: $*" >&2; exit 4; }
+[ "$*" = "-L -o extended,id" ] || { echo "args: $*" >&2; exit 4; }
 printf '%s\n%s\n' '` + tcpLine + `' '` + udpLine + `'
 echo 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.' >&2`,
 			wantEntries: 2,

@@ -199,22 +199,25 @@ func (c *cycleWriter) run(ctx context.Context, retention time.Duration) error {
 	return nil
 }
 
-// sumHosts adds up the byte growth of the opened and updated flows per
-// remote and per LAN host, and the change of the per-protocol counts.
+// sumHosts adds up the byte growth of the cycle's flows per remote and
+// per LAN host (a flow closed by its DESTROY grows too), and the change of
+// the per-protocol counts (a flow recorded whole, or a late end, changes
+// no count).
 func (c *cycleWriter) sumHosts() {
 	c.protos = make(map[conntrack.Proto]int)
-	for _, k := range [...]flows.Kind{flows.Opened, flows.Updated} {
-		for ch := range c.d.Each(k) {
-			if k == flows.Opened && !ch.Restarted {
-				c.protos[ch.Key.Proto]++
-			}
-			up, down := saturate(ch.Growth.UplinkBytes), saturate(ch.Growth.DownlinkBytes)
-			c.remotes.add(ch.Key.Dst, up, down)
-			c.locals.add(ch.Key.Src, up, down)
+	for ch := range c.d.All() {
+		switch {
+		case ch.Kind == flows.Opened && !ch.Restarted:
+			c.protos[ch.Key.Proto]++
+		case ch.Kind == flows.Closed && !ch.Whole && !ch.Late:
+			c.protos[ch.Key.Proto]--
 		}
-	}
-	for ch := range c.d.Each(flows.Closed) {
-		c.protos[ch.Key.Proto]--
+		if ch.Kind == flows.Closed && ch.Growth == (conntrack.Counters{}) {
+			continue
+		}
+		up, down := saturate(ch.Growth.UplinkBytes), saturate(ch.Growth.DownlinkBytes)
+		c.remotes.add(ch.Key.Dst, up, down)
+		c.locals.add(ch.Key.Src, up, down)
 	}
 }
 
@@ -375,19 +378,75 @@ func (c *cycleWriter) writeUpdates(ctx context.Context) error {
 	return nil
 }
 
-// writeCloses closes the flows the read did not list.
+// writeCloses closes the flows the read did not list or their DESTROY
+// ended, with their last counters. A flow recorded whole (Change.Whole) is
+// inserted closed, or takes its tuple's closed row kept as history; when
+// another flow holds the tuple's row, only the hosts' totals count it. A
+// late end (Change.Late) completes the counters of the row its flow was
+// closed in, while that row is still closed.
 func (c *cycleWriter) writeCloses(ctx context.Context) error {
 	if c.d.Len(flows.Closed) == 0 {
 		return nil
 	}
-	st, err := c.tx.PrepareContext(ctx, `UPDATE connections SET closed_at = ? WHERE id = ?`)
+	const ctrs = `state = ?, flags = ?, uplink_packets = ?, uplink_bytes = ?,
+		downlink_packets = ?, downlink_bytes = ?, total_bytes = ?`
+	st, err := c.tx.PrepareContext(ctx, `UPDATE connections SET closed_at = ?, `+ctrs+` WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare connection close: %w", err)
 	}
 	defer st.Close()
-	for ch := range c.d.Each(flows.Closed) {
-		if _, err := st.ExecContext(ctx, c.now, ch.Ref); err != nil {
-			return fmt.Errorf("close connection %s: %w", ch.Key, err)
+	var whole, late *sql.Stmt
+	for i := range c.d.Len(flows.Closed) {
+		ch := c.d.At(flows.Closed, i)
+		ctr := stored(ch.Counters)
+		vals := []any{ch.State, ch.Status.String(), ctr.upPackets, ctr.upBytes, ctr.downPackets, ctr.downBytes, addSat(ctr.upBytes, ctr.downBytes)}
+		switch {
+		case ch.Whole:
+			if whole == nil {
+				if whole, err = c.tx.PrepareContext(ctx, `INSERT INTO connections (`+connCols+`, closed_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+					ON CONFLICT (proto, src_ip, src_port, dst_ip, dst_port) DO UPDATE SET
+						state = excluded.state, flags = excluded.flags,
+						uplink_packets = excluded.uplink_packets, uplink_bytes = excluded.uplink_bytes,
+						downlink_packets = excluded.downlink_packets, downlink_bytes = excluded.downlink_bytes,
+						total_bytes = excluded.total_bytes, first_seen_at = excluded.first_seen_at,
+						last_seen_at = excluded.last_seen_at, closed_at = excluded.closed_at
+					WHERE closed_at IS NOT NULL
+					RETURNING id`); err != nil {
+					return fmt.Errorf("prepare whole connection insert: %w", err)
+				}
+				defer whole.Close()
+			}
+			k := ch.Key
+			args := append([]any{k.Proto.String(), c.locals.list[c.locals.index[k.Src]].text, k.SrcPort,
+				c.remotes.list[c.remotes.index[k.Dst]].text, k.DstPort}, vals...)
+			var id int64
+			switch err := whole.QueryRowContext(ctx, append(args, c.now, c.now, c.now)...).Scan(&id); {
+			case errors.Is(err, sql.ErrNoRows):
+				continue // the tuple's row is another flow's, active
+			case err != nil:
+				return fmt.Errorf("insert whole connection %s: %w", k, err)
+			}
+			c.d.SetRef(flows.Closed, i, id)
+		case ch.Late:
+			if late == nil {
+				if late, err = c.tx.PrepareContext(ctx, `UPDATE connections SET `+ctrs+`
+					WHERE id = ? AND closed_at IS NOT NULL`); err != nil {
+					return fmt.Errorf("prepare late close: %w", err)
+				}
+				defer late.Close()
+			}
+			r, err := late.ExecContext(ctx, append(vals, ch.Ref)...)
+			if err != nil {
+				return fmt.Errorf("complete closed connection %s: %w", ch.Key, err)
+			}
+			if n, err := r.RowsAffected(); err != nil || n == 0 {
+				continue // reopened by a newer flow since
+			}
+		default:
+			if _, err := st.ExecContext(ctx, append(append([]any{c.now}, vals...), ch.Ref)...); err != nil {
+				return fmt.Errorf("close connection %s: %w", ch.Key, err)
+			}
 		}
 		c.res.RowsWritten++
 	}

@@ -311,6 +311,101 @@ func TestReconcileReplay(t *testing.T) {
 	}
 }
 
+// TestReconcileDestroys: DESTROY events in the read complete closing
+// flows with their final counters, insert flows no read saw as closed
+// rows (or into the tuple's closed history row), complete a flow an
+// earlier cycle closed, and count every byte in the hosts' totals once.
+func TestReconcileDestroys(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	id := func(e conntrack.Entry, id uint32) conntrack.Entry { e.ID = id; return e }
+	end := func(e conntrack.Entry, n uint32) conntrack.Entry { e.ID, e.Event = n, conntrack.EventDestroy; return e }
+
+	a := id(flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", 10, 1000, 20, 5000), 1)
+	aFin := end(flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "TIME_WAIT", "ASSURED", 12, 1200, 25, 7000), 1)
+	aAgain := end(flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "CLOSE", "", 3, 300, 3, 300), 2)
+	w := end(flow("udp", "10.0.0.6", 5000, "203.0.113.81", 53, "", "", 1, 60, 1, 120), 3)
+	b := id(flow("udp", "10.0.0.6", 6000, "203.0.113.81", 53, "", "", 1, 60, 0, 0), 5)
+	bFin := end(flow("udp", "10.0.0.6", 6000, "203.0.113.81", 53, "", "", 2, 120, 1, 200), 5)
+	c := id(flow("udp", "10.0.0.6", 7000, "203.0.113.81", 53, "", "", 1, 10, 0, 0), 9)
+	cOther := end(flow("udp", "10.0.0.6", 7000, "203.0.113.81", 53, "", "", 4, 40, 4, 40), 8)
+
+	const keyA, keyB, keyC, keyW = "tcp|10.0.0.5|40000|203.0.113.80|443", "udp|10.0.0.6|6000|203.0.113.81|53",
+		"udp|10.0.0.6|7000|203.0.113.81|53", "udp|10.0.0.6|5000|203.0.113.81|53"
+	steps := []struct {
+		name      string
+		read      []conntrack.Entry
+		want      CycleResult
+		wantConns []connRow
+	}{
+		{name: "a read", read: []conntrack.Entry{a},
+			want:      CycleResult{NewHosts: 1, Opened: 1, RowsWritten: 5},
+			wantConns: []connRow{{keyA, "ESTABLISHED", "ASSURED", 10, 1000, 20, 5000, 6000, at(0), at(0), time.Time{}}}},
+		{name: "A ends by its DESTROY, W is recorded whole", read: []conntrack.Entry{aFin, w},
+			// hosts .80 (A's growth) and .81 (new); W inserted; A closed;
+			// 2 locals; the tcp count; ingest_state.
+			want: CycleResult{NewHosts: 1, Closed: 2, RowsWritten: 8},
+			wantConns: []connRow{
+				{keyA, "TIME_WAIT", "ASSURED", 12, 1200, 25, 7000, 8200, at(0), at(0), at(1)},
+				{keyW, "", "", 1, 60, 1, 120, 180, at(1), at(1), at(1)},
+			}},
+		{name: "a later flow of A's tuple takes its closed row", read: []conntrack.Entry{b, aAgain},
+			want: CycleResult{Opened: 1, Closed: 1, RowsWritten: 8},
+			wantConns: []connRow{
+				{keyA, "CLOSE", "", 3, 300, 3, 300, 600, at(2), at(2), at(2)},
+				{keyW, "", "", 1, 60, 1, 120, 180, at(1), at(1), at(1)},
+				{keyB, "", "", 1, 60, 0, 0, 60, at(2), at(2), time.Time{}},
+			}},
+		{name: "B leaves the read before its DESTROY; C opens", read: []conntrack.Entry{c},
+			// host .81, C inserted, B closed, a local, ingest_state (udp +1 -1).
+			want: CycleResult{Opened: 1, Closed: 1, RowsWritten: 5},
+			wantConns: []connRow{
+				{keyA, "CLOSE", "", 3, 300, 3, 300, 600, at(2), at(2), at(2)},
+				{keyW, "", "", 1, 60, 1, 120, 180, at(1), at(1), at(1)},
+				{keyB, "", "", 1, 60, 0, 0, 60, at(2), at(2), at(3)},
+				{keyC, "", "", 1, 10, 0, 0, 10, at(3), at(3), time.Time{}},
+			}},
+		{name: "B's late DESTROY completes its row; another flow of C's tuple counts in the totals only",
+			read: []conntrack.Entry{c, bFin, cOther},
+			want: CycleResult{Closed: 2, RowsWritten: 4},
+			wantConns: []connRow{
+				{keyA, "CLOSE", "", 3, 300, 3, 300, 600, at(2), at(2), at(2)},
+				{keyW, "", "", 1, 60, 1, 120, 180, at(1), at(1), at(1)},
+				{keyB, "", "", 2, 120, 1, 200, 320, at(2), at(2), at(3)},
+				{keyC, "", "", 1, 10, 0, 0, 10, at(3), at(3), time.Time{}},
+			}},
+	}
+	db := openTemp(t)
+	ctx := context.Background()
+	for i, st := range steps {
+		got, err := reconcile(db, ctx, at(i), st.read, 0)
+		if err != nil {
+			t.Fatalf("%s: Reconcile: %v", st.name, err)
+		}
+		if diff := cmp.Diff(st.want, got); diff != "" {
+			t.Errorf("%s: result (-want +got):\n%s", st.name, diff)
+		}
+		conns, _, _ := tables(t, db)
+		if diff := cmp.Diff(st.wantConns, conns); diff != "" {
+			t.Errorf("%s: connections (-want +got):\n%s", st.name, diff)
+		}
+	}
+	// Every byte once: A 1200+7000, A's tuple again 300+300, W 60+120,
+	// B 120+200, C 10, C's other flow 40+40.
+	_, hosts, locals := tables(t, db)
+	wantHosts := []hostRow{
+		{"203.0.113.80", at(0), at(2), 1200 + 300, 7000 + 300},
+		{"203.0.113.81", at(1), at(4), 60 + 120 + 10 + 40, 120 + 200 + 40},
+	}
+	wantLocals := []localRow{{"10.0.0.5", 1500, 7300}, {"10.0.0.6", 230, 360}}
+	if diff := cmp.Diff(wantHosts, hosts); diff != "" {
+		t.Errorf("remote hosts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantLocals, locals); diff != "" {
+		t.Errorf("local hosts (-want +got):\n%s", diff)
+	}
+}
+
 // TestReconcileAnotherWriter checks that a DB notices cycles written by
 // another *Live (another process) and reloads its cache instead of writing
 // from a stale one.

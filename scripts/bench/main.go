@@ -130,6 +130,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		{"ingest-loop 10000", func() ([]Row, error) { return e.loop(ctx, flows[10_000], dbs[10_000]) }},
 		{"serve 100000", func() ([]Row, error) { return e.serve(ctx, dbs[100_000]) }},
 		{"conntrack floor", func() ([]Row, error) { return e.lab(ctx, flows[100_000]) }},
+		{"ingest-loop in the lab", func() ([]Row, error) { return e.labLoop(ctx) }},
 	} {
 		start := time.Now()
 		rs, err := s.fn()

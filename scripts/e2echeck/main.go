@@ -19,6 +19,8 @@
 //	e2echeck long-lived -manifest M
 //	    print "family proto src sport dst dport" for each held flow, for
 //	    the script to delete them from the table with conntrack -D
+//	e2echeck accuracy|listen|same-events ...
+//	    the end-of-flow checks, see events.go
 //
 // Every problem found is printed on its own line; the exit status is 1 if
 // there was any.
@@ -47,13 +49,16 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "e2echeck:", err)
+		if errors.Is(err, errLossReported) {
+			os.Exit(3)
+		}
 		os.Exit(1)
 	}
 }
 
 var (
 	// errUsage is returned for a wrong command line.
-	errUsage = errors.New("usage: e2echeck flows|db|web [flags]")
+	errUsage = errors.New("usage: e2echeck flows|db|web|wait|long-lived|accuracy|listen|same-events|record [flags]")
 	// errProblems is returned when a check found problems (printed already).
 	errProblems = errors.New("check failed")
 )
@@ -62,8 +67,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	if args[0] == "wait" {
+	switch args[0] {
+	case "wait":
 		return runWait(ctx, args[1:], stderr)
+	case "accuracy":
+		return runAccuracy(ctx, args[1:], stdout, stderr)
+	case "listen":
+		return runListen(ctx, args[1:], stdout, stderr)
+	case "same-events":
+		return runSameEvents(args[1:], stdout, stderr)
+	case "record":
+		return runRecord(args[1:], stdout, stderr)
 	}
 	if strings.HasPrefix(args[0], "names-") {
 		return runNames(ctx, args, stdout, stderr)

@@ -2,7 +2,9 @@
 // (scripts/lab.sh): `serve` runs download and echo servers in the WAN,
 // router and second-LAN namespaces, `client` makes the planned flows from
 // the LAN namespace, writes a manifest of them and holds the long-lived
-// connections open until it receives SIGTERM or SIGINT.
+// connections open until it receives SIGTERM or SIGINT. `fetch` and `udp`
+// make the many short, reset, paced or port-reusing flows of the
+// end-of-flow scenarios (scripts/e2e-events.sh).
 //
 // It uses the standard library only and talks only to the addresses given
 // on its command line or in its built-in plan, all of them lab addresses.
@@ -34,7 +36,7 @@ func main() {
 }
 
 // errUsage is returned for a wrong command line.
-var errUsage = errors.New("usage: labtraffic serve|client [flags]")
+var errUsage = errors.New("usage: labtraffic serve|client|fetch|udp [flags]")
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -46,6 +48,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return runServe(ctx, args[1:], logger, stderr)
 	case "client":
 		return runClient(ctx, args[1:], logger, stderr)
+	case "fetch":
+		return runFetch(ctx, args[1:], logger, stderr)
+	case "udp":
+		return runUDP(ctx, args[1:], logger, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }

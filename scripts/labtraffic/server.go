@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -116,8 +117,9 @@ func serveDownload(ctx context.Context, c net.Conn) error {
 		return fmt.Errorf("send %d bytes: %w", n, err)
 	}
 	// Hold until the client closes: its FIN comes first, so the server
-	// side never lingers in TIME_WAIT.
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	// side never lingers in TIME_WAIT. A client may reset instead (fetch
+	// -close rst), which ends the download as well.
+	if _, err := io.Copy(io.Discard, r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		return fmt.Errorf("wait for close: %w", err)
 	}
 	return nil
