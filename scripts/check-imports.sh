@@ -15,6 +15,7 @@ pkg/conntrack  |                                          |                     
 pkg/filter     | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/flows      | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/history    | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
+pkg/rates      | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog time/tzdata
 pkg/source     | conntrack                                |                                   | database/sql net/http log/slog
 pkg/config     | filter                                   |                                   | os/exec database/sql net/http
 pkg/store      | conntrack flows history                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
