@@ -15,10 +15,10 @@ pkg/conntrack  |                                          |                     
 pkg/filter     | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/flows      | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/history    | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
-pkg/rates      | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog time/tzdata
+pkg/rates      | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
 pkg/source     | conntrack                                |                                   | database/sql net/http log/slog
 pkg/config     | filter                                   |                                   | os/exec database/sql net/http
-pkg/store      | conntrack flows history                          | modernc.org/sqlite golang.org/x/sys | os/exec net/http
+pkg/store      | conntrack flows history rates                    | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows history store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
 pkg/web        | conntrack flows history sysmetrics               | github.com/prometheus/            | database/sql os/exec

@@ -17,10 +17,13 @@ const DefaultWindow = 10 * time.Second
 // MaxAddrs bounds the addresses kept per device.
 const MaxAddrs = 8
 
-// written is what a writer last got of a thing: its rates in whole bits
-// per second (window up, down, last up, down), so that only a change a
-// reader can see is written again.
-type written [4]int64
+// written is what a writer last got of a thing: whether its rate is
+// known and its rates in whole bits per second (window up, down, last up,
+// down), so that only a change a reader can see is written again.
+type written struct {
+	known bool
+	bps   [4]int64
+}
 
 func writtenOf(r Reading) written {
 	if !r.Known {
@@ -28,7 +31,18 @@ func writtenOf(r Reading) written {
 	}
 	wu, wd := r.Window.Bps()
 	lu, ld := r.Last.Bps()
-	return written{wu, wd, lu, ld}
+	return written{known: true, bps: [4]int64{wu, wd, lu, ld}}
+}
+
+// writtenFlow is writtenOf for a connection, whose zero rate a writer
+// stores as it stores none (a reader tells them apart by the row's
+// first reading), so that a flow's second reading without growth, the
+// common case, writes nothing.
+func writtenFlow(r Reading) written {
+	if w := writtenOf(r); w.bps != [4]int64{} {
+		return w
+	}
+	return written{}
 }
 
 // flow is a tracked flow. A flow that ended (closed, or restarted as a
@@ -473,7 +487,7 @@ func (t *Tracker) scanFlows() {
 			continue
 		}
 		r := t.cy.reading(&f.series)
-		if w := writtenOf(r); w != f.wrote {
+		if w := writtenFlow(r); w != f.wrote {
 			f.wrote = w
 			t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.flowKey(), Ref: f.ref,
 				UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes, Reading: r})
@@ -588,7 +602,7 @@ func (t *Tracker) scanRemotes() {
 		r := t.cy.reading(&rm.series)
 		w := writtenOf(r)
 		switch {
-		case w[0] == 0 && w[1] == 0:
+		case w.bps[0] == 0 && w.bps[1] == 0:
 			if rm.row {
 				t.changes.GoneRemotes = append(t.changes.GoneRemotes, rm.addr)
 				rm.row = false
