@@ -34,15 +34,44 @@ func writtenOf(r Reading) written {
 	return written{known: true, bps: [4]int64{wu, wd, lu, ld}}
 }
 
-// writtenFlow is writtenOf for a connection, whose zero rate a writer
-// stores as it stores none (a reader tells them apart by the row's
-// first reading), so that a flow's second reading without growth, the
-// common case, writes nothing.
-func writtenFlow(r Reading) written {
-	if w := writtenOf(r); w.bps != [4]int64{} {
-		return w
+// flowRate is what a writer stores of a connection: its window mean in
+// whole bits per second, up and down. Zero is stored as none (a reader
+// tells them apart by the row's first reading), so that a flow's second
+// reading without growth, the common case, writes nothing; the last
+// cycle's rate is not stored at all (Lookup and Conns have it), since it
+// changes every cycle a flow's traffic does.
+type flowRate [2]int64
+
+func flowRateOf(r Reading) flowRate {
+	if !r.Known {
+		return flowRate{}
 	}
-	return written{}
+	up, down := r.Window.Bps()
+	return flowRate{up, down}
+}
+
+// FlowStep is how far a connection's window mean may move before a
+// writer gets it again: 1/FlowStep of its total, in either direction.
+// Writing every flow whose mean moved at all would cost as much as the
+// reconcile itself at 100,000 flows with traffic; a stored mean is
+// within this of the tracker's, and a rate that falls to zero or rises
+// from it is always written.
+const FlowStep = 16
+
+// moved reports whether a writer must get r again, having w.
+func (r flowRate) moved(w flowRate) bool {
+	if (r == flowRate{}) != (w == flowRate{}) {
+		return true
+	}
+	step := (r[0] + r[1] + w[0] + w[1]) / (2 * FlowStep)
+	return abs(r[0]-w[0]) > step || abs(r[1]-w[1]) > step
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // flow is a tracked flow. A flow that ended (closed, or restarted as a
@@ -53,7 +82,7 @@ type flow struct {
 	key                        key
 	ref                        int64
 	uplinkBytes, downlinkBytes uint64
-	wrote                      written
+	wrote                      flowRate
 	seen                       uint32 // the last cycle that listed it in the delta
 	live, dead                 bool
 }
@@ -80,7 +109,7 @@ type addrSeen struct {
 type remote struct {
 	series
 	addr  netip.Addr
-	wrote written
+	wrote flowRate
 	row   bool
 	live  bool
 }
@@ -224,7 +253,7 @@ func (t *Tracker) Rewrite() { t.rewrite = true }
 // forgetWritten marks every thing as never written.
 func (t *Tracker) forgetWritten() {
 	for i := range t.flows {
-		t.flows[i].wrote = written{}
+		t.flows[i].wrote = flowRate{}
 	}
 	for i := range t.devices {
 		t.devices[i].row, t.devices[i].wroteA = false, ""
@@ -465,10 +494,10 @@ func (t *Tracker) end(i int32) {
 	delete(t.flowIndex, f.key)
 	t.flowLive--
 	f.dead = true
-	if f.wrote != (written{}) {
+	if f.wrote != (flowRate{}) {
 		t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.flowKey(), Ref: f.ref,
 			UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes})
-		f.wrote = written{}
+		f.wrote = flowRate{}
 	}
 }
 
@@ -487,12 +516,12 @@ func (t *Tracker) scanFlows() {
 			continue
 		}
 		r := t.cy.reading(&f.series)
-		if w := writtenFlow(r); w != f.wrote {
+		if w := flowRateOf(r); w.moved(f.wrote) {
 			f.wrote = w
 			t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.flowKey(), Ref: f.ref,
 				UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes, Reading: r})
 		}
-		if f.wrote == (written{}) && t.cy.idle(&f.series) {
+		if f.wrote == (flowRate{}) && t.cy.idle(&f.series) {
 			delete(t.flowIndex, f.key)
 			t.flowLive--
 			t.freeFlow(int32(i))
@@ -590,9 +619,9 @@ func addrsText(as []addrSeen) string {
 	return b.String()
 }
 
-// scanRemotes reports the remote hosts whose rate changed (a remote host
-// has a row while its window rate is not zero) and forgets those with
-// nothing in the window.
+// scanRemotes reports the remote hosts whose window mean moved by more
+// than 1/FlowStep, like connections (a remote host has a row while its
+// window mean is not zero), and forgets those with nothing in the window.
 func (t *Tracker) scanRemotes() {
 	for i := range t.remotes {
 		rm := &t.remotes[i]
@@ -600,14 +629,14 @@ func (t *Tracker) scanRemotes() {
 			continue
 		}
 		r := t.cy.reading(&rm.series)
-		w := writtenOf(r)
+		w := flowRateOf(r)
 		switch {
-		case w.bps[0] == 0 && w.bps[1] == 0:
+		case w == flowRate{}:
 			if rm.row {
 				t.changes.GoneRemotes = append(t.changes.GoneRemotes, rm.addr)
 				rm.row = false
 			}
-		case !rm.row || w != rm.wrote:
+		case !rm.row || w.moved(rm.wrote):
 			rm.row, rm.wrote = true, w
 			t.changes.Remotes = append(t.changes.Remotes, Remote{Addr: rm.addr, Reading: r})
 		}
@@ -684,19 +713,20 @@ type Changes struct {
 	Cycles int64
 	Window time.Duration
 	Total  Reading
-	// Conns are the connections whose rates changed, by Ref. A Conn whose
-	// reading is unknown or zero clears the row's rates (a flow that
-	// ended, decayed to zero, or began again); a reader tells "no rate
-	// yet" from "zero" by whether the row's first reading is the last
-	// cycle's.
+	// Conns are the connections whose window mean moved by more than
+	// 1/FlowStep, by Ref. A Conn whose reading is unknown or zero clears
+	// the row's rates (a flow that ended, decayed to zero, or began
+	// again); a reader tells "no rate yet" from "zero" by whether the
+	// row's first reading is the last cycle's.
 	Conns []Conn
 	// Devices are the devices whose row changed (Spark is not set);
 	// GoneDevices those to delete.
 	Devices     []Device
 	GoneDevices []string
-	// Remotes are the remote hosts whose rates changed; a remote host has
-	// a row while its window rate is not zero, GoneRemotes are those to
-	// delete.
+	// Remotes are the remote hosts whose window mean moved by more than
+	// 1/FlowStep (their last cycle's rate is not kept up to date); a
+	// remote host has a row while its window mean is not zero,
+	// GoneRemotes are those to delete.
 	Remotes     []Remote
 	GoneRemotes []netip.Addr
 	// Ticks are the sparkline samples taken: this cycle's, if one was

@@ -434,3 +434,24 @@ func TestConns(t *testing.T) {
 		t.Errorf("conns (-want +got):\n%s", diff)
 	}
 }
+
+func TestMoved(t *testing.T) {
+	tests := []struct {
+		now, wrote flowRate
+		want       bool
+	}{
+		{flowRate{}, flowRate{}, false},
+		{flowRate{1, 0}, flowRate{}, true},
+		{flowRate{}, flowRate{1, 0}, true},
+		{flowRate{1600, 16000}, flowRate{1600, 16000}, false},
+		{flowRate{1600, 17000}, flowRate{1600, 16000}, false}, // 1000 of a 17,600 total: under a sixteenth
+		{flowRate{1600, 17200}, flowRate{1600, 16000}, true},
+		{flowRate{2800, 16000}, flowRate{1600, 16000}, true}, // a small direction moving by a sixteenth of the total
+		{flowRate{1700, 16000}, flowRate{1600, 16000}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.now.moved(tt.wrote); got != tt.want {
+			t.Errorf("%v.moved(%v) = %v, want %v", tt.now, tt.wrote, got, tt.want)
+		}
+	}
+}

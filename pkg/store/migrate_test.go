@@ -80,7 +80,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 				return nil, err
 			}
 			return &db.handle, nil
-		}, []string{"active_by_proto", "connections", "device_rate_samples", "device_rates", "ingest_state", "local_hosts",
+		}, []string{"active_by_proto", "connection_rates", "connections", "device_rate_samples", "device_rates", "ingest_state", "local_hosts",
 			"rate_state", "rate_ticks", "remote_hosts", "remote_rates"}},
 		{"record", func(p string) (*handle, error) {
 			r, err := OpenRecord(ctx, p)

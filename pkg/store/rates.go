@@ -58,10 +58,7 @@ type rateWriter struct {
 // reset clears every stored rate.
 func (w *rateWriter) reset(ctx context.Context) error {
 	for _, q := range []string{
-		`UPDATE connections SET uplink_bps = NULL, downlink_bps = NULL, last_uplink_bps = NULL,
-			last_downlink_bps = NULL, total_bps = NULL
-		WHERE uplink_bps IS NOT NULL OR downlink_bps IS NOT NULL OR last_uplink_bps IS NOT NULL
-			OR last_downlink_bps IS NOT NULL OR total_bps IS NOT NULL`,
+		`DELETE FROM connection_rates`,
 		`DELETE FROM device_rates`,
 		`DELETE FROM remote_rates`,
 		`DELETE FROM rate_ticks`,
@@ -82,17 +79,24 @@ func nullable(known bool, v int64) any {
 	return v
 }
 
-// conns writes the changed connections, in row order (the B-tree's).
+// conns writes the changed connections, in row order (the B-tree's). A
+// zero rate is no row, like none: only connections with traffic in the
+// window have one.
 func (w *rateWriter) conns(ctx context.Context, ch *rates.Changes) error {
 	if len(ch.Conns) == 0 {
 		return nil
 	}
-	st, err := w.tx.PrepareContext(ctx, `UPDATE connections SET uplink_bps = ?, downlink_bps = ?,
-		last_uplink_bps = ?, last_downlink_bps = ?, total_bps = ? WHERE id = ?`)
+	set, err := w.tx.PrepareContext(ctx, `INSERT OR REPLACE INTO connection_rates (id, uplink_bps, downlink_bps, total_bps)
+		VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare connection rate: %w", err)
 	}
-	defer st.Close()
+	defer set.Close()
+	del, err := w.tx.PrepareContext(ctx, `DELETE FROM connection_rates WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare connection rate: %w", err)
+	}
+	defer del.Close()
 	order := make([]int, 0, len(ch.Conns))
 	for i := range ch.Conns {
 		if ch.Conns[i].Ref != 0 {
@@ -102,16 +106,13 @@ func (w *rateWriter) conns(ctx context.Context, ch *rates.Changes) error {
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ch.Conns[a].Ref, ch.Conns[b].Ref) })
 	for _, i := range order {
 		c := &ch.Conns[i]
-		wu, wd := c.Window.Bps()
-		lu, ld := c.Last.Bps()
-		// A zero rate is stored as NULL, like none: only rows with
-		// traffic in the window are in the rate index.
-		set := c.Known && wu|wd|lu|ld != 0
-		var total any
-		if set && wu+wd > 0 {
-			total = addSat(wu, wd)
+		up, down := c.Window.Bps()
+		if c.Known && up|down != 0 {
+			_, err = set.ExecContext(ctx, c.Ref, up, down, addSat(up, down))
+		} else {
+			_, err = del.ExecContext(ctx, c.Ref)
 		}
-		if _, err := st.ExecContext(ctx, nullable(set, wu), nullable(set, wd), nullable(set, lu), nullable(set, ld), total, c.Ref); err != nil {
+		if err != nil {
 			return fmt.Errorf("write rate of connection %s: %w", c.Key, err)
 		}
 	}
@@ -145,16 +146,15 @@ func (w *rateWriter) devices(ctx context.Context, ch *rates.Changes) error {
 
 func (w *rateWriter) remotes(ctx context.Context, ch *rates.Changes) error {
 	if len(ch.Remotes) > 0 {
-		st, err := w.tx.PrepareContext(ctx, `INSERT OR REPLACE INTO remote_rates
-			(ip, uplink_bps, downlink_bps, last_uplink_bps, last_downlink_bps, total_bps) VALUES (?, ?, ?, ?, ?, ?)`)
+		st, err := w.tx.PrepareContext(ctx, `INSERT OR REPLACE INTO remote_rates (ip, uplink_bps, downlink_bps, total_bps)
+			VALUES (?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare remote rate: %w", err)
 		}
 		defer st.Close()
 		for _, r := range ch.Remotes {
-			wu, wd := r.Window.Bps()
-			lu, ld := r.Last.Bps()
-			if _, err := st.ExecContext(ctx, r.Addr.String(), wu, wd, lu, ld, addSat(wu, wd)); err != nil {
+			up, down := r.Window.Bps()
+			if _, err := st.ExecContext(ctx, r.Addr.String(), up, down, addSat(up, down)); err != nil {
 				return fmt.Errorf("write rate of remote host %s: %w", r.Addr, err)
 			}
 		}
@@ -258,7 +258,9 @@ func reading(known bool, cols [4]sql.NullInt64) rates.Reading {
 // EachActiveConnection's order), or by window rate, highest first, with
 // the connections without traffic in the window after them by bytes
 // (rates.ByRate, ties by row). A connection's reading is unknown at its
-// first reading and before the ingest process's second cycle.
+// first reading and before the ingest process's second cycle; its Window
+// is within 1/rates.FlowStep of the tracker's, and its Last is not
+// stored (zero).
 func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order rates.Order, start func(total int) error,
 	fn func(*flows.Connection, rates.Reading) error) error {
 	if limit <= 0 {
@@ -280,15 +282,19 @@ func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order r
 		}
 		const cols = `SELECT c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.state, c.flags,
 			c.uplink_packets, c.uplink_bytes, c.downlink_packets, c.downlink_bytes,
-			c.first_seen_at, c.last_seen_at, h.first_seen_at,
-			c.uplink_bps, c.downlink_bps, c.last_uplink_bps, c.last_downlink_bps
-			FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip`
-		byBytes := ` ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port LIMIT ?`
-		queries := []string{cols + ` WHERE c.closed_at IS NULL` + byBytes}
+			c.first_seen_at, c.last_seen_at, h.first_seen_at, r.uplink_bps, r.downlink_bps`
+		// CROSS JOIN keeps the first table the outer loop, so the ORDER BY
+		// is its index's order and LIMIT stops the walk early.
+		byBytes := cols + ` FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
+			LEFT JOIN connection_rates r ON r.id = c.id
+			WHERE c.closed_at IS NULL %s
+			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port LIMIT ?`
+		queries := []string{fmt.Sprintf(byBytes, "")}
 		if order == rates.ByRate {
 			queries = []string{
-				cols + ` WHERE c.closed_at IS NULL AND c.total_bps IS NOT NULL ORDER BY c.total_bps DESC, c.id LIMIT ?`,
-				cols + ` WHERE c.closed_at IS NULL AND c.total_bps IS NULL` + byBytes,
+				cols + ` FROM connection_rates r CROSS JOIN connections c ON c.id = r.id CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
+					WHERE c.closed_at IS NULL ORDER BY r.total_bps DESC, r.id LIMIT ?`,
+				fmt.Sprintf(byBytes, "AND r.id IS NULL"),
 			}
 		}
 		left := limit
@@ -330,7 +336,7 @@ func (db *Live) walkRated(ctx context.Context, tx *sql.Tx, q string, limit int, 
 		}
 		if err := rows.Scan(&proto, &src, &c.Key.SrcPort, &dst, &c.Key.DstPort, &c.State, &flags,
 			&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst,
-			&rc[0], &rc[1], &rc[2], &rc[3]); err != nil {
+			&rc[0], &rc[1]); err != nil {
 			return n, fmt.Errorf("scan active connection: %w", err)
 		}
 		if c.Key, err = parseKey(c.Key, proto, src, dst); err != nil {
@@ -352,7 +358,8 @@ func (db *Live) walkRated(ctx context.Context, tx *sql.Tx, q string, limit int, 
 // RatesNow reads the rates the ingest process wrote last, in one read
 // transaction: the router's, the devices' with their sparklines (the
 // ticks after q.Since), and the remote hosts' with traffic in the window,
-// highest first, at most q.Remotes (<= 0: all). Before any rates were
+// highest first, at most q.Remotes (<= 0: all; their Window within
+// 1/rates.FlowStep of the tracker's, their Last not stored: zero). Before any rates were
 // written it returns a Now with a zero At.
 func (db *Live) RatesNow(ctx context.Context, q rates.Query) (*rates.Now, error) {
 	now := &rates.Now{}
@@ -480,8 +487,8 @@ func (db *Live) readRemotes(ctx context.Context, tx *sql.Tx, now *rates.Now, lim
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT ip, uplink_bps, downlink_bps, last_uplink_bps, last_downlink_bps
-		FROM remote_rates ORDER BY total_bps DESC, ip LIMIT ?`, limit)
+	rows, err := tx.QueryContext(ctx, `SELECT ip, uplink_bps, downlink_bps FROM remote_rates
+		ORDER BY total_bps DESC, ip LIMIT ?`, limit)
 	if err != nil {
 		return db.readFailed(fmt.Errorf("query remote rates: %w", err))
 	}
@@ -491,7 +498,7 @@ func (db *Live) readRemotes(ctx context.Context, tx *sql.Tx, now *rates.Now, lim
 			ip string
 			rc [4]sql.NullInt64
 		)
-		if err := rows.Scan(&ip, &rc[0], &rc[1], &rc[2], &rc[3]); err != nil {
+		if err := rows.Scan(&ip, &rc[0], &rc[1]); err != nil {
 			return fmt.Errorf("scan remote rate: %w", err)
 		}
 		a, err := parseAddr("remote_rates.ip", ip)

@@ -5,23 +5,29 @@
 -- "last" columns the last cycle's. Everything here is state of the
 -- running ingest process: it is cleared when a new one starts.
 
--- Connections: NULL for a rate of zero as well as none yet, so that only
--- rows with traffic in the window are in the rate index. A reader tells
--- "no rate yet" (a first reading) from zero by first_seen_at: a row
--- whose first reading is the last cycle's has none (see store.Live,
--- EachActiveConnectionRate).
-ALTER TABLE connections ADD COLUMN uplink_bps INTEGER;
-ALTER TABLE connections ADD COLUMN downlink_bps INTEGER;
-ALTER TABLE connections ADD COLUMN last_uplink_bps INTEGER;
-ALTER TABLE connections ADD COLUMN last_downlink_bps INTEGER;
--- total_bps = uplink_bps + downlink_bps, for ?sort=rate: the active rows
--- with a rate, walked in order (rowid breaks ties); the rest follow by
--- bytes through connections_active_by_bytes.
-ALTER TABLE connections ADD COLUMN total_bps INTEGER;
+-- connection_rates: the connections with traffic in the window, by
+-- connections.id: their window mean, rewritten when it moves by more than
+-- a sixteenth (rates.FlowStep), deleted when it falls to zero or the
+-- flow ends. A table of its own rather than columns of connections: it
+-- holds only the connections with a rate (a zero is no row, so its index
+-- is small and ?sort=rate a short walk), its rows are a few bytes so a
+-- cycle's rewrites share few pages, and the reconcile's rows are never
+-- touched by the rates. A reader tells "no rate yet" (a first reading)
+-- from zero by first_seen_at: a connection whose first reading is the
+-- last cycle's has none (store.Live, EachActiveConnectionRate). The last
+-- cycle's rate of a connection is not stored: it changes whenever its
+-- traffic does, and writing it would cost a write per connection with
+-- traffic per cycle.
+CREATE TABLE connection_rates (
+	id           INTEGER PRIMARY KEY,
+	uplink_bps   INTEGER NOT NULL,
+	downlink_bps INTEGER NOT NULL,
+	total_bps    INTEGER NOT NULL
+);
 
-CREATE INDEX connections_active_by_rate
-	ON connections (total_bps DESC)
-	WHERE closed_at IS NULL AND total_bps IS NOT NULL;
+-- ?sort=rate walks this (rowid breaks ties); the connections without a
+-- rate follow by bytes through connections_active_by_bytes.
+CREATE INDEX connection_rates_by_rate ON connection_rates (total_bps DESC);
 
 -- rate_state: one row. cycles is how many cycles the ingest process's
 -- tracker has seen (rates need two), at the last one's time (unix ms,
@@ -52,14 +58,13 @@ CREATE TABLE device_rates (
 	last_downlink_bps INTEGER
 ) WITHOUT ROWID;
 
--- remote_rates: the remote hosts with traffic in the window.
+-- remote_rates: the remote hosts with traffic in the window, their
+-- window mean, rewritten like connection_rates'.
 CREATE TABLE remote_rates (
-	ip                TEXT    NOT NULL PRIMARY KEY,
-	uplink_bps        INTEGER NOT NULL,
-	downlink_bps      INTEGER NOT NULL,
-	last_uplink_bps   INTEGER NOT NULL,
-	last_downlink_bps INTEGER NOT NULL,
-	total_bps         INTEGER NOT NULL
+	ip           TEXT    NOT NULL PRIMARY KEY,
+	uplink_bps   INTEGER NOT NULL,
+	downlink_bps INTEGER NOT NULL,
+	total_bps    INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE INDEX remote_rates_by_rate ON remote_rates (total_bps DESC);
