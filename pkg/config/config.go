@@ -75,6 +75,14 @@ type Config struct {
 	HistoryDeviceRemoteDays int `mapstructure:"history_device_remote_days"`
 	// HistoryServices keeps the per-service split of devices' days.
 	HistoryServices bool `mapstructure:"history_services"`
+
+	// Live rates (issue 15).
+
+	// RateWindow is the span rates are averaged over (pkg/rates).
+	RateWindow time.Duration `mapstructure:"rate_window"`
+	// RateUnit is how rates are shown: "bits" (per second, as ISPs quote
+	// plans) or "bytes". JSON carries bits per second either way.
+	RateUnit string `mapstructure:"rate_unit"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -107,6 +115,9 @@ func Default() Config {
 		HistoryRemoteDays:       400,
 		HistoryDeviceRemoteDays: 35,
 		HistoryServices:         true,
+
+		RateWindow: 10 * time.Second,
+		RateUnit:   "bits",
 	}
 }
 
@@ -161,7 +172,24 @@ func (c *Config) Validate() error {
 	if c.FSRoot == "" {
 		return &FieldError{Key: "fs_root", Value: "", Reason: "must not be empty"}
 	}
-	return c.validateHistory()
+	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	return c.validateRates()
+}
+
+// MaxRateWindow bounds rate_window: the sparklines' span.
+const MaxRateWindow = 5 * time.Minute
+
+// validateRates checks the keys of the live rates.
+func (c *Config) validateRates() error {
+	if c.RateWindow <= 0 || c.RateWindow > MaxRateWindow {
+		return &FieldError{Key: "rate_window", Value: c.RateWindow.String(), Reason: "must be > 0 and at most 5m (like 10s)"}
+	}
+	if c.RateUnit != "bits" && c.RateUnit != "bytes" {
+		return &FieldError{Key: "rate_unit", Value: c.RateUnit, Reason: "must be bits or bytes"}
+	}
+	return nil
 }
 
 // validateHistory checks the keys of the live state and the record.

@@ -38,6 +38,13 @@ func TestValidate(t *testing.T) {
 		{"no conntrack but replay", func(c *Config) { c.ConntrackPath = ""; c.InputFile = "x.txt" }, ""},
 		{"no conntrack", func(c *Config) { c.ConntrackPath = "" }, "conntrack_path"},
 		{"empty fs root", func(c *Config) { c.FSRoot = "" }, "fs_root"},
+		{"zero rate window", func(c *Config) { c.RateWindow = 0 }, "rate_window"},
+		{"rate window of an hour", func(c *Config) { c.RateWindow = time.Hour }, "rate_window"},
+		{"rate window of 5m", func(c *Config) { c.RateWindow = 5 * time.Minute }, ""},
+		{"short rate window", func(c *Config) { c.RateWindow = 100 * time.Millisecond }, ""},
+		{"rate unit bytes", func(c *Config) { c.RateUnit = "bytes" }, ""},
+		{"rate unit", func(c *Config) { c.RateUnit = "Mbit" }, "rate_unit"},
+		{"empty rate unit", func(c *Config) { c.RateUnit = "" }, "rate_unit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
