@@ -21,7 +21,7 @@ pkg/config     | filter                                   |                     
 pkg/store      | conntrack flows history rates                    | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows history store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
-pkg/web        | conntrack flows history sysmetrics               | github.com/prometheus/            | database/sql os/exec
+pkg/web        | conntrack flows history rates sysmetrics         | github.com/prometheus/            | database/sql os/exec
 cmd/netmon     | config conntrack filter flows history ingest source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
 '
 

@@ -66,6 +66,8 @@ type Query struct {
 	Since time.Time
 	// Remotes is how many remote hosts (<= 0: all).
 	Remotes int
+	// NoSpark leaves the sparklines out (no Ticks, no Spark points).
+	NoSpark bool
 }
 
 // Order is how connections are listed.

@@ -678,6 +678,9 @@ func (t *Tracker) Now(q Query) *Now {
 	at := t.At()
 	now := &Now{At: at, Cycles: int64(t.cy.seq), Window: t.window, Total: t.cy.reading(&t.total)}
 	first, last := t.tk.since(at, q.Since)
+	if q.NoSpark {
+		first = last + 1
+	}
 	for i := first; i <= last; i++ {
 		now.Ticks = append(now.Ticks, t.tk.times[i%sparkCap])
 	}

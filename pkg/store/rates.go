@@ -378,9 +378,12 @@ func (db *Live) RatesNow(ctx context.Context, q rates.Query) (*rates.Now, error)
 		}
 		now.At, now.Window = fromMillis(at.Int64), time.Duration(windowMS)*time.Millisecond
 		now.Total = reading(rc[0].Valid, rc)
-		ticks, err := db.readTicks(ctx, tx, now, q.Since)
-		if err != nil {
-			return err
+		var ticks map[int64]int
+		if !q.NoSpark {
+			var err error
+			if ticks, err = db.readTicks(ctx, tx, now, q.Since); err != nil {
+				return err
+			}
 		}
 		if err := db.readDevices(ctx, tx, now, ticks); err != nil {
 			return err
