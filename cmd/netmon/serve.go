@@ -40,7 +40,8 @@ first, updated every second, with the router's load, memory, interface and
 conntrack-table tiles. Endpoints:
 
   GET /                   dashboard
-  GET /connections.json   active connections (?limit=N)
+  GET /connections.json   active connections (?limit=N, ?sort=rate|bytes)
+  GET /api/now            rates now: router, devices, remote hosts
   GET /metrics.json       system figures
   GET /metrics            Prometheus text format
   GET /healthz            200 while ingest is recent, else 503
@@ -65,6 +66,7 @@ The dashboard has no login: bind it to the LAN address only.`,
 	addStateFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	addServeFlags(cmd.Flags())
+	addRateFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between ingest cycles")
 	return cmd
 }
@@ -111,6 +113,8 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		History:       st.record,
 		Calendar:      calendar(cfg),
 		Keep:          retention(cfg).Device,
+		Rates:         st.live,
+		RateUnit:      cfg.RateUnit,
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })

@@ -176,6 +176,7 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		CommitInterval: cfg.CommitInterval,
 		Baseline:       baseline,
 	}
+	observeRates(cfg, in, st.live, logger)
 	return st, in, nil
 }
 
