@@ -22,7 +22,7 @@ pkg/store      | conntrack flows history rates                    | modernc.org/
 pkg/ingest     | conntrack flows history store                    |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
 pkg/web        | conntrack flows history rates sysmetrics         | github.com/prometheus/            | database/sql os/exec
-cmd/netmon     | config conntrack filter flows history ingest rates source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize |
+cmd/netmon     | config conntrack filter flows history ingest rates source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/sys |
 '
 
 fail=0
