@@ -347,6 +347,27 @@ cmd_list() {
 	} | sort -u
 }
 
+# --- Paced downloads (issue 15: the rates e2e, scripts/e2e-rates.sh) ---
+
+# cmd_pace SRC DST:PORT RATE DURATION: a download from LAN address SRC
+# that the WAN server at DST:PORT sends at RATE bytes per second for
+# DURATION (e.g. 20s), in the background (pid in $STATE/pids/pace-*.pid,
+# output in $STATE/pace-*.log); it prints the name of the file that
+# appears once the first bytes arrived. Needs `traffic` first (its
+# servers and binary).
+cmd_pace() {
+	need_up
+	shift
+	[[ $# -eq 4 ]] || die "pace needs SRC DST:PORT RATE DURATION"
+	[[ -x $STATE/labtraffic && -f $STATE/pids/wan.pid ]] || die "pace needs the servers of \`traffic\` (run it first)"
+	local name=pace-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	rm -f "$STATE/$name.ready"
+	start "$name" "$LAN" pace -from "$1" -to "$2" -rate "$3" -duration "$4" -ready "$STATE/$name.ready"
+	wait_file "$STATE/$name.ready" "$STATE/pids/$name.pid" 10 ||
+		die "paced download did not start: $(cat "$STATE/$name.log")"
+	echo "$STATE/$name.ready"
+}
+
 case ${1:-} in
 up) cmd_up ;;
 list) cmd_list ;;
@@ -355,6 +376,7 @@ close) cmd_close ;;
 down) cmd_down ;;
 status) cmd_status ;;
 env) cmd_env ;;
+pace) cmd_pace "$@" ;;
 *)
 	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2

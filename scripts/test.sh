@@ -80,6 +80,9 @@ step "bench table (--quick)" skippable "bench table" scripts/bench.sh --quick
 if [ -x scripts/e2e.sh ]; then
 	step "router lab e2e" skippable "router lab e2e" scripts/e2e.sh
 fi
+if [ -x scripts/e2e-rates.sh ]; then
+	step "router lab e2e: rates" skippable "rates e2e" scripts/e2e-rates.sh
+fi
 if [ -x scripts/package-check.sh ]; then
 	step "deb package" skippable "deb package check" scripts/package-check.sh
 fi

@@ -2,7 +2,8 @@
 // (scripts/lab.sh): `serve` runs download and echo servers in the WAN,
 // router and second-LAN namespaces, `client` makes the planned flows from
 // the LAN namespace, writes a manifest of them and holds the long-lived
-// connections open until it receives SIGTERM or SIGINT.
+// connections open until it receives SIGTERM or SIGINT. `pace` makes one
+// download at a known rate, paced by the server (scripts/e2e-rates.sh).
 //
 // It uses the standard library only and talks only to the addresses given
 // on its command line or in its built-in plan, all of them lab addresses.
@@ -34,7 +35,7 @@ func main() {
 }
 
 // errUsage is returned for a wrong command line.
-var errUsage = errors.New("usage: labtraffic serve|client [flags]")
+var errUsage = errors.New("usage: labtraffic serve|client|pace [flags]")
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return runServe(ctx, args[1:], logger, stderr)
 	case "client":
 		return runClient(ctx, args[1:], logger, stderr)
+	case "pace":
+		return runPace(ctx, args[1:], logger, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
