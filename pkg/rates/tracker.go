@@ -84,6 +84,7 @@ type flow struct {
 	uplinkBytes, downlinkBytes uint64
 	wrote                      flowRate
 	seen                       uint32 // the last cycle that listed it in the delta
+	rem                        int32  // its remote host's slot + 1 when last looked up (0: none)
 	live, dead                 bool
 }
 
@@ -322,8 +323,17 @@ func (t *Tracker) update(now time.Time, c *flows.Change, deviceOf func(netip.Add
 	f := &t.flows[i]
 	f.ref, f.seen = c.Ref, n
 	f.uplinkBytes, f.downlinkBytes = c.Counters.UplinkBytes, c.Counters.DownlinkBytes
+	if up == 0 && down == 0 {
+		return
+	}
 	t.cy.add(t.cols[kindFlow], i, &f.series, up, down)
-	t.grew(di, c.Key.Dst, up, down)
+	// The remote host's slot, looked up once while it stays the flow's.
+	ri := f.rem - 1
+	if ri < 0 || !t.remotes[ri].live || t.remotes[ri].addr != c.Key.Dst {
+		ri = t.remote(c.Key.Dst, 0)
+		f.rem = ri + 1
+	}
+	t.grew(di, ri, up, down)
 }
 
 // close handles a Closed change: the flow is gone; its final growth, if
@@ -338,13 +348,15 @@ func (t *Tracker) close(now time.Time, c *flows.Change, deviceOf func(netip.Addr
 		t.end(i)
 	}
 	if n > 1 {
-		t.grew(di, c.Key.Dst, c.Growth.UplinkBytes, c.Growth.DownlinkBytes)
+		if c.Growth.UplinkBytes|c.Growth.DownlinkBytes != 0 {
+			t.grew(di, t.remote(c.Key.Dst, 0), c.Growth.UplinkBytes, c.Growth.DownlinkBytes)
+		}
 	}
 }
 
 // grew adds a flow's growth to its device's, remote host's and the
 // router's for this cycle.
-func (t *Tracker) grew(di int32, dst netip.Addr, up, down uint64) {
+func (t *Tracker) grew(di, ri int32, up, down uint64) {
 	if up == 0 && down == 0 {
 		return
 	}
@@ -353,7 +365,6 @@ func (t *Tracker) grew(di int32, dst netip.Addr, up, down uint64) {
 		t.devSeen = append(t.devSeen, di)
 	}
 	a.up, a.down = a.up+up, a.down+down
-	ri := t.remote(dst, 0)
 	r := &t.remAcc[ri]
 	if *r == (acc{}) {
 		t.remSeen = append(t.remSeen, ri)
