@@ -15,16 +15,17 @@ pkg/conntrack  |                                          |                     
 pkg/filter     | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/flows      | conntrack                                |                                   | os os/exec database/sql net/http log/slog
 pkg/history    | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
+pkg/rates      | conntrack flows                          |                                   | os os/exec database/sql net/http log/slog
 pkg/source     | conntrack                                | github.com/mdlayher/netlink github.com/ti-mo/ golang.org/x/sys | database/sql net/http log/slog
 pkg/config     | device filter                            |                                   | os/exec database/sql net/http
-pkg/store      | conntrack device flows history           | modernc.org/sqlite golang.org/x/sys | os/exec net/http
+pkg/store      | conntrack device flows history rates     | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows history store            |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
-pkg/web        | conntrack flows history sysmetrics       | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
+pkg/web        | conntrack flows history rates sysmetrics | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
 pkg/device     |                                          |                                   | os os/exec database/sql net net/http log/slog
 pkg/neigh      | device                                   | github.com/vishvananda/netlink golang.org/x/sys | os/exec database/sql net/http
 pkg/names      | device                                   |                                   | os/exec database/sql net/http
-cmd/netmon     | config conntrack device filter flows history ingest names neigh source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/crypto/bcrypt golang.org/x/term go.yaml.in/yaml/v3 |
+cmd/netmon     | config conntrack device filter flows history ingest names neigh rates source store sysmetrics web | github.com/spf13/ github.com/olekukonko/tablewriter github.com/dustin/go-humanize golang.org/x/crypto/bcrypt golang.org/x/sys golang.org/x/term go.yaml.in/yaml/v3 |
 '
 
 fail=0

@@ -14,6 +14,7 @@
 #   LAB_ID=x scripts/lab.sh lan-add ADDR...    more LAN host addresses on lan0 (10.0.0.N, fd00::N)
 #   LAB_ID=x scripts/lab.sh acct-setup HOST... ground truth: accounting rules per LAN host in RTR
 #   LAB_ID=x scripts/lab.sh acct               print them: "HOST up|down valid|invalid BYTES PACKETS"
+#   LAB_ID=x scripts/lab.sh pace SRC DST:PORT RATE DURATION  a download paced by the server (after traffic)
 #
 # Without LAB_ID, `up` picks a random id and prints `LAB_ID=<id>` as its last
 # line; the other commands need LAB_ID.
@@ -534,6 +535,27 @@ cmd_acct() {
 	done
 }
 
+# --- Paced downloads (issue 15: the rates e2e, scripts/e2e-rates.sh) ---
+
+# cmd_pace SRC DST:PORT RATE DURATION: a download from LAN address SRC
+# that the WAN server at DST:PORT sends at RATE bytes per second for
+# DURATION (e.g. 20s), in the background (pid in $STATE/pids/pace-*.pid,
+# output in $STATE/pace-*.log); it prints the name of the file that
+# appears once the first bytes arrived. Needs `traffic` first (its
+# servers and binary).
+cmd_pace() {
+	need_up
+	shift
+	[[ $# -eq 4 ]] || die "pace needs SRC DST:PORT RATE DURATION"
+	[[ -x $STATE/labtraffic && -f $STATE/pids/wan.pid ]] || die "pace needs the servers of \`traffic\` (run it first)"
+	local name=pace-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	rm -f "$STATE/$name.ready"
+	start "$name" "$LAN" pace -from "$1" -to "$2" -rate "$3" -duration "$4" -ready "$STATE/$name.ready"
+	wait_file "$STATE/$name.ready" "$STATE/pids/$name.pid" 10 ||
+		die "paced download did not start: $(cat "$STATE/$name.log")"
+	echo "$STATE/$name.ready"
+}
+
 case ${1:-} in
 up) cmd_up ;;
 dhcp) cmd_dhcp ;;
@@ -546,8 +568,9 @@ env) cmd_env ;;
 lan-add) cmd_lan_add "$@" ;;
 acct-setup) cmd_acct_setup "$@" ;;
 acct) cmd_acct ;;
+pace) cmd_pace "$@" ;;
 *)
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

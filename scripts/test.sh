@@ -83,6 +83,9 @@ fi
 if [ -x scripts/e2e-events.sh ]; then
 	step "router lab e2e: end-of-flow events" skippable "end-of-flow e2e" scripts/e2e-events.sh
 fi
+if [ -x scripts/e2e-rates.sh ]; then
+	step "router lab e2e: rates" skippable "rates e2e" scripts/e2e-rates.sh
+fi
 if [ -x scripts/package-check.sh ]; then
 	step "deb package" skippable "deb package check" scripts/package-check.sh
 fi

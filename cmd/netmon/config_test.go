@@ -243,6 +243,8 @@ var localFlags = map[string][]string{
 	"config":          {"*"},      // names the file the other settings come from
 	"version":         {"netmon"}, // cobra's, where Version is set
 	"top":             {"netmon print-outbound"},
+	"rate":            {"netmon print-outbound"},
+	"iterations":      {"netmon top"},
 	"output":          {"netmon print-outbound", "netmon report"},
 	"period":          {"netmon report"},
 	"from":            {"netmon report"},

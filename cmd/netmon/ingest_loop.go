@@ -37,6 +37,7 @@ order, looping.`,
 	addStateFlags(cmd.Flags())
 	addNameFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
+	addRateFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between cycles")
 	return cmd
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/netmon-dev/netmon/pkg/source"
 	"iter"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -190,5 +192,90 @@ func TestTopFlows(t *testing.T) {
 				t.Errorf("seen = %d, want %d", top.seen, len(all))
 			}
 		})
+	}
+}
+
+// reads is a source whose every List is the next of its listings.
+type reads struct {
+	listings []source.Slice
+	n        int
+}
+
+func (r *reads) List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	l := r.listings[min(r.n, len(r.listings)-1)]
+	r.n++
+	return l.List(ctx, st)
+}
+
+// TestPrintOutboundRate: two reads 2.5 s apart by the clock (not by the
+// --rate asked), the rates of what grew, a zero for what did not, none
+// for what the first read did not list, sorted by rate.
+func TestPrintOutboundRate(t *testing.T) {
+	flow := func(sport uint16, up, down uint64) conntrack.Entry {
+		src, dst := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("203.0.113.80")
+		return conntrack.Entry{Proto: conntrack.ProtoTCP, State: "ESTABLISHED",
+			Orig:  conntrack.Tuple{Src: src, Dst: dst, SrcPort: sport, DstPort: 443, Packets: 1, Bytes: up},
+			Reply: conntrack.Tuple{Src: dst, Dst: src, SrcPort: 443, DstPort: sport, Packets: 1, Bytes: down}}
+	}
+	src := func() *reads {
+		return &reads{listings: []source.Slice{
+			{flow(1, 100, 100), flow(2, 5000, 90000)},
+			{flow(1, 1100, 10100), flow(2, 5000, 90000), flow(3, 1<<30, 1<<30)},
+		}}
+	}
+	clock := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	opts := printOutboundOptions{top: 0, output: "json", rate: time.Second,
+		now: func() time.Time { return clock },
+		sleep: func(_ context.Context, d time.Duration) error {
+			if d != time.Second {
+				t.Errorf("slept %s, want the --rate", d)
+			}
+			clock = clock.Add(2500 * time.Millisecond)
+			return nil
+		}}
+	var out bytes.Buffer
+	if err := runPrintOutbound(context.Background(), config.Default(), opts, src(), &out); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		SrcPort     uint16 `json:"src_port"`
+		UplinkBps   *int64 `json:"uplink_bps"`
+		DownlinkBps *int64 `json:"downlink_bps"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	p := func(v int64) *int64 { return &v }
+	want := []struct {
+		SrcPort     uint16 `json:"src_port"`
+		UplinkBps   *int64 `json:"uplink_bps"`
+		DownlinkBps *int64 `json:"downlink_bps"`
+	}{{1, p(3200), p(32000)}, {2, p(0), p(0)}, {3, nil, nil}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+
+	clock = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	opts.output, out = "table", bytes.Buffer{}
+	bytesCfg := config.Default()
+	bytesCfg.RateUnit = "bytes"
+	if err := runPrintOutbound(context.Background(), config.Default(), opts, src(), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	for i, want := range []string{"3.20 kbit/s │ 32.0 kbit/s", "0 bit/s │     0 bit/s", "-"} {
+		if !strings.Contains(lines[3+i], want) {
+			t.Errorf("row %d %q lacks %q", i, lines[3+i], want)
+		}
+	}
+	if !strings.Contains(out.String(), "rates over 2.5s") {
+		t.Errorf("footer lacks the time between the reads:\n%s", out.String())
+	}
+	clock, out = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC), bytes.Buffer{}
+	if err := runPrintOutbound(context.Background(), bytesCfg, opts, src(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "400 B/s │ 4.00 kB/s") {
+		t.Errorf("rate_unit bytes:\n%s", out.String())
 	}
 }

@@ -71,6 +71,7 @@ configs/netmon.yaml documents every key.`,
 		newCommitCmd(load),
 		newPasswdCmd(load),
 		newGenDocsCmd(info),
+		newTopCmd(load),
 	)
 	completeFlagValues(root)
 	return root

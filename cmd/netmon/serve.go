@@ -40,7 +40,8 @@ first, updated every second, with the router's load, memory, interface and
 conntrack-table tiles. Endpoints:
 
   GET /                   dashboard
-  GET /connections.json   active connections (?limit=N)
+  GET /connections.json   active connections (?limit=N, ?sort=rate|bytes)
+  GET /api/now            rates now: router, devices, remote hosts
   GET /metrics.json       system figures
   GET /metrics            Prometheus text format
   GET /healthz            200 while ingest is recent, else 503
@@ -70,6 +71,7 @@ address, never the WAN.`,
 	addNameFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	addServeFlags(cmd.Flags())
+	addRateFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between ingest cycles")
 	return cmd
 }
@@ -123,6 +125,8 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		Keep:          retention(cfg).Device,
 		Access:        access,
 		Build:         currentBuild().web(),
+		Rates:         st.live,
+		RateUnit:      cfg.RateUnit,
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })

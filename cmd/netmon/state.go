@@ -201,6 +201,7 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 			}
 		}
 	}
+	observeRates(cfg, in, st.live, logger)
 	st.names = nm
 	return st, in, nil
 }

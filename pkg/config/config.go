@@ -139,6 +139,14 @@ type Config struct {
 	// fraction (0.1 is 10%): the interval stretches beyond Interval when
 	// the table grows. 0 keeps the interval fixed.
 	PollCPUBudget float64 `mapstructure:"poll_cpu_budget"`
+
+	// Live rates (issue 15).
+
+	// RateWindow is the span rates are averaged over (pkg/rates).
+	RateWindow time.Duration `mapstructure:"rate_window"`
+	// RateUnit is how rates are shown: "bits" (per second, as ISPs quote
+	// plans) or "bytes". JSON carries bits per second either way.
+	RateUnit string `mapstructure:"rate_unit"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -178,6 +186,9 @@ func Default() Config {
 		Events:             true,
 		EventsBuffer:       32 << 20,
 		PollCPUBudget:      0.10,
+
+		RateWindow: 10 * time.Second,
+		RateUnit:   "bits",
 	}
 }
 
@@ -276,7 +287,10 @@ func (c *Config) Validate() error {
 	if err := c.validateNames(); err != nil {
 		return err
 	}
-	return c.validateEvents()
+	if err := c.validateEvents(); err != nil {
+		return err
+	}
+	return c.validateRates()
 }
 
 // validateNames checks the keys of devices and names.
@@ -309,6 +323,20 @@ func (c *Config) validateEvents() error {
 	if !(c.PollCPUBudget >= 0 && c.PollCPUBudget <= 1) { // refuses NaN too
 		return &FieldError{Key: "poll_cpu_budget", Value: strconv.FormatFloat(c.PollCPUBudget, 'g', -1, 64),
 			Reason: "must be a fraction of one core from 0 to 1 (0.1 is 10%; 0 keeps the interval fixed)"}
+	}
+	return nil
+}
+
+// MaxRateWindow bounds rate_window: the sparklines' span.
+const MaxRateWindow = 5 * time.Minute
+
+// validateRates checks the keys of the live rates.
+func (c *Config) validateRates() error {
+	if c.RateWindow <= 0 || c.RateWindow > MaxRateWindow {
+		return &FieldError{Key: "rate_window", Value: c.RateWindow.String(), Reason: "must be > 0 and at most 5m (like 10s)"}
+	}
+	if c.RateUnit != "bits" && c.RateUnit != "bytes" {
+		return &FieldError{Key: "rate_unit", Value: c.RateUnit, Reason: "must be bits or bytes"}
 	}
 	return nil
 }

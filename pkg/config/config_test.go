@@ -64,6 +64,13 @@ func TestValidate(t *testing.T) {
 		{"allowed_hosts empty item", func(c *Config) { c.AllowedHosts = []string{" "} }, "allowed_hosts"},
 		{"log format json", func(c *Config) { c.LogFormat = "json" }, ""},
 		{"log format", func(c *Config) { c.LogFormat = "logfmt" }, "log_format"},
+		{"zero rate window", func(c *Config) { c.RateWindow = 0 }, "rate_window"},
+		{"rate window of an hour", func(c *Config) { c.RateWindow = time.Hour }, "rate_window"},
+		{"rate window of 5m", func(c *Config) { c.RateWindow = 5 * time.Minute }, ""},
+		{"short rate window", func(c *Config) { c.RateWindow = 100 * time.Millisecond }, ""},
+		{"rate unit bytes", func(c *Config) { c.RateUnit = "bytes" }, ""},
+		{"rate unit", func(c *Config) { c.RateUnit = "Mbit" }, "rate_unit"},
+		{"empty rate unit", func(c *Config) { c.RateUnit = "" }, "rate_unit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,15 +1,19 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/rates"
 )
 
 // FlowJSON is the JSON form of one connection: the names and values that
@@ -59,8 +63,27 @@ func NewFlowJSON(k conntrack.FlowKey, state string, status conntrack.Status, c c
 	}
 }
 
+// RateJSON is a rate's mean over the window in bits per second (integers),
+// null when there is none yet (a connection's first reading, or before
+// the ingest process's second cycle): the uplink_bps and downlink_bps
+// of /connections.json, /api/now, /api/devices, /api/remotes and
+// `netmon print-outbound --rate --output json`.
+type RateJSON struct {
+	UplinkBps   *int64 `json:"uplink_bps"`
+	DownlinkBps *int64 `json:"downlink_bps"`
+}
+
+// NewRateJSON returns the JSON form of a reading's window mean.
+func NewRateJSON(r rates.Reading) RateJSON {
+	if !r.Known {
+		return RateJSON{}
+	}
+	up, down := r.Window.Bps()
+	return RateJSON{UplinkBps: &up, DownlinkBps: &down}
+}
+
 // connectionJSON is one element of /connections.json: FlowJSON plus the
-// times and seen_before.
+// times, seen_before and the rates.
 type connectionJSON struct {
 	FlowJSON
 	FirstSeenAt string `json:"first_seen_at"`
@@ -68,6 +91,7 @@ type connectionJSON struct {
 	// SeenBefore is true when the remote host was first seen before the
 	// new-host window: the dashboard's SEEN badge (else NEW).
 	SeenBefore bool `json:"seen_before"`
+	RateJSON
 }
 
 // timeFormat is RFC 3339 in UTC with milliseconds.
@@ -87,6 +111,32 @@ func toConnectionJSON(c *flows.Connection, newSince time.Time) connectionJSON {
 	}
 }
 
+// errNoRates is the answer to ?sort=rate from a server without rates.
+var errNoRates = errors.New("sort: no rates: this server reads no live rates")
+
+// eachConnection walks the active connections in order (at most limit,
+// <= 0: all) as /connections.json rows, with their rates when the server
+// has them: the one place a connection row is built, for every endpoint
+// that lists them.
+func (s *server) eachConnection(ctx context.Context, limit int, order rates.Order, newSince time.Time,
+	start func(total int) error, fn func(*connectionJSON) error) error {
+	var row connectionJSON
+	if s.rates == nil {
+		if order == rates.ByRate {
+			return errNoRates
+		}
+		return s.store.EachActiveConnection(ctx, limit, start, func(c *flows.Connection) error {
+			row = toConnectionJSON(c, newSince)
+			return fn(&row)
+		})
+	}
+	return s.rates.EachActiveConnectionRate(ctx, limit, order, start, func(c *flows.Connection, r rates.Reading) error {
+		row = toConnectionJSON(c, newSince)
+		row.RateJSON = NewRateJSON(r)
+		return fn(&row)
+	})
+}
+
 // addrText is a's text, "" for the zero Addr.
 func addrText(a netip.Addr) string {
 	if !a.IsValid() {
@@ -102,6 +152,28 @@ func parseLimit(r *http.Request) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return limitOf(q)
+}
+
+// parseList reads the ?limit= and ?sort=rate|bytes of a connection list.
+func parseList(r *http.Request) (int, rates.Order, error) {
+	q, err := query(r, "limit", "sort")
+	if err != nil {
+		return 0, 0, err
+	}
+	limit, err := limitOf(q)
+	if err != nil {
+		return 0, 0, err
+	}
+	order, err := rates.ParseOrder(q.Get("sort"))
+	if err != nil {
+		return 0, 0, fmt.Errorf("sort: must be rate or bytes, got %q", truncate(q.Get("sort")))
+	}
+	return limit, order, nil
+}
+
+// limitOf is parseLimit of parsed parameters.
+func limitOf(q url.Values) (int, error) {
 	if !q.Has("limit") {
 		return 0, nil
 	}
@@ -113,11 +185,15 @@ func parseLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// connections serves GET /connections.json[?limit=N]: the active
-// connections, biggest first (all of them without a limit, one such
-// request at a time: another gets 429); the count of all active
-// connections is in X-Total-Count and the server's clock in X-Server-Time
-// (the page shows ages against it, not against the browser's clock).
+// connections serves GET /connections.json[?limit=N][&sort=rate|bytes]:
+// the active connections, biggest total bytes first, or with sort=rate
+// highest window rate first and those without traffic in the window
+// after them by bytes (all of them without a limit, one such request at
+// a time: another gets 429); the count of all active connections is in
+// X-Total-Count and the server's clock in X-Server-Time (the page shows
+// ages against it, not against the browser's clock). Each row carries
+// uplink_bps and downlink_bps: the window mean, null before the second
+// reading (see RateJSON).
 //
 // The rows go out as the store reads them, one at a time, so memory does
 // not grow with the number of rows. The 200
@@ -126,7 +202,11 @@ func parseLimit(r *http.Request) (int, error) {
 // out, so a failure cuts the connection (http.ErrAbortHandler) rather
 // than end a short list the client would take for the whole table.
 func (s *server) connections(w http.ResponseWriter, r *http.Request) {
-	limit, err := parseLimit(r)
+	limit, order, err := parseList(r)
+	if err == nil && order == rates.ByRate && s.rates == nil {
+		s.writeError(w, http.StatusServiceUnavailable, errNoRates.Error())
+		return
+	}
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -152,13 +232,13 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Server-Time", formatTime(now))
 		body = startJSONArray(w, http.StatusOK)
 	}
-	err = s.store.EachActiveConnection(r.Context(), limit,
+	err = s.eachConnection(r.Context(), limit, order, newSince,
 		func(n int) error { total = n; return nil },
-		func(c *flows.Connection) error {
+		func(c *connectionJSON) error {
 			if body == nil {
 				begin()
 			}
-			return body.add(toConnectionJSON(c, newSince))
+			return body.add(c)
 		})
 	if err == nil {
 		if body == nil {

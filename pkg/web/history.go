@@ -216,7 +216,7 @@ func (s *server) apiDevices(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.writeRows(w, r, "devices", NewTotalsJSON(ts, false))
+	s.writeRatedRows(w, r, "devices", NewTotalsJSON(ts, false), false)
 }
 
 // apiRemotes serves GET /api/remotes?period=...: every remote host's
@@ -232,7 +232,7 @@ func (s *server) apiRemotes(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.writeRows(w, r, "remotes", NewTotalsJSON(ts, true))
+	s.writeRatedRows(w, r, "remotes", NewTotalsJSON(ts, true), true)
 }
 
 // deviceJSON is /api/devices/{id}: a device's traffic over the period and

@@ -69,7 +69,7 @@ func TestAPIDevices(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, body(t, res))
 	}
 	got := body(t, res)
-	want := `[{"device":"aa:bb:cc:dd:ee:01","name":"phone","uplink_bytes":100,"downlink_bytes":900,"total_bytes":1000,"uplink_packets":2,"downlink_packets":3,"connections":4}]` + "\n"
+	want := `[{"device":"aa:bb:cc:dd:ee:01","name":"phone","uplink_bytes":100,"downlink_bytes":900,"total_bytes":1000,"uplink_packets":2,"downlink_packets":3,"connections":4,"uplink_bps":null,"downlink_bps":null}]` + "\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}

@@ -126,6 +126,11 @@ type Options struct {
 	History  History
 	Calendar history.Calendar
 	Keep     history.Keep
+	// Rates is the live rates (nil: connection rows carry null rates,
+	// ?sort=rate and /api/now answer 503); RateUnit how to show them,
+	// "bits" or "bytes" ("": bits), handed to the page in /api/now.
+	Rates    Rates
+	RateUnit string
 }
 
 // server holds the handlers' dependencies.
@@ -147,6 +152,8 @@ type server struct {
 	guard     *guard
 	loginPage *template.Template
 	build     BuildInfo
+	rates     Rates
+	rateUnit  string
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -177,6 +184,8 @@ func newServer(opts Options) (*server, error) {
 		return nil, errors.New("web options: new host window: must be >= 0")
 	case opts.TopN < 0 || opts.TopN > MaxLimit:
 		return nil, errors.New("web options: top n: must be between 0 and 1000000")
+	case opts.RateUnit != "" && opts.RateUnit != "bits" && opts.RateUnit != "bytes":
+		return nil, errors.New("web options: rate unit: must be bits or bytes")
 	}
 	s := &server{
 		store:    opts.Store,
@@ -192,6 +201,8 @@ func newServer(opts Options) (*server, error) {
 		cal:      opts.Calendar,
 		keep:     opts.Keep,
 		build:    opts.Build,
+		rates:    opts.Rates,
+		rateUnit: cmp.Or(opts.RateUnit, "bits"),
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {

@@ -4,7 +4,8 @@
 // the LAN namespace, writes a manifest of them and holds the long-lived
 // connections open until it receives SIGTERM or SIGINT. `fetch` and `udp`
 // make the many short, reset, paced or port-reusing flows of the
-// end-of-flow scenarios (scripts/e2e-events.sh).
+// end-of-flow scenarios (scripts/e2e-events.sh); `pace` makes one
+// download at a known rate, paced by the server (scripts/e2e-rates.sh).
 //
 // It uses the standard library only and talks only to the addresses given
 // on its command line or in its built-in plan, all of them lab addresses.
@@ -36,7 +37,7 @@ func main() {
 }
 
 // errUsage is returned for a wrong command line.
-var errUsage = errors.New("usage: labtraffic serve|client|fetch|udp [flags]")
+var errUsage = errors.New("usage: labtraffic serve|client|fetch|udp|pace [flags]")
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return runFetch(ctx, args[1:], logger, stderr)
 	case "udp":
 		return runUDP(ctx, args[1:], logger, stderr)
+	case "pace":
+		return runPace(ctx, args[1:], logger, stderr)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }

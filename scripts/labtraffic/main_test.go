@@ -30,6 +30,7 @@ func TestRunArgs(t *testing.T) {
 		{"serve on bad address", []string{"serve", "-tcp", "999.0.0.1:1"}, "listen tcp 999.0.0.1:1", false},
 		{"client without manifest", []string{"client"}, "client needs -manifest", true},
 		{"client with bad timeout", []string{"client", "-manifest", "x", "-timeout", "-1s"}, "must be > 0", false},
+		{"pace without from", []string{"pace", "-to", "127.0.0.1:1"}, "pace needs -from", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

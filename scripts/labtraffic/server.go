@@ -109,11 +109,11 @@ func serveDownload(ctx context.Context, c net.Conn) error {
 	if len(line) > maxRequestLine {
 		return fmt.Errorf("%w: line longer than %d bytes", errBadRequest, maxRequestLine)
 	}
-	n, err := parseRequest(line[:len(line)-1])
+	n, rate, err := parseDownload(line[:len(line)-1])
 	if err != nil {
 		return err
 	}
-	if _, err := io.CopyN(c, zeros{}, int64(n)); err != nil {
+	if err := sendPaced(ctx, c, n, rate); err != nil {
 		return fmt.Errorf("send %d bytes: %w", n, err)
 	}
 	// Hold until the client closes: its FIN comes first, so the server

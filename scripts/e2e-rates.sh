@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# e2e-rates.sh: netmon's live rates against a real kernel conntrack table.
+#
+# In the namespace router lab (scripts/lab.sh), with `netmon serve` (its
+# own ingest loop, 1 s cycles) running inside the router namespace:
+#
+#   1. a LAN host (10.0.0.6) makes a burst and goes idle;
+#   2. another (10.0.0.5) downloads at a known pace, 2,000,000 bytes of
+#      payload a second (16 Mbit/s), sent so by the server
+#      (`labtraffic pace`);
+#   3. after a window and more, /api/now shows the downloading host's
+#      device row, its connection and the router's total at that rate
+#      within 10% (conntrack counts IP bytes, headers included, which the
+#      veths' large segments keep to a fraction of a percent), and the
+#      idle host at 0, not null;
+#      /connections.json?sort=rate lists the paced connection first;
+#   4. `print-outbound --rate 2s` shows the connection at that rate, and
+#      `netmon top` (reading the serve's live state, plain output) shows
+#      the device.
+#
+# Needs root, `ip netns`, conntrack, iptables, jq and Go. Without root or
+# `ip netns` it says why and exits 77 (scripts/test.sh counts that as a
+# skip, or a failure with NETMON_REQUIRE_E2E=1). The lab is always taken
+# down; E2E_KEEP=1 keeps the work directory. About 40 s.
+set -Eeuo pipefail
+
+readonly SKIP=77
+if [[ $(id -u) -ne 0 ]]; then
+	echo "e2e-rates.sh: skipped: needs root for network namespaces and conntrack"
+	exit $SKIP
+fi
+if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
+	echo "e2e-rates.sh: skipped: 'ip netns' is not available (apt install iproute2)"
+	exit $SKIP
+fi
+for tool in conntrack iptables ip6tables jq go; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "e2e-rates.sh: $tool is missing (apt install conntrack iptables iproute2 jq; Go from /usr/local/go)" >&2
+		exit 1
+	}
+done
+
+readonly PACE=2000000 # payload bytes per second
+readonly WANT_BPS=$((PACE * 8))
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+lab=$repo/scripts/lab.sh
+tmp=$(mktemp -d /tmp/netmon-e2e-rates.XXXXXX)
+LAB_ID=rt$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+export LAB_ID
+serve_pid=
+passed=0
+failed=0
+
+cleanup() {
+	local rc=$?
+	if [[ -n $serve_pid ]]; then
+		kill -TERM "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
+	"$lab" down >/dev/null 2>&1 || true
+	if [[ $rc -eq 0 && $failed -eq 0 && -z ${E2E_KEEP:-} ]]; then
+		rm -rf "$tmp"
+		return
+	fi
+	[[ -s $tmp/serve.log ]] && { echo "--- serve.log (last 15 lines)"; tail -n 15 "$tmp/serve.log"; }
+	echo "e2e-rates: work directory kept: $tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "e2e-rates: $*"; }
+check() { # NAME CMD...
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		say "PASS $name"
+	else
+		failed=$((failed + 1))
+		say "FAIL $name"
+	fi
+}
+fatal() { # NAME CMD...
+	local name=$1
+	shift
+	"$@" || {
+		say "FAIL $name (cannot go on)"
+		exit 1
+	}
+}
+
+start=$SECONDS
+say "building into $tmp"
+(cd "$repo" && go build -o "$tmp/netmon" ./cmd/netmon && go build -o "$tmp/labtraffic" ./scripts/labtraffic) || {
+	say "FAIL build"
+	exit 1
+}
+netmon=$tmp/netmon
+
+fatal "lab up" "$lab" up >/dev/null
+fatal "lab traffic" env LABTRAFFIC="$tmp/labtraffic" "$lab" traffic >/dev/null
+# shellcheck disable=SC1090
+source <("$lab" env)
+rtr() { ip netns exec "$LAB_RTR" "$@"; }
+
+port=9182
+# get PATH: the body of a GET to serve, from inside the router namespace
+# (bash's /dev/tcp: no curl needed).
+get() {
+	rtr bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"' && printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 && cat <&3' _ "$1" |
+		sed '1,/^\r$/d'
+}
+
+ip netns exec "$LAB_RTR" env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" \
+	"$netmon" serve --bind "127.0.0.1:$port" --db "$tmp/netmon.db" --state-dir "$tmp/state" --interval 1s \
+	>"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+up() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(get /healthz 2>/dev/null) == *ok* ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+fatal "serve answers" up
+
+# 1. A burst from 10.0.0.6 (50 MB/s for a second), then idle.
+fatal "burst from the idle host" "$lab" pace 10.0.0.6 203.0.113.87:8080 50000000 1s >/dev/null
+# 2. The paced download.
+ready=$("$lab" pace 10.0.0.5 203.0.113.86:8080 "$PACE" 30s) || {
+	say "FAIL paced download (cannot go on)"
+	exit 1
+}
+paced_src=$(tr -d '\n' <"$ready")
+say "paced download from $paced_src at $PACE B/s; waiting a window"
+sleep 14
+
+# 3. /api/now and /connections.json?sort=rate.
+get "/api/now?limit=20&sort=rate" >"$tmp/now.json"
+get "/connections.json?sort=rate&limit=3" >"$tmp/conns.json"
+cp "$tmp/now.json" "$tmp/now-1.json"
+
+# within BPS: BPS is a number within 10% of WANT_BPS.
+within() {
+	local got=$1
+	[[ $got =~ ^[0-9]+$ ]] || { say "  got '$got', not a number"; return 1; }
+	say "  $got bit/s, $(jq -n "$got / $WANT_BPS * 1000 | floor / 1000") of $WANT_BPS"
+	((got * 10 >= WANT_BPS * 9 && got * 10 <= WANT_BPS * 11))
+}
+device_down() { within "$(jq -r '.devices[] | select(.device == "ip:10.0.0.5") | .downlink_bps' "$tmp/now.json")"; }
+conn_down() {
+	within "$(jq -r --arg s "$paced_src" '.connections[] | select(.source == $s) | .downlink_bps' "$tmp/now.json")"
+}
+total_down() { within "$(jq -r '.total.downlink_bps' "$tmp/now.json")"; }
+idle_zero() {
+	local got
+	got=$(jq -c '.devices[] | select(.device == "ip:10.0.0.6") | [.uplink_bps, .downlink_bps]' "$tmp/now.json")
+	say "  ip:10.0.0.6: $got"
+	[[ $got == "[0,0]" ]]
+}
+first_by_rate() {
+	local got
+	got=$(jq -r '.[0].source' "$tmp/conns.json")
+	say "  first by rate: $got"
+	[[ $got == "$paced_src" ]]
+}
+devices_ranked() {
+	[[ $(jq -r '.devices[0].device' "$tmp/now.json") == ip:10.0.0.5 ]]
+}
+check "the downloading host's device row shows the paced rate" device_down
+check "its connection shows the paced rate" conn_down
+check "the router's total shows the paced rate" total_down
+check "the idle host shows 0, not null" idle_zero
+check "/connections.json?sort=rate lists the paced connection first" first_by_rate
+check "/api/now ranks the downloading device first" devices_ranked
+
+# 4. print-outbound --rate and top, while the download goes on.
+print_rate() {
+	rtr env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" "$netmon" print-outbound --rate 2s --top 5 -o json >"$tmp/print-rate.json" &&
+		within "$(jq -r --arg s "$paced_src" '.[] | select(.source == $s) | .downlink_bps' "$tmp/print-rate.json")"
+}
+top_live() {
+	rtr env TERM=dumb "$netmon" top --iterations 1 --state-dir "$tmp/state" </dev/null >"$tmp/top.txt" 2>&1 &&
+		grep -q "live state" "$tmp/top.txt" && grep -q "ip:10.0.0.5 .*Mbit/s" "$tmp/top.txt" &&
+		! grep -q $'\x1b' "$tmp/top.txt"
+}
+check "print-outbound --rate 2s shows the paced rate" print_rate
+check "netmon top reads serve's live state" top_live
+
+kill -TERM "$serve_pid"
+if wait "$serve_pid"; then
+	check "serve stops cleanly" true
+else
+	check "serve stops cleanly" false
+fi
+serve_pid=
+
+say "$((SECONDS - start)) s"
+echo "e2e-rates: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
