@@ -34,8 +34,8 @@ func TestClean(t *testing.T) {
 
 func TestHeaderValue(t *testing.T) {
 	tests := map[string]string{
-		"New device: laptop":    "New device: laptop",
-		"evil\r\nSet-Cookie: x": "evil  Set-Cookie: x",
+		"New device: laptop":     "New device: laptop",
+		"evil\r\nSet-Cookie: x":  "evil  Set-Cookie: x",
 		"Wohnzimmer-Fernseher ü": "=?utf-8?b?V29obnppbW1lci1GZXJuc2VoZXIgw7w=?=",
 	}
 	for in, want := range tests {
