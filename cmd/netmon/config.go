@@ -144,16 +144,27 @@ func checkScalars(v *viper.Viper) error {
 	return nil
 }
 
-// keyValues lists the fields of c by their mapstructure key.
+// keyValues lists the fields of c by their mapstructure key. A block of
+// keys (a struct field, like alerts) gives one key per field of its own
+// ("alerts.learning_period"), so that a file setting only some of them
+// keeps the defaults of the others.
 func keyValues(c config.Config) map[string]any {
 	out := map[string]any{}
-	rv := reflect.ValueOf(c)
-	rt := rv.Type()
-	for i := range rt.NumField() {
-		if key := rt.Field(i).Tag.Get("mapstructure"); key != "" {
-			out[key] = rv.Field(i).Interface()
+	var walk func(prefix string, rv reflect.Value)
+	walk = func(prefix string, rv reflect.Value) {
+		rt := rv.Type()
+		for i := range rt.NumField() {
+			key := rt.Field(i).Tag.Get("mapstructure")
+			switch {
+			case key == "":
+			case rv.Field(i).Kind() == reflect.Struct:
+				walk(prefix+key+".", rv.Field(i))
+			default:
+				out[prefix+key] = rv.Field(i).Interface()
+			}
 		}
 	}
+	walk("", reflect.ValueOf(c))
 	return out
 }
 

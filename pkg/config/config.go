@@ -75,6 +75,10 @@ type Config struct {
 	HistoryDeviceRemoteDays int `mapstructure:"history_device_remote_days"`
 	// HistoryServices keeps the per-service split of devices' days.
 	HistoryServices bool `mapstructure:"history_services"`
+
+	// Alerts (issue 18): the alerts section, its own block of keys
+	// (alerts.learning_period, alerts.sinks, ...); see alerts.go.
+	Alerts Alerts `mapstructure:"alerts"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -107,6 +111,8 @@ func Default() Config {
 		HistoryRemoteDays:       400,
 		HistoryDeviceRemoteDays: 35,
 		HistoryServices:         true,
+
+		Alerts: DefaultAlerts(),
 	}
 }
 
@@ -161,7 +167,10 @@ func (c *Config) Validate() error {
 	if c.FSRoot == "" {
 		return &FieldError{Key: "fs_root", Value: "", Reason: "must not be empty"}
 	}
-	return c.validateHistory()
+	if err := c.validateHistory(); err != nil {
+		return err
+	}
+	return c.Alerts.validate()
 }
 
 // validateHistory checks the keys of the live state and the record.
