@@ -24,6 +24,7 @@ func (s *server) routes() http.Handler {
 	get("/api/devices/{id}", s.needHistory(s.apiDevice))
 	get("/api/devices/{id}/history", s.needHistory(s.apiDeviceHistory))
 	get("/api/remotes", s.needHistory(s.apiRemotes))
+	get("/api/alerts", s.apiAlerts)
 	mux.HandleFunc("/", s.notFound)
 	return s.secure(mux)
 }

@@ -121,6 +121,9 @@ type Options struct {
 	History  History
 	Calendar history.Calendar
 	Keep     history.Keep
+	// Alerts is the alert outbox GET /api/alerts and netmon_alerts_total
+	// read (nil: 503, and no such series).
+	Alerts Alerts
 }
 
 // server holds the handlers' dependencies.
@@ -138,6 +141,7 @@ type server struct {
 	history  History
 	cal      history.Calendar
 	keep     history.Keep
+	alerts   Alerts
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -182,6 +186,7 @@ func newServer(opts Options) (*server, error) {
 		history:  opts.History,
 		cal:      opts.Calendar,
 		keep:     opts.Keep,
+		alerts:   opts.Alerts,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
