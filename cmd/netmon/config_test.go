@@ -224,7 +224,8 @@ var localFlags = map[string][]string{
 	"config":          {"*"},      // names the file the other settings come from
 	"version":         {"netmon"}, // cobra's, where Version is set
 	"top":             {"netmon print-outbound"},
-	"output":          {"netmon print-outbound", "netmon report"},
+	"output":          {"netmon print-outbound", "netmon report", "netmon alerts"},
+	"limit":           {"netmon alerts"},
 	"period":          {"netmon report"},
 	"from":            {"netmon report"},
 	"to":              {"netmon report"},

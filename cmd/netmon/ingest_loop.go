@@ -49,6 +49,7 @@ func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, lo
 		return err
 	}
 	defer st.Close()
+	defer startAlerts(ctx, cfg, st, in, newLogger(logw, cfg.LogLevel).With("component", "alerts"))() // stops after the loop
 	in.CommitNow = commitRequests(ctx)
 	logger.Info("ingest loop started", "db", cfg.DBPath, "state_dir", stateDir(cfg), "interval", cfg.Interval,
 		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg))

@@ -64,6 +64,7 @@ configs/netmon.yaml documents every key.`,
 		newServeCmd(load, info),
 		newReportCmd(load),
 		newCommitCmd(load),
+		newAlertsCmd(load),
 	)
 	return root
 }

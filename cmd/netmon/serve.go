@@ -111,6 +111,7 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		History:       st.record,
 		Calendar:      calendar(cfg),
 		Keep:          retention(cfg).Device,
+		Alerts:        st.record,
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })
@@ -140,11 +141,13 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		}
 	}()
 	if in != nil {
+		stopAlerts := startAlerts(ctx, cfg, st, in, logger.With("component", "alerts"))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// Loop only returns when ctx is done, after the running cycle ended.
 			_ = in.Loop(ctx, cfg.Interval, nil)
+			stopAlerts()
 		}()
 	}
 	err = web.ServeListener(ctx, ln, h, logger.With("component", "web"))
