@@ -189,7 +189,9 @@ func TestAlertsReplay(t *testing.T) {
 		return func(at time.Time) { eng.DeviceSeen(alert.Sighting{Device: d, At: at}) }
 	}
 	talk := func(d alert.Device, to string) func(time.Time) {
-		return func(at time.Time) { eng.Contacted(alert.Contact{Device: d.ID, Remote: netip.MustParseAddr(to), At: at}) }
+		return func(at time.Time) {
+			eng.Contacted(alert.Contact{Device: d.ID, Remote: netip.MustParseAddr(to), At: at})
+		}
 	}
 	replay := []struct {
 		at time.Duration
