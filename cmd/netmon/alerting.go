@@ -71,7 +71,7 @@ func newAlerting(ctx context.Context, cfg config.Config, rec *store.Record, logg
 	if err != nil {
 		return nil, err
 	}
-	e, err := alert.NewEngine(ctx, alert.Options{Rules: alertRules(cfg.Alerts), Store: rec, Notify: d.Notify, Logger: logger})
+	e, err := alert.NewEngine(ctx, alert.Options{Rules: alertRules(cfg.Alerts), Store: rec, Notify: d.Notify, Direct: d.Direct, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -111,9 +111,13 @@ type Dispatcher struct {
 // worker is one sink's delivery state.
 type worker struct {
 	SinkConfig
-	wake chan struct{}
-	sent []time.Time // sends within the last minute, oldest first
+	wake   chan struct{}
+	direct chan Alert  // alerts to send from memory (see Direct)
+	sent   []time.Time // sends within the last minute, oldest first
 }
+
+// directQueue bounds the alerts a sink's worker holds for Direct.
+const directQueue = 64
 
 // DispatcherOptions configure NewDispatcher.
 type DispatcherOptions struct {
@@ -152,7 +156,7 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		if sc.RateLimit <= 0 {
 			sc.RateLimit = DefaultRateLimit
 		}
-		d.sinks[sc.Name] = &worker{SinkConfig: sc, wake: make(chan struct{}, 1)}
+		d.sinks[sc.Name] = &worker{SinkConfig: sc, wake: make(chan struct{}, 1), direct: make(chan Alert, directQueue)}
 		d.order = append(d.order, sc.Name)
 	}
 	return d, nil
@@ -165,6 +169,25 @@ func (d *Dispatcher) Notify() {
 		select {
 		case w.wake <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// Direct sends o to its sinks from memory, once each, at once and past
+// the outbox: for an alert that could not be written to it (the record
+// may be what failed). Nothing of it is recorded, and it is not retried:
+// the outbox delivers it again once written, under the same id. It never
+// blocks; a sink with directQueue alerts waiting drops more.
+func (d *Dispatcher) Direct(o Outgoing) {
+	for _, name := range o.Sinks {
+		w, ok := d.sinks[name]
+		if !ok {
+			continue
+		}
+		select {
+		case w.direct <- o.Alert:
+		default:
+			d.log.Warn("alerts: too many alerts waiting to be sent from memory; dropped one", "sink", name, "id", o.Alert.ID)
 		}
 	}
 }
@@ -200,6 +223,8 @@ func (d *Dispatcher) work(ctx context.Context, w *worker) {
 		case <-ctx.Done():
 		case <-w.wake:
 		case <-t.C:
+		case a := <-w.direct:
+			d.sendDirect(ctx, w, a)
 		}
 		t.Stop()
 	}
@@ -336,6 +361,16 @@ func (d *Dispatcher) attempt(ctx context.Context, w *worker, u Due) error {
 	}
 	d.log.Warn("alert delivery failed, will retry", "sink", w.Name, "id", u.Alert.ID, "attempts", u.Attempts+1, "retry_in", wait, "err", msg)
 	return d.outbox.Retry(ctx, u.Alert.ID, w.Name, at, at.Add(wait), msg)
+}
+
+// sendDirect makes Direct's one attempt.
+func (d *Dispatcher) sendDirect(ctx context.Context, w *worker, a Alert) {
+	w.sent = append(w.sent, d.now())
+	if err := SendNow(ctx, w.SinkConfig, a); err != nil {
+		d.log.Error("alert not written to the outbox, and sending it from memory failed", "sink", w.Name, "id", a.ID, "err", err)
+		return
+	}
+	d.log.Info("alert delivered from memory (the outbox could not be written)", "sink", w.Name, "id", a.ID, "kind", string(a.Kind))
 }
 
 // SendNow sends a through the sink of sc, bounded by its timeout (what

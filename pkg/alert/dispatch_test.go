@@ -215,3 +215,41 @@ func TestBackoffWait(t *testing.T) {
 		t.Errorf("waits (-want +got)\n%s", diff)
 	}
 }
+
+// TestDirect: an alert the outbox cannot take (the record is what
+// failed) is sent from memory at once, and again from the outbox, under
+// the same id, once the record can be written.
+func TestDirect(t *testing.T) {
+	st := newFakeStore()
+	st.fail = errDown
+	sink := &fakeSink{}
+	d, err := NewDispatcher(DispatcherOptions{Outbox: st, Sinks: []SinkConfig{{Name: "hook", Sink: sink}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := Rules{Sinks: []string{"hook"}, Health: HealthRule{Enabled: true, After: time.Minute}}
+	e, err := NewEngine(context.Background(), Options{Rules: rules, Store: st, Notify: d.Notify, Direct: d.Direct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	since := time.Now().Add(-2 * time.Minute)
+	e.HealthSeen(HealthReport{At: time.Now(), FailingSince: since, Err: "commit: database /var/lib/netmon/netmon.db: not writable"})
+	for range 3 {
+		if err := e.Flush(ctx); err == nil {
+			t.Fatal("flush into a failing store succeeded")
+		}
+	}
+	waitUntil(t, func() bool { return len(sink.ids()) == 1 }, "the alert sent from memory")
+	st.mu.Lock()
+	st.fail = nil
+	st.mu.Unlock()
+	flush(t, e)
+	waitUntil(t, func() bool { return len(sink.ids()) == 2 }, "the alert sent from the outbox")
+	time.Sleep(50 * time.Millisecond)
+	if ids := sink.ids(); len(ids) != 2 || ids[0] != ids[1] {
+		t.Errorf("sink got %v, want one id twice (from memory, then from the outbox)", ids)
+	}
+}

@@ -77,6 +77,7 @@ type Engine struct {
 	now    func() time.Time
 	log    *slog.Logger
 	notify func()
+	direct func(Outgoing)
 
 	mu         sync.Mutex
 	firstStart time.Time
@@ -92,6 +93,7 @@ type Engine struct {
 	ignored    int64 // inputs ignored for a full queue
 	wake       chan struct{}
 	writeFails int
+	handed     map[string]bool // alerts given to Direct while unwritten
 }
 
 // Options configure NewEngine.
@@ -104,6 +106,12 @@ type Options struct {
 	// Notify is called after alerts were written (the Dispatcher's
 	// Notify): nil for none.
 	Notify func()
+	// Direct, when set, gets each alert whose first write to the outbox
+	// failed, once, to deliver from memory at once (the Dispatcher's
+	// Direct): the record that cannot be written may be what the alert
+	// is about. The alert stays queued; once written it is delivered
+	// from the outbox too, under the same id.
+	Direct func(Outgoing)
 	Logger *slog.Logger // nil: discard
 }
 
@@ -115,8 +123,9 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, errors.New("alert engine: store is required")
 	}
 	e := &Engine{
-		rules: opts.Rules, store: opts.Store, now: opts.Now, log: opts.Logger, notify: opts.Notify,
-		known: map[string]bool{}, seen: map[string]Device{}, held: map[string]*held{}, warned: map[string]bool{},
+		rules: opts.Rules, store: opts.Store, now: opts.Now, log: opts.Logger, notify: opts.Notify, direct: opts.Direct,
+		handed: map[string]bool{},
+		known:  map[string]bool{}, seen: map[string]Device{}, held: map[string]*held{}, warned: map[string]bool{},
 		dests: map[string]time.Time{}, destDevs: map[string]time.Time{}, destDay: map[string]dayCount{},
 		wake: make(chan struct{}, 1),
 	}
@@ -296,8 +305,17 @@ func (e *Engine) flush(ctx context.Context, all bool) error {
 			e.log.Error("alerts: writing to the outbox failed; kept in memory, retrying", "err", err, "queued", e.queue.len())
 		}
 		e.writeFails++
+		if e.direct != nil {
+			for _, o := range ch.Alerts {
+				if !e.handed[o.Alert.ID] {
+					e.handed[o.Alert.ID] = true
+					e.direct(o)
+				}
+			}
+		}
 		return err
 	}
+	clear(e.handed)
 	if e.writeFails > 0 {
 		e.log.Info("alerts: writing to the outbox recovered", "failures", e.writeFails)
 	}
