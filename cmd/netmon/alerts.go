@@ -110,6 +110,9 @@ func runAlerts(ctx context.Context, cfg config.Config, opts alertsOptions, w io.
 		return err
 	}
 	if opts.output == "json" {
+		if entries == nil {
+			entries = []alert.Entry{} // [], not null
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(entries)

@@ -66,9 +66,19 @@ func TestAlertsList(t *testing.T) {
 		t.Errorf("json --limit 1: %s", out.String())
 	}
 
-	empty := testConfig(t)
-	if err := runAlerts(ctx, empty, alertsOptions{output: "table", limit: 10}, &out); err == nil {
+	missing := testConfig(t)
+	if err := runAlerts(ctx, missing, alertsOptions{output: "table", limit: 10}, &out); err == nil {
 		t.Error("a missing record listed no error")
+	}
+	empty := testConfig(t)
+	if r, err := store.OpenRecord(ctx, empty.DBPath); err != nil {
+		t.Fatal(err)
+	} else {
+		r.Close()
+	}
+	out.Reset()
+	if err := runAlerts(ctx, empty, alertsOptions{output: "json", limit: 10}, &out); err != nil || out.String() != "[]\n" {
+		t.Errorf("no alerts as JSON: %q, %v; want []", out.String(), err)
 	}
 }
 
