@@ -163,6 +163,7 @@ type feeder struct {
 
 	seen     map[string]*alert.Device
 	contacts []alert.Contact
+	ids      map[netip.Addr]string // device ids by address, for a cycle's many flows of one device
 }
 
 func (f *feeder) observe(now time.Time, d *flows.Delta) {
@@ -171,6 +172,12 @@ func (f *feeder) observe(now time.Time, d *flows.Delta) {
 	}
 	clear(f.seen)
 	f.contacts = f.contacts[:0]
+	// A device's id may change between cycles (the registry learns a
+	// MAC): the cache holds for one cycle.
+	if f.ids == nil {
+		f.ids = map[netip.Addr]string{}
+	}
+	clear(f.ids)
 	skip := f.skip
 	f.skip = false
 	for c := range d.All() {
@@ -208,10 +215,15 @@ func (f *feeder) observe(now time.Time, d *flows.Delta) {
 }
 
 func (f *feeder) id(a netip.Addr) string {
-	if f.device != nil {
-		return f.device(a)
+	if id, ok := f.ids[a]; ok {
+		return id
 	}
-	return "ip:" + a.String()
+	id := "ip:" + a.String()
+	if f.device != nil {
+		id = f.device(a)
+	}
+	f.ids[a] = id
+	return id
 }
 
 func (f *feeder) describeOf(id string, a netip.Addr) alert.Device {

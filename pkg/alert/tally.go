@@ -17,6 +17,7 @@ type Tally struct {
 	Cal history.Calendar
 
 	day, billing time.Time // the current periods' starts
+	rolled       time.Time // the time roll last looked at: a cycle's changes share one
 	dev          map[string]*[2]uint64
 	lan          [2]uint64
 	grown        map[string]bool
@@ -83,6 +84,10 @@ func (t *Tally) roll(now time.Time) {
 	if t.dev == nil {
 		t.dev, t.grown = map[string]*[2]uint64{}, map[string]bool{}
 	}
+	if now.Equal(t.rolled) && !now.IsZero() {
+		return
+	}
+	t.rolled = now
 	day := t.Cal.Start(history.Day, now)
 	if !day.Equal(t.day) {
 		t.day = day
