@@ -9,6 +9,7 @@
 #                                     router, two clients that lease by dhclient (see cmd_dhcp)
 #   LAB_ID=x scripts/lab.sh status    show namespaces, processes and the conntrack count
 #   LAB_ID=x scripts/lab.sh env       print the lab's variables (LAB_RTR=..., for `source`)
+#   LAB_ID=x scripts/lab.sh join [N]  a new host N (1-9, default 1) joins the LAN: 10.0.0.(6+N), fd00::(6+N)
 #   LAB_ID=x scripts/lab.sh down      remove everything of lab x (idempotent)
 #            scripts/lab.sh list      ids of the labs on this machine (state or namespaces left)
 #   LAB_ID=x scripts/lab.sh lan-add ADDR...    more LAN host addresses on lan0 (10.0.0.N, fd00::N)
@@ -122,13 +123,13 @@ cmd_down() {
 	# Anything still running inside a lab namespace was started for the lab
 	# (by this script or by a test through `ip netns exec`); a namespace
 	# with a process left in it would outlive `ip netns del`.
-	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}"; do
+	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}" $(joined); do
 		ns_exists "$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			kill -KILL "$pid" 2>/dev/null || true
 		done
 	done
-	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}"; do
+	for ns in "${ALL_NS[@]}" "${DHCP_NS[@]}" $(joined); do
 		if ns_exists "$ns"; then
 			ip netns del "$ns" || log "could not delete namespace $ns"
 		fi
@@ -336,6 +337,47 @@ cmd_status() {
 		echo "conntrack entries in $RTR: $(in_ns "$RTR" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo '?')"
 	fi
 	[[ $up -eq ${#ALL_NS[@]} ]]
+}
+
+# joined prints the namespaces of the hosts that joined (cmd_join).
+joined() {
+	local j
+	for j in /run/netns/nmlab-"$LAB_ID"-join[1-9]; do
+		[[ -e $j ]] && echo "${j##*/}"
+	done
+	return 0
+}
+
+# cmd_join [N]: a new host joins the LAN, as a machine plugged in or a
+# guest on the Wi-Fi would: a namespace of its own, nmlab-ID-joinN, with 10.0.0.(6+N)/24 and fd00::(6+N)/64 on j0, whose
+# veth peer rjN is a new port of the router (the router answers for
+# 10.0.0.1 and fd00::1 there and routes the host's /32 and /128 to it,
+# so the router's neighbour table learns the host's MAC like any LAN
+# host's). It prints the host's namespace, addresses and MAC (JOIN_NS=...,
+# for `source`). The host sends nothing by itself: run traffic in it with
+# `ip netns exec`. `down` removes it with the rest of the lab.
+cmd_join() {
+	need_up
+	local n=${1:-1}
+	[[ $n =~ ^[1-9]$ ]] || die "join: N must be 1-9, got '$n'"
+	local ns=nmlab-$LAB_ID-join$n v4=10.0.0.$((6 + n)) v6=fd00::$((6 + n))
+	ns_exists "$ns" && die "host $n already joined lab $LAB_ID ($ns)"
+	trap 'log "join failed; removing $ns"; ip netns del "$ns" 2>/dev/null || true; ip -n "$RTR" link del "rj$n" 2>/dev/null || true' ERR
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	veth "$RTR" "rj$n" "$ns" j0
+	addrs "$RTR" "rj$n" 10.0.0.1/32 fd00::1/128
+	ip -n "$RTR" route add "$v4/32" dev "rj$n"
+	ip -n "$RTR" -6 route add "$v6/128" dev "rj$n"
+	addrs "$ns" j0 "$v4/24" "$v6/64"
+	ip -n "$ns" route add default via 10.0.0.1
+	ip -n "$ns" -6 route add default via fd00::1
+	trap - ERR
+	log "host $n joined lab $LAB_ID ($ns, $v4, $v6)"
+	echo "JOIN_NS=$ns"
+	echo "JOIN_V4=$v4"
+	echo "JOIN_V6=$v6"
+	echo "JOIN_MAC=$(ip -n "$ns" -br link show j0 | awk '{print $3}')"
 }
 
 cmd_env() {
@@ -569,8 +611,9 @@ lan-add) cmd_lan_add "$@" ;;
 acct-setup) cmd_acct_setup "$@" ;;
 acct) cmd_acct ;;
 pace) cmd_pace "$@" ;;
+join) cmd_join "${2:-}" ;;
 *)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -144,8 +144,9 @@ func besideConfig(path, configFile, name string) string {
 	return filepath.Join(filepath.Dir(configFile), path)
 }
 
-// readYAML reads file's top-level keys and refuses one that is no
-// setting, suggesting the nearest key.
+// readYAML reads file's keys and refuses one that is no setting,
+// suggesting the nearest key. A block of keys (alerts:) is checked key by
+// key ("alerts.learning_period").
 func readYAML(file string, keys map[string]any) (map[string]any, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -155,18 +156,45 @@ func readYAML(file string, keys map[string]any) (map[string]any, error) {
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: not YAML: %s", file, strings.TrimPrefix(oneLine(err).Error(), "yaml: "))
 	}
-	names := slices.Sorted(maps.Keys(m))
-	for _, k := range names {
-		if _, ok := keys[k]; ok {
+	if err := unknownKey(m, "", keys); err != nil {
+		err.Source = file
+		return nil, err
+	}
+	return m, nil
+}
+
+// unknownKey returns the error of the first key of m (under prefix) that
+// is no setting, nil when every one is.
+func unknownKey(m map[string]any, prefix string, keys map[string]any) *config.FieldError {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		key := prefix + k
+		if _, ok := keys[key]; ok {
+			continue
+		}
+		if sub, ok := m[k].(map[string]any); ok && hasBlock(keys, key) {
+			if err := unknownKey(sub, key+".", keys); err != nil {
+				return err
+			}
 			continue
 		}
 		reason := "is not a setting"
-		if near := nearestKey(k, keys); near != "" {
+		if near := nearestKey(key, keys); near != "" {
 			reason += "; did you mean " + near + "?"
 		}
-		return nil, &config.FieldError{Key: k, Reason: reason, Source: file}
+		return &config.FieldError{Key: key, Reason: reason}
 	}
-	return m, nil
+	return nil
+}
+
+// hasBlock reports whether key is a block of keys (some key starts with
+// key + ".").
+func hasBlock(keys map[string]any, key string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // nearestKey is the key closest to k in edit distance, if it is close
@@ -295,16 +323,27 @@ func durationProblem(key, s string) *config.FieldError {
 	return &config.FieldError{Key: key, Value: s, Reason: "not a duration (like 1s, 5m, 168h)"}
 }
 
-// keyValues lists the fields of c by their mapstructure key.
+// keyValues lists the fields of c by their mapstructure key. A block of
+// keys (a struct field, like alerts) gives one key per field of its own
+// ("alerts.learning_period"), so that a file setting only some of them
+// keeps the defaults of the others.
 func keyValues(c config.Config) map[string]any {
 	out := map[string]any{}
-	rv := reflect.ValueOf(c)
-	rt := rv.Type()
-	for i := range rt.NumField() {
-		if key := rt.Field(i).Tag.Get("mapstructure"); key != "" {
-			out[key] = rv.Field(i).Interface()
+	var walk func(prefix string, rv reflect.Value)
+	walk = func(prefix string, rv reflect.Value) {
+		rt := rv.Type()
+		for i := range rt.NumField() {
+			key := rt.Field(i).Tag.Get("mapstructure")
+			switch {
+			case key == "":
+			case rv.Field(i).Kind() == reflect.Struct:
+				walk(prefix+key+".", rv.Field(i))
+			default:
+				out[prefix+key] = rv.Field(i).Interface()
+			}
 		}
 	}
+	walk("", reflect.ValueOf(c))
 	return out
 }
 

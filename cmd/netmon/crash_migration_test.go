@@ -14,6 +14,11 @@ import (
 	"github.com/netmon-dev/netmon/pkg/store"
 )
 
+// recordVersion is the record's schema version after every migration
+// (pkg/store/migrations/record): the upgrade from version 1 applies them
+// all in one transaction.
+const recordVersion = 4
+
 // v1Rows is the size of the old database TestCrashDuringMigration
 // upgrades: big enough that migrations 0002 and 0003, which count and
 // read every connection, take a good part of a run, so random kills land
@@ -31,7 +36,7 @@ func v1Rows() int {
 // while it upgrades a version-1 database of v1Rows connections (db_path
 // before issue 14) into the record. After every kill the file passes
 // integrity_check and is wholly at one version: still 1 with its
-// connections, or 3, the record, with the old lifetime totals; and it
+// connections, or recordVersion, the record, with the old lifetime totals; and it
 // reopens, which finishes the upgrade. TestCrashSafety's "while creating"
 // only kills fresh, nearly empty files, whose migration takes about a
 // millisecond.
@@ -50,7 +55,7 @@ func TestCrashDuringMigration(t *testing.T) {
 	// this process the upgrade would be far slower under -race).
 	first := copyFile(t, v1, filepath.Join(dir, "whole.db"))
 	upgraded := timeUpgrade(t, bin, input, first)
-	if v := schemaCheck(t, first); v != 3 {
+	if v := schemaCheck(t, first); v != recordVersion {
 		t.Fatalf("an uninterrupted run left version %d", v)
 	}
 
@@ -74,12 +79,12 @@ func TestCrashDuringMigration(t *testing.T) {
 		versions[schemaCheck(t, db)]++
 		os.Remove(db)
 	}
-	t.Logf("%d kills within %v (start and upgrade take %v): %d left version 1 (killed before the upgrade committed), %d version 3",
-		kills, window.Round(time.Millisecond), upgraded.Round(time.Millisecond), versions[1], versions[3])
+	t.Logf("%d kills within %v (start and upgrade take %v): %d left version 1 (killed before the upgrade committed), %d version %d",
+		kills, window.Round(time.Millisecond), upgraded.Round(time.Millisecond), versions[1], versions[recordVersion], recordVersion)
 }
 
 // timeUpgrade runs `netmon ingest-once` on db, returns how long after the
-// start the database reads version 3, and kills the run.
+// start the database reads version recordVersion, and kills the run.
 func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 	t.Helper()
 	raw, err := sql.Open("sqlite", db)
@@ -98,7 +103,7 @@ func timeUpgrade(t *testing.T, bin, input, db string) time.Duration {
 	}()
 	for time.Since(start) < time.Minute {
 		var v int
-		if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err == nil && v == 3 {
+		if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err == nil && v == recordVersion {
 			return time.Since(start)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -160,7 +165,7 @@ func schemaCheck(t *testing.T, path string) int {
 	}
 	switch {
 	case v == 1 && tables == 1:
-	case v == 3 && tables == 0:
+	case v == recordVersion && tables == 0:
 		got := map[string]int{}
 		if err := scanCounts(raw, `SELECT device, uplink_bytes FROM devices`, got); err != nil {
 			t.Fatal(err)

@@ -50,6 +50,7 @@ func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, lo
 		return err
 	}
 	defer st.Close()
+	defer startAlerts(ctx, cfg, st, in, newLogger(logw, cfg).With("component", "alerts"))() // stops after the loop
 	in.CommitNow = commitRequests(ctx)
 	if err := firstCycle(ctx, in); err != nil {
 		return err

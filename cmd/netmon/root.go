@@ -72,6 +72,7 @@ configs/netmon.yaml documents every key.`,
 		newPasswdCmd(load),
 		newGenDocsCmd(info),
 		newTopCmd(load),
+		newAlertsCmd(load),
 	)
 	completeFlagValues(root)
 	return root

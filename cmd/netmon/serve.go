@@ -127,6 +127,7 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		Build:         currentBuild().web(),
 		Rates:         st.live,
 		RateUnit:      cfg.RateUnit,
+		Alerts:        st.record,
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })
@@ -156,11 +157,13 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		}
 	}()
 	if in != nil {
+		stopAlerts := startAlerts(ctx, cfg, st, in, logger.With("component", "alerts"))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// Loop only returns when ctx is done, after the running cycle ended.
 			_ = in.Loop(ctx, cfg.Interval, nil)
+			stopAlerts()
 		}()
 		wg.Add(1)
 		go func() {

@@ -147,6 +147,10 @@ type Config struct {
 	// RateUnit is how rates are shown: "bits" (per second, as ISPs quote
 	// plans) or "bytes". JSON carries bits per second either way.
 	RateUnit string `mapstructure:"rate_unit"`
+
+	// Alerts (issue 18): the alerts section, its own block of keys
+	// (alerts.learning_period, alerts.sinks, ...); see alerts.go.
+	Alerts Alerts `mapstructure:"alerts"`
 }
 
 // DefaultDBPath is the database used when none is configured: a file in
@@ -189,6 +193,8 @@ func Default() Config {
 
 		RateWindow: 10 * time.Second,
 		RateUnit:   "bits",
+
+		Alerts: DefaultAlerts(),
 	}
 }
 
@@ -290,7 +296,10 @@ func (c *Config) Validate() error {
 	if err := c.validateEvents(); err != nil {
 		return err
 	}
-	return c.validateRates()
+	if err := c.validateRates(); err != nil {
+		return err
+	}
+	return c.Alerts.validate()
 }
 
 // validateNames checks the keys of devices and names.

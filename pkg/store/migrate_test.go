@@ -88,7 +88,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 				return nil, err
 			}
 			return &r.handle, nil
-		}, []string{"device_addrs", "device_usage", "devices", "pair_usage", "record_state", "remote_usage", "remotes", "service_usage"}},
+		}, []string{"alert_counts", "alert_deliveries", "alert_memory", "alerts", "device_addrs", "device_usage", "devices", "pair_usage", "record_state", "remote_usage", "remotes", "service_usage"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.set, func(t *testing.T) {
@@ -238,7 +238,13 @@ func TestUpgradeToRecord(t *testing.T) {
 	if err := r.Dump(ctx, &dump); err != nil {
 		t.Fatal(err)
 	}
-	want := `== device_addrs (device_id, addr, last_seen_at)
+	want := `== alert_counts (kind, sink, outcome, n)
+== alert_deliveries (alert_id, sink, state, attempts, next_at, last_at, sent_at, last_error, folded_into)
+== alert_memory (kind, key, at)
+device	ip:10.0.0.5	1000
+start		1000
+== alerts (id, kind, created_at, payload)
+== device_addrs (device_id, addr, last_seen_at)
 1	10.0.0.5	8000
 == device_usage (res, start, device_id, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)
 == devices (id, device, name, name_source, vendor, first_seen_at, last_seen_at, uplink_bytes, downlink_bytes, uplink_packets, downlink_packets, connections)

@@ -224,6 +224,11 @@ func (s *server) register() error {
 	if err := s.registry.Register(newCollector(s)); err != nil {
 		return fmt.Errorf("register netmon collector: %w", err)
 	}
+	if s.alerts != nil {
+		if err := s.registry.Register(newAlertCollector(s.alerts)); err != nil {
+			return fmt.Errorf("register alert collector: %w", err)
+		}
+	}
 	return nil
 }
 

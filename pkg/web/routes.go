@@ -25,6 +25,7 @@ func (s *server) routes() http.Handler {
 	get("/api/devices/{id}", s.needHistory(s.apiDevice))
 	get("/api/devices/{id}/history", s.needHistory(s.apiDeviceHistory))
 	get("/api/remotes", s.needHistory(s.apiRemotes))
+	get("/api/alerts", s.apiAlerts)
 	get("/api/now", s.apiNow)
 	// The login (auth_login.go); public, as are the static files.
 	get("/static/login.css", s.loginCSS)

@@ -131,6 +131,9 @@ type Options struct {
 	// "bits" or "bytes" ("": bits), handed to the page in /api/now.
 	Rates    Rates
 	RateUnit string
+	// Alerts is the alert outbox GET /api/alerts and netmon_alerts_total
+	// read (nil: 503, and no such series).
+	Alerts Alerts
 }
 
 // server holds the handlers' dependencies.
@@ -154,6 +157,7 @@ type server struct {
 	build     BuildInfo
 	rates     Rates
 	rateUnit  string
+	alerts    Alerts
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -203,6 +207,7 @@ func newServer(opts Options) (*server, error) {
 		build:    opts.Build,
 		rates:    opts.Rates,
 		rateUnit: cmp.Or(opts.RateUnit, "bits"),
+		alerts:   opts.Alerts,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
