@@ -15,13 +15,9 @@
 #   4. `netmon alerts --output json` and the sink's file hold exactly the
 #      expected new-device alerts, the joined host's, and nothing else.
 #
-# What "exactly" means depends on what names devices. With the device
-# registry (issue 13) wired into ingest, a device is its MAC: the joined
-# host is ONE device whatever its addresses, and the check wants exactly
-# one alert, carrying the MAC `lab.sh join` printed. Without it, the
-# interim feed in cmd/netmon names a device by its address: the check
-# then wants one alert per address the host used (ip:10.0.0.7,
-# ip:fd00::7). The script says which it checked.
+# "Exactly" means one alert: a device is its MAC (the router's neighbour
+# table, issue 13), so the joined host is ONE device whatever addresses
+# it talks from, and the alert carries the MAC `lab.sh join` printed.
 #
 # Needs what scripts/e2e.sh needs (root, ip netns, conntrack, iptables,
 # Go) and jq. Exits 77 without root or ip netns. About 20 s.
@@ -108,7 +104,7 @@ alerts:
       type: log
 EOF
 ip netns exec "$LAB_RTR" "$netmon" ingest-loop --config "$tmp/netmon.yaml" --db "$tmp/netmon.db" \
-	--state-dir "$tmp/state" --interval 500ms >"$tmp/netmon.log" 2>&1 &
+	--state-dir "$tmp/state" --interval 500ms --log-level debug >"$tmp/netmon.log" 2>&1 &
 netmon_pid=$!
 
 # new_devices prints the record's new-device alerts, one JSON line each.
@@ -145,17 +141,9 @@ while [[ $(count) -lt 1 && $SECONDS -lt $deadline ]]; do sleep 0.5; done
 sleep 3 # one that would come late, or twice
 alerts=$(new_devices)
 say "new-device alerts: ${alerts:-none}"
-if [[ -n $(jq -r 'select(.mac != "") | .mac' <<<"$alerts") ]]; then
-	say "devices carry MACs (the device registry is wired in): want exactly one alert, for $JOIN_MAC"
-	want=1
-	[[ $(jq -r '.mac' <<<"$alerts" | sort -u) == "${JOIN_MAC,,}" ]] ||
-		fail "the alert is not for the joined host's MAC $JOIN_MAC"
-else
-	say "devices are addresses (no device registry yet): want one alert per address the joined host used"
-	want=2
-	[[ $(jq -r '.device' <<<"$alerts" | sort | tr '\n' ' ') == "ip:10.0.0.7 ip:fd00::7 " ]] ||
-		fail "the alerts are not for ip:10.0.0.7 and ip:fd00::7"
-fi
+want=1
+[[ $(jq -r '.mac' <<<"$alerts" | sort -u) == "${JOIN_MAC,,}" ]] ||
+	fail "the alert is not for the joined host's MAC $JOIN_MAC"
 n=$(grep -c . <<<"$alerts" || true)
 [[ $n -eq $want ]] || fail "$n new-device alerts in the record, want $want"
 # The exec sink appends each alert's JSON (no newline between them).

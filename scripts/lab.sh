@@ -366,6 +366,10 @@ cmd_join() {
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	veth "$RTR" "rj$n" "$ns" j0
+	# A globally administered MAC from the documentation range (RFC 7042,
+	# 00-00-5E-00-53-xx): a veth's own is random and locally
+	# administered, which netmon treats as a phone's rotating MAC.
+	ip -n "$ns" link set j0 address "00:00:5e:00:53:0$n"
 	addrs "$RTR" "rj$n" 10.0.0.1/32 fd00::1/128
 	ip -n "$RTR" route add "$v4/32" dev "rj$n"
 	ip -n "$RTR" -6 route add "$v6/128" dev "rj$n"
@@ -580,6 +584,7 @@ cmd_acct() {
 # --- Paced downloads (issue 15: the rates e2e, scripts/e2e-rates.sh) ---
 
 # cmd_pace SRC DST:PORT RATE DURATION: a download from LAN address SRC
+# (of the LAN namespace, or of a host that joined)
 # that the WAN server at DST:PORT sends at RATE bytes per second for
 # DURATION (e.g. 20s), in the background (pid in $STATE/pids/pace-*.pid,
 # output in $STATE/pace-*.log); it prints the name of the file that
@@ -590,9 +595,12 @@ cmd_pace() {
 	shift
 	[[ $# -eq 4 ]] || die "pace needs SRC DST:PORT RATE DURATION"
 	[[ -x $STATE/labtraffic && -f $STATE/pids/wan.pid ]] || die "pace needs the servers of \`traffic\` (run it first)"
-	local name=pace-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	local name=pace-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n') ns=$LAN j
+	for j in $(joined); do # SRC may be a joined host's (cmd_join)
+		ip -n "$j" -o addr show | grep -q " ${1}/" && ns=$j
+	done
 	rm -f "$STATE/$name.ready"
-	start "$name" "$LAN" pace -from "$1" -to "$2" -rate "$3" -duration "$4" -ready "$STATE/$name.ready"
+	start "$name" "$ns" pace -from "$1" -to "$2" -rate "$3" -duration "$4" -ready "$STATE/$name.ready"
 	wait_file "$STATE/$name.ready" "$STATE/pids/$name.pid" 10 ||
 		die "paced download did not start: $(cat "$STATE/$name.log")"
 	echo "$STATE/$name.ready"

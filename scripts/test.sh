@@ -86,6 +86,9 @@ fi
 if [ -x scripts/e2e-rates.sh ]; then
 	step "router lab e2e: rates" skippable "rates e2e" scripts/e2e-rates.sh
 fi
+if [ -x scripts/e2e-alerts.sh ]; then
+	step "router lab e2e: alerts" skippable "alerts e2e" scripts/e2e-alerts.sh
+fi
 if [ -x scripts/package-check.sh ]; then
 	step "deb package" skippable "deb package check" scripts/package-check.sh
 fi

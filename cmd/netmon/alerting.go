@@ -12,6 +12,7 @@ import (
 	"github.com/netmon-dev/netmon/pkg/alert"
 	"github.com/netmon-dev/netmon/pkg/alert/sink"
 	"github.com/netmon-dev/netmon/pkg/config"
+	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/ingest"
 	"github.com/netmon-dev/netmon/pkg/store"
@@ -34,6 +35,12 @@ func startAlerts(ctx context.Context, cfg config.Config, st *stores, in *ingest.
 	}
 	a.seed(ctx, cfg, st.record, time.Now())
 	f := &feeder{engine: a.engine, tally: a.tally, device: in.Device, skip: in.Baseline}
+	if st.names != nil {
+		f.describe = st.names.describe
+		st.names.hearMerges(func(m device.Merge) {
+			a.engine.Merged(string(m.From), st.names.describe(string(m.To), netip.Addr{}), time.Now())
+		})
+	}
 	prev := in.Observe
 	in.Observe = func(now time.Time, d *flows.Delta) {
 		if prev != nil {
@@ -148,10 +155,10 @@ func alertSinks(cfg config.Config, logger *slog.Logger) ([]alert.SinkConfig, err
 // feeder turns each cycle's delta into the engine's inputs, in the
 // ingest goroutine (every input only queues: nothing here waits).
 //
-// Until the device registry (issue 13) is wired in, a device is what
-// Ingester.Device names (nil: "ip:ADDR") and all the engine learns of it
-// is its address; the integrator replaces describe with the registry's
-// view (MAC, name, vendor, randomised flag).
+// A device is what Ingester.Device names (the registry's id: its MAC,
+// or "ip:ADDR" while none is known), described by the registry (namer.
+// describe: MAC, name, vendor, randomised flag); the registry's merges of
+// ip: devices into MACs reach the engine as they happen (Engine.Merged).
 type feeder struct {
 	engine *alert.Engine
 	tally  *alert.Tally
@@ -200,10 +207,6 @@ func (f *feeder) observe(now time.Time, d *flows.Delta) {
 		f.contacts = append(f.contacts, alert.Contact{Device: id, Remote: c.Key.Dst, At: now})
 	}
 	for _, dev := range f.seen {
-		// INTEGRATOR (issue 13): the one call that feeds device events.
-		// With the registry, call DeviceSeen for every device it sees
-		// (with MAC, name, vendor, Randomized); describe above is where
-		// its view goes in for devices found through their flows.
 		f.engine.DeviceSeen(alert.Sighting{Device: *dev, At: now})
 	}
 	for _, c := range f.contacts {

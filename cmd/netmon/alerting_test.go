@@ -425,3 +425,65 @@ func BenchmarkFeeder(b *testing.B) {
 		cycle()
 	}
 }
+
+// TestFeederNamesDevices: with the namer wired in (a replayed neighbour
+// table and leases), a new machine alerts once under its MAC, with its
+// DHCP name, whichever of its addresses (IPv4, IPv6) it talked from; a
+// phone with a randomised MAC stays silent (the rule's default); an
+// address the neighbour table does not know alerts as ip:ADDR.
+func TestFeederNamesDevices(t *testing.T) {
+	ctx := context.Background()
+	rec, err := store.OpenRecord(ctx, filepath.Join(t.TempDir(), "netmon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	cfg := config.Default()
+	cfg.LocalSubnets = []string{"10.0.0.0/24", "fd00::/64"}
+	cfg.NeighboursFile = "../../fixtures/names/demo/neighbours.txt"
+	cfg.Leases = []string{"../../fixtures/names/demo/dhcp.leases"}
+	cfg.ResolveRemoteNames = false
+	nm := newNamer(ctx, cfg, rec, discardLogger())
+	nm.once(ctx)
+	eng, err := alert.NewEngine(ctx, alert.Options{Rules: alert.Rules{NewDevice: alert.NewDeviceRule{Enabled: true}}, Store: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &feeder{engine: eng, tally: &alert.Tally{Cal: history.Calendar{Loc: time.UTC}}, device: nm.device, describe: nm.describe}
+	remote := netip.MustParseAddr("203.0.113.80")
+	var es []conntrack.Entry
+	for i, src := range []string{"10.0.0.5", "fd00::5", "10.0.0.6", "10.0.0.9"} {
+		s := netip.MustParseAddr(src)
+		es = append(es, conntrack.Entry{Proto: conntrack.ProtoTCP, State: "ESTABLISHED",
+			Orig:  conntrack.Tuple{Src: s, Dst: remote, SrcPort: uint16(40000 + i), DstPort: 443, Bytes: 100, Packets: 1},
+			Reply: conntrack.Tuple{Src: remote, Dst: s, SrcPort: 443, DstPort: uint16(40000 + i), Bytes: 100, Packets: 1}})
+	}
+	tab := flows.New()
+	c := tab.Begin()
+	for i := range es {
+		if err := c.Add(&es[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.observe(time.Now(), c.Diff())
+	c.Commit()
+	if err := eng.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := rec.RecentAlerts(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]alert.Device{}
+	for _, e := range entries {
+		got[e.Device.ID] = *e.Device
+	}
+	want := map[string]alert.Device{
+		"00:1b:21:3a:4b:5c": {ID: "00:1b:21:3a:4b:5c", MAC: "00:1b:21:3a:4b:5c", Name: "anna-laptop"},
+		"ip:10.0.0.9":       {ID: "ip:10.0.0.9"},
+	}
+	ignore := cmpopts.IgnoreFields(alert.Device{}, "Addr", "Destinations", "Vendor")
+	if diff := cmp.Diff(want, got, ignore); diff != "" {
+		t.Errorf("new-device alerts by device (-want +got)\n%s", diff)
+	}
+}

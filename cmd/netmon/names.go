@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/netmon-dev/netmon/pkg/alert"
 	"github.com/netmon-dev/netmon/pkg/config"
 	"github.com/netmon-dev/netmon/pkg/device"
 	"github.com/netmon-dev/netmon/pkg/filter"
@@ -53,6 +54,9 @@ type namer struct {
 
 	mu     sync.Mutex
 	merges []device.Merge // waiting for the next commit
+	// onMerge, when set, hears of every merge as it happens (the alert
+	// engine: an ip: device that turns out to be a MAC's is not new).
+	onMerge func(device.Merge)
 
 	labeled map[netip.Addr]store.AddrLabel // what the live state's labels say
 	// dsts are the remote names written since the last prune of the
@@ -223,7 +227,36 @@ func (n *namer) merge(ms []device.Merge) {
 	}
 	n.mu.Lock()
 	n.merges = append(n.merges, ms...)
+	hook := n.onMerge
 	n.mu.Unlock()
+	if hook != nil {
+		for _, m := range ms {
+			hook(m)
+		}
+	}
+}
+
+// hearMerges sets onMerge.
+func (n *namer) hearMerges(f func(device.Merge)) {
+	n.mu.Lock()
+	n.onMerge = f
+	n.mu.Unlock()
+}
+
+// describe is what the registry knows of device id at LAN address a,
+// for the alerts: its MAC, name (shown escaped and shortened, as
+// everywhere), vendor and whether its MAC is randomised.
+func (n *namer) describe(id string, a netip.Addr) alert.Device {
+	d := alert.Device{ID: id, Addr: a}
+	dev, ok := n.reg.Device(device.ID(id))
+	if !ok {
+		return d
+	}
+	if !dev.MAC.IsZero() {
+		d.MAC = dev.MAC.String()
+	}
+	d.Name, d.Vendor, d.Randomized = device.DisplayName(dev.Name), dev.Vendor, dev.Randomized
+	return d
 }
 
 // takeMerges returns the queued merges and forgets them; putBack returns

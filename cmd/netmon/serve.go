@@ -101,7 +101,12 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		return err
 	}
 	defer st.Close()
+	stopAlerts := func() {}
 	if in != nil {
+		// Alerts hear the first cycle too (ingest-loop's order); stopped
+		// after the loop, or on the way out when serve fails before it.
+		stopAlerts = sync.OnceFunc(startAlerts(ctx, cfg, st, in, logger.With("component", "alerts")))
+		defer stopAlerts()
 		if err := firstCycle(ctx, in); err != nil {
 			return err
 		}
@@ -157,7 +162,6 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		}
 	}()
 	if in != nil {
-		stopAlerts := startAlerts(ctx, cfg, st, in, logger.With("component", "alerts"))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -73,6 +73,57 @@ func (e *Engine) DeviceSeen(s Sighting) {
 	}
 }
 
+// Merged is the input "device from is part of device to" (to.ID; to
+// says what the registry knows of it, its MAC first of all): the
+// registry learned the MAC of an address first met on its own (an "ip:"
+// device), usually within seconds, so within the new-device delay. A held
+// alert of from moves to into, with what it gathered and its first
+// sighting, unless into is known already (then it is dropped: the device
+// is not new). from is remembered either way, so its id never alerts
+// later; when from was known already (its alert went out, or it was
+// learned), into is too, so the machine is not announced twice. It never
+// blocks.
+func (e *Engine) Merged(from string, to Device, at time.Time) {
+	into := to.ID
+	if from == "" || into == "" || from == into {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, wasHeld := e.held[from]
+	delete(e.held, from)
+	learn := func(id string) {
+		if k := memKey(MemDevice, id); !e.known[k] && e.room(1) {
+			e.known[k] = true
+			e.remember(Memory{Kind: MemDevice, Key: id, At: at})
+		}
+	}
+	fromKnown := e.known[memKey(MemDevice, from)]
+	learn(from)
+	if fromKnown {
+		// Announced (or learned) by its address: the machine is not new
+		// under its MAC either.
+		learn(into)
+		return
+	}
+	if !wasHeld || e.known[memKey(MemDevice, into)] {
+		return
+	}
+	if hi, ok := e.held[into]; ok {
+		hi.dev = merge(hi.dev, h.dev)
+		if h.first.Before(hi.first) {
+			hi.first = h.first
+		}
+		return
+	}
+	e.seen[into] = merge(e.seen[into], to)
+	// What the registry says of the merged device (its MAC) wins over
+	// what the address alone told.
+	d := merge(h.dev, e.seen[into])
+	d.ID = into
+	e.held[into] = &held{dev: d, first: h.first}
+}
+
 // merge returns d updated with what n knows: non-empty fields win, and
 // destinations are added up to MaxDestinations.
 func merge(d, n Device) Device {

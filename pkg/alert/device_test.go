@@ -186,3 +186,71 @@ func TestQueueFull(t *testing.T) {
 		t.Error("devices queued while the store failed, or after, were not written")
 	}
 }
+
+// TestNewDeviceMerged: a device first met by its address alone ("ip:")
+// whose MAC the registry learns within the delay is one new device,
+// alerted once under its MAC with what was gathered before; merged into
+// a device already known it is no alert at all; merged after its alert
+// went out, nothing more is raised.
+func TestNewDeviceMerged(t *testing.T) {
+	byAddr := Device{ID: "ip:10.0.0.7", Addr: netip.MustParseAddr("10.0.0.7")}
+	tests := []struct {
+		name      string
+		known     bool          // the laptop was seen during the learning period
+		merge     time.Duration // when the registry merges, after the first sighting
+		seenAfter bool          // the device is seen (by its MAC) after the merge
+		want      []string
+		dests     []netip.Addr
+	}{
+		{name: "merged within the delay", merge: 10 * time.Second, seenAfter: true,
+			want: []string{"new_device: New device on the LAN: aa:bb:cc:dd:ee:01"}, dests: []netip.Addr{rem1, rem2}},
+		{name: "merged within the delay, not seen since", merge: 10 * time.Second,
+			want: []string{"new_device: New device on the LAN: aa:bb:cc:dd:ee:01"}, dests: []netip.Addr{rem1, rem2}},
+		{name: "merged into a known device", known: true, merge: 10 * time.Second, seenAfter: true},
+		{name: "merged after the alert", merge: 2 * time.Minute, seenAfter: true,
+			want: []string{"new_device: New device on the LAN: ip:10.0.0.7"}, dests: []netip.Addr{rem1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rules := deviceRules()
+			st := newFakeStore()
+			c := &clock{t: t0}
+			e := newTestEngine(t, st, c, rules)
+			end := t0.Add(rules.LearningPeriod)
+			if tt.known {
+				e.DeviceSeen(Sighting{Device: laptop, At: end.Add(-time.Hour)})
+			}
+			first := end.Add(time.Hour)
+			c.t = first
+			e.DeviceSeen(Sighting{Device: byAddr, At: first})
+			e.Contacted(Contact{Device: byAddr.ID, Remote: rem1, At: first})
+			c.t = first.Add(tt.merge)
+			flush(t, e)
+			e.Merged(byAddr.ID, laptop, c.t)
+			if tt.seenAfter {
+				e.DeviceSeen(Sighting{Device: laptop, At: c.t})
+			}
+			e.Contacted(Contact{Device: laptop.ID, Remote: rem2, At: c.t})
+			c.Advance(time.Hour)
+			flush(t, e)
+			got := st.stored()
+			if diff := cmp.Diff(tt.want, titles(got), alertCmp...); diff != "" {
+				t.Errorf("alerts (-want +got)\n%s", diff)
+			}
+			if len(got) == 1 {
+				if !got[0].At.Equal(first) {
+					t.Errorf("alert at %v, want the first sighting %v", got[0].At, first)
+				}
+				if diff := cmp.Diff(tt.dests, got[0].Device.Destinations, alertCmp...); diff != "" {
+					t.Errorf("destinations (-want +got)\n%s", diff)
+				}
+				if got[0].Device.ID == laptop.ID && got[0].Device.MAC != laptop.MAC {
+					t.Errorf("the merged device's alert has MAC %q, want %q", got[0].Device.MAC, laptop.MAC)
+				}
+			}
+			if !st.has(MemDevice, byAddr.ID) || !st.has(MemDevice, laptop.ID) {
+				t.Errorf("both ids must be remembered")
+			}
+		})
+	}
+}
