@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/rates"
 )
 
 // readTx runs fn in a read-only transaction (plain BEGIN, a WAL snapshot):
@@ -63,70 +63,7 @@ func (db *Live) ActiveConnections(ctx context.Context, limit int) ([]flows.Conne
 // open while start and fn run: a slow fn keeps the WAL from being reset
 // that long.
 func (db *Live) EachActiveConnection(ctx context.Context, limit int, start func(total int) error, fn func(*flows.Connection) error) error {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	return db.readTx(ctx, func(tx *sql.Tx) error {
-		var total int
-		if err := tx.QueryRowContext(ctx,
-			`SELECT active_connections FROM ingest_state WHERE id = 1`).Scan(&total); err != nil {
-			return db.readFailed(fmt.Errorf("count active connections: %w", err))
-		}
-		if start != nil {
-			if err := start(total); err != nil {
-				return err
-			}
-		}
-		// CROSS JOIN keeps connections the outer loop, so the ORDER BY is
-		// the index order and LIMIT stops the walk early.
-		// The labels (0002_labels) name the ends: a LEFT JOIN each, by
-		// primary key, so a connection without a label still lists.
-		rows, err := tx.QueryContext(ctx, `
-			SELECT c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.state, c.flags,
-			       c.uplink_packets, c.uplink_bytes, c.downlink_packets, c.downlink_bytes,
-			       c.first_seen_at, c.last_seen_at, h.first_seen_at,
-			       coalesce(a.device, ''), coalesce(a.name, ''), coalesce(d.name, '')
-			FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
-			LEFT JOIN addr_labels a ON a.addr = c.src_ip
-			LEFT JOIN dst_labels d ON d.client = c.src_ip AND d.addr = c.dst_ip
-			WHERE c.closed_at IS NULL
-			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port
-			LIMIT ?`, limit)
-		if err != nil {
-			return db.readFailed(fmt.Errorf("query active connections: %w", err))
-		}
-		defer rows.Close()
-		var (
-			c                      flows.Connection
-			proto, src, dst, flags string
-			first, last, hostFirst int64
-			ctr                    storedCounters
-		)
-		for rows.Next() {
-			// database/sql notices a done ctx only in the background;
-			// asking here stops the walk at the next row.
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("query active connections: %w", err)
-			}
-			if err := rows.Scan(&proto, &src, &c.Key.SrcPort, &dst, &c.Key.DstPort, &c.State, &flags,
-				&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst,
-				&c.Device, &c.DeviceName, &c.DstName); err != nil {
-				return fmt.Errorf("scan active connection: %w", err)
-			}
-			if c.Key, err = parseKey(c.Key, proto, src, dst); err != nil {
-				return err
-			}
-			c.Status, c.Counters = conntrack.ParseStatus(flags), ctr.unsigned()
-			c.FirstSeenAt, c.LastSeenAt, c.HostFirstSeenAt = fromMillis(first), fromMillis(last), fromMillis(hostFirst)
-			if err := fn(&c); err != nil {
-				return err
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return db.readFailed(fmt.Errorf("query active connections: %w", err))
-		}
-		return nil
-	})
+	return db.EachActiveConnectionRate(ctx, limit, rates.ByBytes, start, func(c *flows.Connection, _ rates.Reading) error { return fn(c) })
 }
 
 // RemoteHostCount returns how many remote hosts the database knows.

@@ -282,17 +282,22 @@ func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order r
 		}
 		const cols = `SELECT c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port, c.state, c.flags,
 			c.uplink_packets, c.uplink_bytes, c.downlink_packets, c.downlink_bytes,
-			c.first_seen_at, c.last_seen_at, h.first_seen_at, r.uplink_bps, r.downlink_bps`
+			c.first_seen_at, c.last_seen_at, h.first_seen_at, r.uplink_bps, r.downlink_bps,
+			coalesce(a.device, ''), coalesce(a.name, ''), coalesce(d.name, '')`
+		// The labels (0002_labels) name the ends: a LEFT JOIN each, by
+		// primary key, so a connection without a label still lists.
+		const labels = ` LEFT JOIN addr_labels a ON a.addr = c.src_ip
+			LEFT JOIN dst_labels d ON d.client = c.src_ip AND d.addr = c.dst_ip`
 		// CROSS JOIN keeps the first table the outer loop, so the ORDER BY
 		// is its index's order and LIMIT stops the walk early.
 		byBytes := cols + ` FROM connections c CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
-			LEFT JOIN connection_rates r ON r.id = c.id
+			LEFT JOIN connection_rates r ON r.id = c.id` + labels + `
 			WHERE c.closed_at IS NULL %s
 			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port LIMIT ?`
 		queries := []string{fmt.Sprintf(byBytes, "")}
 		if order == rates.ByRate {
 			queries = []string{
-				cols + ` FROM connection_rates r CROSS JOIN connections c ON c.id = r.id CROSS JOIN remote_hosts h ON h.ip = c.dst_ip
+				cols + ` FROM connection_rates r CROSS JOIN connections c ON c.id = r.id CROSS JOIN remote_hosts h ON h.ip = c.dst_ip` + labels + `
 					WHERE c.closed_at IS NULL ORDER BY r.total_bps DESC, r.id LIMIT ?`,
 				fmt.Sprintf(byBytes, "AND r.id IS NULL"),
 			}
@@ -336,7 +341,7 @@ func (db *Live) walkRated(ctx context.Context, tx *sql.Tx, q string, limit int, 
 		}
 		if err := rows.Scan(&proto, &src, &c.Key.SrcPort, &dst, &c.Key.DstPort, &c.State, &flags,
 			&ctr.upPackets, &ctr.upBytes, &ctr.downPackets, &ctr.downBytes, &first, &last, &hostFirst,
-			&rc[0], &rc[1]); err != nil {
+			&rc[0], &rc[1], &c.Device, &c.DeviceName, &c.DstName); err != nil {
 			return n, fmt.Errorf("scan active connection: %w", err)
 		}
 		if c.Key, err = parseKey(c.Key, proto, src, dst); err != nil {

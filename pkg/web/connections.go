@@ -39,6 +39,22 @@ type FlowJSON struct {
 	DownlinkPackets uint64   `json:"downlink_packets"`
 	DownlinkBytes   uint64   `json:"downlink_bytes"`
 	TotalBytes      uint64   `json:"total_bytes"`
+	// Device is the LAN end's device id (its MAC, or "ip:ADDR" while no
+	// MAC is known), DeviceName its name and DstName the name the client
+	// looked up for the remote end; "" when there is none. Names are as
+	// their source gave them: a renderer escapes them.
+	Device     string `json:"device"`
+	DeviceName string `json:"device_name"`
+	DstName    string `json:"dst_name"`
+}
+
+// WithNames sets f's device and names; an empty device is "ip:SRC".
+func (f FlowJSON) WithNames(device, deviceName, dstName string) FlowJSON {
+	if device == "" && f.SrcIP != "" {
+		device = "ip:" + f.SrcIP
+	}
+	f.Device, f.DeviceName, f.DstName = device, deviceName, dstName
+	return f
 }
 
 // NewFlowJSON returns the JSON form of a flow.
@@ -104,7 +120,7 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 // the new-host window.
 func toConnectionJSON(c *flows.Connection, newSince time.Time) connectionJSON {
 	return connectionJSON{
-		FlowJSON:    NewFlowJSON(c.Key, c.State, c.Status, c.Counters),
+		FlowJSON:    NewFlowJSON(c.Key, c.State, c.Status, c.Counters).WithNames(c.Device, c.DeviceName, c.DstName),
 		FirstSeenAt: formatTime(c.FirstSeenAt),
 		LastSeenAt:  formatTime(c.LastSeenAt),
 		SeenBefore:  c.HostFirstSeenAt.Before(newSince),

@@ -24,19 +24,20 @@ import (
 func wantConns() []connectionJSON {
 	return []connectionJSON{
 		{FlowJSON: FlowJSON{Key: "tcp|10.0.0.6|33857|203.0.113.80|443", Proto: "tcp", SrcIP: "10.0.0.6", SrcPort: 33857, DstIP: "203.0.113.80", DstPort: 443,
-			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268, TotalBytes: 20598, Source: "10.0.0.6:33857", Destination: "203.0.113.80:443"},
+			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268, TotalBytes: 20598, Source: "10.0.0.6:33857", Destination: "203.0.113.80:443",
+			Device: "da:a1:19:6e:0f:42", DeviceName: "kitchen <b>phone</b>", DstName: "video.example"},
 			FirstSeenAt: "2026-11-25T17:20:00.000Z", LastSeenAt: "2026-11-25T17:29:58.000Z", SeenBefore: true},
 		{FlowJSON: FlowJSON{Key: "tcp|fd00::5|47067|2001:db8::80|443", Proto: "tcp", SrcIP: "fd00::5", SrcPort: 47067, DstIP: "2001:db8::80", DstPort: 443,
-			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224, TotalBytes: 3529, Source: "[fd00::5]:47067", Destination: "[2001:db8::80]:443"},
+			State: "ESTABLISHED", Flags: []string{"ASSURED"}, UplinkPackets: 4, UplinkBytes: 305, DownlinkPackets: 3, DownlinkBytes: 3224, TotalBytes: 3529, Source: "[fd00::5]:47067", Destination: "[2001:db8::80]:443", Device: "ip:fd00::5"},
 			FirstSeenAt: "2026-11-25T17:29:30.000Z", LastSeenAt: "2026-11-25T17:30:00.000Z", SeenBefore: false},
 		{FlowJSON: FlowJSON{Key: "tcp|10.0.0.5|58337|203.0.113.91|80", Proto: "tcp", SrcIP: "10.0.0.5", SrcPort: 58337, DstIP: "203.0.113.91", DstPort: 80,
-			State: "<img src=x onerror=alert(1)>", Flags: []string{}, UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164, TotalBytes: 1389, Source: "10.0.0.5:58337", Destination: "203.0.113.91:80"},
+			State: "<img src=x onerror=alert(1)>", Flags: []string{}, UplinkPackets: 4, UplinkBytes: 225, DownlinkPackets: 3, DownlinkBytes: 1164, TotalBytes: 1389, Source: "10.0.0.5:58337", Destination: "203.0.113.91:80", Device: "ip:10.0.0.5"},
 			FirstSeenAt: "2026-11-25T17:29:55.000Z", LastSeenAt: "2026-11-25T17:29:59.000Z", SeenBefore: false},
 		{FlowJSON: FlowJSON{Key: "udp|10.0.0.6|40061|203.0.113.87|9999", Proto: "udp", SrcIP: "10.0.0.6", SrcPort: 40061, DstIP: "203.0.113.87", DstPort: 9999,
-			State: "<script>window.__netmonPwned=1</script>", Flags: []string{"UNREPLIED"}, UplinkPackets: 2, UplinkBytes: 184, TotalBytes: 184, Source: "10.0.0.6:40061", Destination: "203.0.113.87:9999"},
+			State: "<script>window.__netmonPwned=1</script>", Flags: []string{"UNREPLIED"}, UplinkPackets: 2, UplinkBytes: 184, TotalBytes: 184, Source: "10.0.0.6:40061", Destination: "203.0.113.87:9999", Device: "ip:10.0.0.6"},
 			FirstSeenAt: "2026-11-25T14:30:00.000Z", LastSeenAt: "2026-11-25T17:28:30.000Z", SeenBefore: true},
 		{FlowJSON: FlowJSON{Key: "icmp|10.0.0.5|4660|203.0.113.80|8", Proto: "icmp", SrcIP: "10.0.0.5", SrcPort: 4660, DstIP: "203.0.113.80", DstPort: 8,
-			Flags: []string{}, UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, TotalBytes: 252, Source: "10.0.0.5 id 4660", Destination: "203.0.113.80 type 8"},
+			Flags: []string{}, UplinkPackets: 3, UplinkBytes: 252, DownlinkPackets: 3, TotalBytes: 252, Source: "10.0.0.5 id 4660", Destination: "203.0.113.80 type 8", Device: "ip:10.0.0.5"},
 			FirstSeenAt: "2026-11-25T17:29:00.000Z", LastSeenAt: "2026-11-25T17:29:00.000Z", SeenBefore: true},
 	}
 }

@@ -129,6 +129,7 @@ func sampleConns() []flows.Connection {
 			Key: key("tcp", a("10.0.0.6"), 33857, a("203.0.113.80"), 443), State: "ESTABLISHED", Status: conntrack.ParseStatus("ASSURED"),
 			Counters:    conntrack.Counters{UplinkPackets: 6, UplinkBytes: 330, DownlinkPackets: 5, DownlinkBytes: 20268},
 			FirstSeenAt: now.Add(-10 * time.Minute), LastSeenAt: now.Add(-2 * time.Second), HostFirstSeenAt: now.Add(-time.Hour),
+			Device: "da:a1:19:6e:0f:42", DeviceName: `kitchen <b>phone</b>`, DstName: "video.example",
 		},
 		{
 			Key: key("tcp", a("fd00::5"), 47067, a("2001:db8::80"), 443), State: "ESTABLISHED", Status: conntrack.ParseStatus("ASSURED"),
