@@ -246,6 +246,7 @@ var localFlags = map[string][]string{
 	"version":         {"netmon"}, // cobra's, where Version is set
 	"top":             {"netmon print-outbound"},
 	"rate":            {"netmon print-outbound"},
+	"numeric":         {"netmon print-outbound"},
 	"iterations":      {"netmon top"},
 	"output":          {"netmon print-outbound", "netmon report", "netmon alerts"},
 	"limit":           {"netmon alerts"},

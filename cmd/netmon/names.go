@@ -405,3 +405,52 @@ func (n *namer) commitInfo(now time.Time, b *history.Batch) store.CommitInfo {
 	}
 	return info
 }
+
+// ptrWait bounds how long a command that prints once (print-outbound)
+// waits for reverse DNS of the rows it shows.
+const ptrWait = time.Second
+
+// prepare names the ends of the flows a command is about to print:
+// reverse DNS of the remote ends the query log does not name and of the
+// LAN ends, waited for up to ptrWait (an offline resolver fails at once,
+// or at the deadline).
+func (n *namer) prepare(ctx context.Context, ends [][2]netip.Addr) {
+	if !n.cfg.ResolveRemoteNames {
+		return
+	}
+	now := time.Now()
+	for _, e := range ends {
+		if _, ok := n.dns.Lookup(e[0], e[1], now); !ok {
+			n.rdns.Want(e[1])
+		}
+	}
+	n.refreshNames(now) // asks for the LAN ends' PTR names
+	if n.rdns.Pending() == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, ptrWait)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { n.rdns.Run(wctx); close(done) }()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for n.rdns.Pending() > 0 && wctx.Err() == nil {
+		select {
+		case <-wctx.Done():
+		case <-t.C:
+		}
+	}
+	cancel()
+	<-done
+	n.refreshNames(time.Now()) // the LAN ends' answers name devices
+}
+
+// flow is the device of LAN address src and the names of it and of
+// remote address dst, shown escaped and shortened.
+func (n *namer) flow(src, dst netip.Addr) (dev, devName, dstName string) {
+	now := time.Now()
+	id := n.reg.Resolve(src, now)
+	name, _ := n.reg.Name(id)
+	remote, _ := n.remoteName(src, dst, now)
+	return string(id), device.DisplayName(name), device.DisplayName(remote)
+}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -29,9 +31,22 @@ type printOutboundOptions struct {
 	// rate, when set, reads the table twice that far apart and shows
 	// rate columns, sorted by rate.
 	rate time.Duration
+	// numeric (-n) prints bare addresses: no name columns, no reverse
+	// DNS.
+	numeric bool
+	// names names the ends of the flows shown (nil: no names; the
+	// command builds a namer from the name sources).
+	names flowNamer
 	// now and sleep are the clock (time.Now and a timer when nil).
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
+}
+
+// flowNamer names the ends of the flows shown: it is asked once for all
+// of them (so reverse DNS can be waited for once), then for each.
+type flowNamer interface {
+	prepare(ctx context.Context, ends [][2]netip.Addr)
+	flow(src, dst netip.Addr) (dev, devName, dstName string)
 }
 
 func newPrintOutboundCmd(load loader) *cobra.Command {
@@ -43,12 +58,20 @@ func newPrintOutboundCmd(load loader) *cobra.Command {
 connections and print the top N by total bytes (uplink + downlink), ties
 broken by flow key so the output is stable.
 
+Each connection's LAN end is named by its device (the neighbour table's
+MAC, the DHCP leases, the devices: map of the configuration) and its
+remote end by the name the client looked up (the dnsmasq query log,
+--dns-log), else by reverse DNS (up to a second, for the rows shown;
+resolve_remote_names: false or -n turns it off). -n prints bare
+addresses, as conntrack -n and iftop -n do.
+
 With --rate DURATION the table is read twice, that far apart, and the
 connections are printed by rate: what each grew between the two reads
 over the real time between them (bits per second, or bytes with
 --rate-unit bytes; in JSON uplink_bps and downlink_bps, always bits). A
 connection the first read did not list has no rate ("-", null).`,
 		Example: `  netmon print-outbound --top 20
+  netmon print-outbound -n
   netmon print-outbound --rate 2s --top 10
   netmon print-outbound --input-file fixtures/conntrack/router_extended.txt --output json`,
 		Args: noArgs,
@@ -66,6 +89,12 @@ connection the first read did not list has no rate ("-", null).`,
 			if opts.rate < 0 {
 				return usageError{fmt.Errorf("--rate must be a positive duration (like 2s), got %s", opts.rate)}
 			}
+			if opts.numeric {
+				cfg.ResolveRemoteNames = false
+			}
+			nm := newNamer(cmd.Context(), cfg, nil, newLogger(cmd.ErrOrStderr(), cfg).With("component", "names"))
+			nm.once(cmd.Context())
+			opts.names = nm
 			return runPrintOutbound(cmd.Context(), cfg, opts, newSource(cfg), cmd.OutOrStdout())
 		},
 	}
@@ -73,7 +102,9 @@ connection the first read did not list has no rate ("-", null).`,
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&opts.rate, "rate", 0, "read the table twice this far apart and show rates, sorted by rate (like 2s)")
 	cmd.Flags().String("rate-unit", config.Default().RateUnit, "show rates in bits or bytes per second (env NETMON_RATE_UNIT)")
+	cmd.Flags().BoolVarP(&opts.numeric, "numeric", "n", false, "bare addresses: no Device and Remote name columns, no reverse DNS")
 	addSourceFlags(cmd.Flags())
+	addNameFlags(cmd.Flags())
 	return cmd
 }
 
@@ -101,11 +132,38 @@ func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutbound
 			top.offer(e)
 		}
 	}
-	flows, outbound := top.result(), top.seen
-	if opts.output == "json" {
-		return writeFlowsJSON(w, flows)
+	kept := top.result()
+	rows := make([]shownFlow, len(kept))
+	for i := range kept {
+		rows[i].e = kept[i]
 	}
-	return writeFlowsTable(w, flows, stats, outbound)
+	footer := countsLine(stats, top.seen)
+	if len(rows) > 0 {
+		footer += fmt.Sprintf("; showing %d", len(rows))
+	}
+	if len(rows) > 0 && stats.TrailerMismatch() {
+		footer += fmt.Sprintf("\nwarning: conntrack reported %d entries but %d lines were read", stats.Reported, stats.Lines)
+	}
+	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil}, footer, w)
+}
+
+// printFlows names rows and prints them as opts.output says.
+func printFlows(ctx context.Context, opts printOutboundOptions, rows []shownFlow, l tableLayout, footer string, w io.Writer) error {
+	if opts.names != nil {
+		ends := make([][2]netip.Addr, len(rows))
+		for i := range rows {
+			k := conntrack.KeyOf(&rows[i].e)
+			ends[i] = [2]netip.Addr{k.Src, k.Dst}
+		}
+		opts.names.prepare(ctx, ends)
+		for i := range rows {
+			rows[i].dev, rows[i].devName, rows[i].dstName = opts.names.flow(ends[i][0], ends[i][1])
+		}
+	}
+	if opts.output == "json" {
+		return writeFlowsJSON(w, rows)
+	}
+	return writeFlowsTable(w, rows, l, footer)
 }
 
 // topFlows keeps the n flows that sort first by compareFlows (n = 0: all
@@ -177,57 +235,8 @@ func compareKeys(a, b conntrack.FlowKey) int {
 	return cmp.Compare(a.DstPort, b.DstPort)
 }
 
-func writeFlowsJSON(w io.Writer, flows []conntrack.Entry) error {
-	out := make([]web.FlowJSON, 0, len(flows))
-	for i := range flows {
-		e := &flows[i]
-		out = append(out, web.NewFlowJSON(conntrack.KeyOf(e), e.State, e.Status, e.Counters()))
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-func writeFlowsTable(w io.Writer, flows []conntrack.Entry, stats conntrack.Stats, outbound int) error {
-	if len(flows) == 0 {
-		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n", countsLine(stats, 0))
-		return err
-	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeader([]string{"Proto", "Source", "Destination", "State", "Flags", "Up", "Down", "Total"}),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
-			tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft,
-			tw.AlignRight, tw.AlignRight, tw.AlignRight,
-		}}),
-	)
-	for i := range flows {
-		e := &flows[i]
-		src, dst := conntrack.KeyOf(e).Endpoints()
-		if err := t.Append([]string{
-			e.Proto.String(), src, dst, e.State, e.Status.String(),
-			humanize.IBytes(e.Orig.Bytes), humanize.IBytes(e.Reply.Bytes), humanize.IBytes(e.TotalBytes()),
-		}); err != nil {
-			return err
-		}
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%s; showing %d\n", countsLine(stats, outbound), len(flows))
-	if err == nil && stats.TrailerMismatch() {
-		_, err = fmt.Fprintf(w, "warning: conntrack reported %d entries but %d lines were read\n", stats.Reported, stats.Lines)
-	}
-	return err
-}
-
 func countsLine(s conntrack.Stats, outbound int) string {
 	return fmt.Sprintf("%d entries read, %d outbound, %d malformed lines skipped", s.Entries, outbound, s.Skipped)
-}
-
-// ratedFlow is an entry of the second read with its rate.
-type ratedFlow struct {
-	e conntrack.Entry
-	r rates.Reading
 }
 
 // printRates reads src twice, opts.rate apart (through a flows.Table and
@@ -283,21 +292,23 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	if err := read(true); err != nil {
 		return err
 	}
-	rows := make([]ratedFlow, len(kept))
+	rows := make([]shownFlow, len(kept))
 	for i := range kept {
-		rows[i] = ratedFlow{e: kept[i], r: tr.Lookup(conntrack.KeyOf(&kept[i]))}
+		r := tr.Lookup(conntrack.KeyOf(&kept[i]))
+		rows[i] = shownFlow{e: kept[i], r: &r}
 	}
-	slices.SortFunc(rows, func(a, b ratedFlow) int {
-		return cmp.Or(rates.CompareReadings(a.r, b.r), compareFlows(&a.e, &b.e))
+	slices.SortFunc(rows, func(a, b shownFlow) int {
+		return cmp.Or(rates.CompareReadings(*a.r, *b.r), compareFlows(&a.e, &b.e))
 	})
 	outbound := len(rows)
 	if opts.top > 0 && len(rows) > opts.top {
 		rows = rows[:opts.top]
 	}
-	if opts.output == "json" {
-		return writeRatesJSON(w, rows)
+	footer := countsLine(stats, outbound)
+	if len(rows) > 0 {
+		footer += fmt.Sprintf("; showing %d; rates over %s", len(rows), tr.At().Sub(t0).Round(time.Millisecond))
 	}
-	return writeRatesTable(w, rows, stats, outbound, tr.At().Sub(t0), rateUnit(cfg))
+	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil, rates: true, unit: rateUnit(cfg)}, footer, w)
 }
 
 // sleepCtx waits d or until ctx is done.
@@ -312,49 +323,111 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// ratedFlowJSON is a row of print-outbound --rate --output json.
-type ratedFlowJSON struct {
-	web.FlowJSON
-	web.RateJSON
+// shownFlow is a row print-outbound prints: the entry, its rate (with
+// --rate) and the names of its ends.
+type shownFlow struct {
+	e                     conntrack.Entry
+	r                     *rates.Reading // nil without --rate
+	dev, devName, dstName string
 }
 
-func writeRatesJSON(w io.Writer, rows []ratedFlow) error {
-	out := make([]ratedFlowJSON, 0, len(rows))
+// outboundJSON is a row of print-outbound --output json: the flow, its
+// device and names, and with --rate its rates.
+type outboundJSON struct {
+	web.FlowJSON
+	*web.RateJSON
+}
+
+func writeFlowsJSON(w io.Writer, rows []shownFlow) error {
+	out := make([]outboundJSON, 0, len(rows))
 	for i := range rows {
-		e := &rows[i].e
-		out = append(out, ratedFlowJSON{web.NewFlowJSON(conntrack.KeyOf(e), e.State, e.Status, e.Counters()), web.NewRateJSON(rows[i].r)})
+		f := &rows[i]
+		row := outboundJSON{FlowJSON: web.NewFlowJSON(conntrack.KeyOf(&f.e), f.e.State, f.e.Status, f.e.Counters()).WithNames(f.dev, f.devName, f.dstName)}
+		if f.r != nil {
+			rj := web.NewRateJSON(*f.r)
+			row.RateJSON = &rj
+		}
+		out = append(out, row)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-func writeRatesTable(w io.Writer, rows []ratedFlow, stats conntrack.Stats, outbound int, took time.Duration, unit rates.Unit) error {
+// tableLayout says which columns the table has.
+type tableLayout struct {
+	names bool       // Device and Remote name columns (not with -n)
+	rates bool       // rate columns (--rate), instead of Flags
+	unit  rates.Unit // of the rate columns
+}
+
+func writeFlowsTable(w io.Writer, rows []shownFlow, l tableLayout, footer string) error {
 	if len(rows) == 0 {
-		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n", countsLine(stats, 0))
+		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n", footer)
 		return err
 	}
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeader([]string{"Proto", "Source", "Destination", "State", "Up rate", "Down rate", "Up", "Down", "Total"}),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: []tw.Align{
-			tw.AlignLeft, tw.AlignLeft, tw.AlignLeft, tw.AlignLeft,
-			tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight,
-		}}),
-	)
+	var head []string
+	var align []tw.Align
+	col := func(name string, a tw.Align) { head, align = append(head, name), append(align, a) }
+	col("Proto", tw.AlignLeft)
+	if l.names {
+		col("Device", tw.AlignLeft)
+	}
+	col("Source", tw.AlignLeft)
+	col("Destination", tw.AlignLeft)
+	if l.names {
+		col("Remote name", tw.AlignLeft)
+	}
+	col("State", tw.AlignLeft)
+	if l.rates {
+		col("Up rate", tw.AlignRight)
+		col("Down rate", tw.AlignRight)
+	} else {
+		col("Flags", tw.AlignLeft)
+	}
+	col("Up", tw.AlignRight)
+	col("Down", tw.AlignRight)
+	col("Total", tw.AlignRight)
+	t := tablewriter.NewTable(w, tablewriter.WithHeader(head),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}))
 	for i := range rows {
-		e := &rows[i].e
-		src, dst := conntrack.KeyOf(e).Endpoints()
-		up, down := unit.FormatReading(rows[i].r)
-		if err := t.Append([]string{
-			e.Proto.String(), src, dst, e.State, up, down,
-			humanize.IBytes(e.Orig.Bytes), humanize.IBytes(e.Reply.Bytes), humanize.IBytes(e.TotalBytes()),
-		}); err != nil {
+		f := &rows[i]
+		src, dst := conntrack.KeyOf(&f.e).Endpoints()
+		cells := []string{f.e.Proto.String()}
+		if l.names {
+			cells = append(cells, deviceCell(f.dev, f.devName))
+		}
+		cells = append(cells, src, dst)
+		if l.names {
+			cells = append(cells, f.dstName)
+		}
+		cells = append(cells, f.e.State)
+		if l.rates {
+			up, down := l.unit.FormatReading(*f.r)
+			cells = append(cells, up, down)
+		} else {
+			cells = append(cells, f.e.Status.String())
+		}
+		cells = append(cells, humanize.IBytes(f.e.Orig.Bytes), humanize.IBytes(f.e.Reply.Bytes), humanize.IBytes(f.e.TotalBytes()))
+		if err := t.Append(cells); err != nil {
 			return err
 		}
 	}
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s; showing %d; rates over %s\n", countsLine(stats, outbound), len(rows), took.Round(time.Millisecond))
+	_, err := fmt.Fprintf(w, "%s\n", footer)
 	return err
+}
+
+// deviceCell is how the Device column shows a device: its name, else its
+// MAC, else nothing (the Source column has the address).
+func deviceCell(dev, name string) string {
+	switch {
+	case name != "":
+		return name
+	case strings.HasPrefix(dev, "ip:"):
+		return ""
+	}
+	return dev
 }

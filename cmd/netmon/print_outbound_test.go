@@ -47,6 +47,22 @@ func fileSource(name string) ingest.Source {
 	return &source.File{Path: fixture("conntrack", name)}
 }
 
+// demoNamer names devices and remote hosts from the README demo's name
+// files (fixtures/names/demo), without reverse DNS.
+func demoNamer(t *testing.T) *namer {
+	t.Helper()
+	cfg := config.Default()
+	cfg.LocalSubnets = []string{"10.0.0.0/24", "fd00::/64"}
+	cfg.NeighboursFile = fixture("names", "demo/neighbours.txt")
+	cfg.Leases = []string{fixture("names", "demo/dhcp.leases")}
+	cfg.DNSLog = fixture("names", "demo/dnsmasq.log")
+	cfg.ResolveRemoteNames = false
+	cfg.FSRoot = t.TempDir()
+	nm := newNamer(context.Background(), cfg, nil, discardLogger())
+	nm.once(context.Background())
+	return nm
+}
+
 func TestPrintOutboundGolden(t *testing.T) {
 	v6 := config.Default()
 	v6.LocalSubnets = []string{"10.0.0.0/24", "fd00::/64"}
@@ -61,6 +77,10 @@ func TestPrintOutboundGolden(t *testing.T) {
 		{"table with ipv6 lan", v6, printOutboundOptions{top: 0, output: "table"}, "router_extended.txt", "print-outbound-v6.table.golden"},
 		{"json top 5", config.Default(), printOutboundOptions{top: 5, output: "json"}, "router_extended.txt", "print-outbound.json.golden"},
 		{"json no counters", config.Default(), printOutboundOptions{top: 0, output: "json"}, "tcp-no-counters.txt", "print-outbound-noacct.json.golden"},
+		// Named from the demo's neighbour table, leases and query log.
+		{"table with names", v6, printOutboundOptions{top: 0, output: "table", names: demoNamer(t)}, "router_extended.txt", "print-outbound-names.table.golden"},
+		{"json with names", v6, printOutboundOptions{top: 5, output: "json", names: demoNamer(t)}, "router_extended.txt", "print-outbound-names.json.golden"},
+		{"-n: bare addresses", v6, printOutboundOptions{top: 0, output: "table", names: demoNamer(t), numeric: true}, "router_extended.txt", "print-outbound-v6.table.golden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +107,9 @@ func TestPrintOutboundJSONShape(t *testing.T) {
 		t.Fatal("no rows")
 	}
 	names := slices.Sorted(maps.Keys(rows[0]))
-	want := []string{"destination", "downlink_bytes", "downlink_packets", "dst_ip", "dst_port", "flags", "key", "proto",
+	// The names of issue 13 (device, device_name, dst_name) join the
+	// seed's, which stay as they were.
+	want := []string{"destination", "device", "device_name", "downlink_bytes", "downlink_packets", "dst_ip", "dst_name", "dst_port", "flags", "key", "proto",
 		"source", "src_ip", "src_port", "state", "total_bytes", "uplink_bytes", "uplink_packets"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("JSON names (-want +got)\n%s", diff)

@@ -175,6 +175,14 @@ func (r *Reverse) Lookup(addr netip.Addr) (string, bool) {
 	return e.name, ok && e.name != ""
 }
 
+// Pending is how many addresses wait for a lookup (queued or being
+// looked up): a command that shows names once waits for it to be 0.
+func (r *Reverse) Pending() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.queued)
+}
+
 // Run looks up queued addresses on Workers goroutines until ctx ends.
 func (r *Reverse) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -141,6 +141,25 @@ func TestReverse(t *testing.T) {
 	}
 }
 
+// TestReversePending: what waits is counted until Run has asked it.
+func TestReversePending(t *testing.T) {
+	res := &fakeResolver{asked: map[netip.Addr]int{}, answers: map[netip.Addr]fakeAnswer{}}
+	r := NewReverse(res, ReverseOptions{})
+	for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.1"} {
+		r.Want(ip(a))
+	}
+	if n := r.Pending(); n != 2 {
+		t.Fatalf("Pending = %d before Run, want 2 (one address asked twice)", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	waitFor(t, func() bool { return r.Pending() == 0 })
+	if res.count(ip("192.0.2.1")) != 1 || res.count(ip("192.0.2.2")) != 1 {
+		t.Errorf("asked %d and %d times, want once each", res.count(ip("192.0.2.1")), res.count(ip("192.0.2.2")))
+	}
+}
+
 func TestReverseWantNeverBlocks(t *testing.T) {
 	res := &fakeResolver{asked: map[netip.Addr]int{}, block: make(chan struct{})}
 	r := NewReverse(res, ReverseOptions{Workers: 1, Queue: 4})

@@ -66,13 +66,16 @@ type Config struct {
 }
 
 // Open returns the reader for cfg, and a watcher when the source has one:
-// the file when cfg.File is set; else netlink when a dump works; else
-// /proc/net/arp under cfg.Root. It says which through the reader's type.
+// the file when cfg.File is set; else netlink when cfg.Root is / and a
+// dump works; else /proc/net/arp under cfg.Root. It says which through
+// the reader's type.
 func Open(ctx context.Context, cfg Config) (Reader, Watcher, error) {
 	if cfg.File != "" {
 		return &File{Path: cfg.File}, nil, nil
 	}
-	if !cfg.noNetlink {
+	// Netlink reads this namespace's kernel; a Root other than / (tests,
+	// the demo's bundled tree) means /proc is read from there instead.
+	if !cfg.noNetlink && (cfg.Root == "" || cfg.Root == "/") {
 		nl := &Netlink{}
 		if _, err := nl.Read(ctx); err == nil {
 			return nl, nl, nil
