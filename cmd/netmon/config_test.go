@@ -248,7 +248,7 @@ var localFlags = map[string][]string{
 	"rate":            {"netmon print-outbound"},
 	"numeric":         {"netmon print-outbound"},
 	"iterations":      {"netmon top"},
-	"output":          {"netmon print-outbound", "netmon report", "netmon alerts"},
+	"output":          {"netmon print-outbound", "netmon report", "netmon alerts", "netmon devices"},
 	"limit":           {"netmon alerts"},
 	"period":          {"netmon report"},
 	"from":            {"netmon report"},
