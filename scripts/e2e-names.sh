@@ -16,6 +16,10 @@
 #      asked for, the CNAME's answer to the name asked, not the target,
 #      read whole and tailed by FollowDNSLog while dnsmasq wrote it; a
 #      saved `ip neigh show` replays the clients as netlink read them;
+#   4b. the netmon binary in the router: each client sends to the
+#      addresses it looked up, and print-outbound names each flow by the
+#      client's MAC, its lease name and the name it asked for; ingest-once
+#      then `netmon devices` has the clients by MAC, named from the leases;
 #   5. `lab.sh down` removes the DHCP namespaces, dnsmasq and dhclient too,
 #      and the machine's own namespace is as before.
 #
@@ -97,6 +101,10 @@ start=$SECONDS
 	exit 1
 }
 ck=$tmp/e2echeck
+(cd "$repo" && go build -o "$tmp/netmon" ./cmd/netmon) || {
+	say "FAIL build netmon"
+	exit 1
+}
 
 init_view() {
 	ip -o link show | awk -F': ' '{print $2}' | sort
@@ -174,6 +182,41 @@ followed() {
 	return "$rc"
 }
 check "FollowDNSLog, tailing the log, saw the same" followed
+
+# 4b. netmon itself, in the router: each client sends to the addresses it
+# looked up (UDP: a conntrack entry without a server), and print-outbound
+# and ingest-once + devices name the device by its veth MAC and lease
+# name, and the remote address by the name that client asked for.
+for i in "${!clients[@]}"; do
+	ip netns exec "${clients[i]}" bash -c 'echo x >/dev/udp/203.0.113.81/9; echo x >/dev/udp/2001:db8::81/9' 2>/dev/null || true
+done
+nm_flags=(--local-subnets "$LAB_DHCP_SUBNETS" --leases "$LAB_DHCP_LEASES" --dns-log "$LAB_DNS_LOG" --resolve-remote-names=false)
+netmon_names() {
+	rtr "$tmp/netmon" print-outbound --top 0 -o json "${nm_flags[@]}" >"$tmp/print-names.json" || return 1
+	local i dst ok=0 row
+	for i in "${!clients[@]}"; do
+		for dst in 203.0.113.81 2001:db8::81; do
+			row=$(jq -c --arg s "${addrs4[i]}" --arg s6 "${addrs6[i]}" --arg d "$dst" \
+				'[.[] | select((.src_ip == $s or .src_ip == $s6) and .dst_ip == $d)] | first | {device, device_name, dst_name}' "$tmp/print-names.json")
+			say "  ${clients[i]#nmlab-"$LAB_ID"-} -> $dst: $row"
+			[[ $row == "{\"device\":\"${macs[i]}\",\"device_name\":\"${hostnames[i]}\",\"dst_name\":\"video.lab.test\"}" ]] || ok=1
+		done
+	done
+	return "$ok"
+}
+check "print-outbound names each client's flows: its MAC, its lease name, the name it looked up" netmon_names
+recorded() {
+	rtr "$tmp/netmon" ingest-once --db "$tmp/names.db" --state-dir "$tmp/names-state" "${nm_flags[@]}" >/dev/null &&
+		"$tmp/netmon" devices --db "$tmp/names.db" -o json >"$tmp/devices.json" || return 1
+	local i got ok=0
+	for i in "${!clients[@]}"; do
+		got=$(jq -c --arg m "${macs[i]}" '.[] | select(.device == $m) | {mac, name, name_source}' "$tmp/devices.json")
+		say "  ${macs[i]}: $got"
+		[[ $got == "{\"mac\":\"${macs[i]}\",\"name\":\"${hostnames[i]}\",\"name_source\":\"lease\"}" ]] || ok=1
+	done
+	return "$ok"
+}
+check "ingest-once records the clients as devices by MAC, named from their leases (netmon devices)" recorded
 
 if [[ -n $capture ]]; then
 	mkdir -p "$capture"

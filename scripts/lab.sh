@@ -487,6 +487,8 @@ BOUND | RENEW | REBIND | REBOOT)
 	;;
 BOUND6 | RENEW6 | REBIND6 | REBOOT6)
 	ip -6 addr replace "$new_ip6_address/64" dev "$interface" nodad
+	# The default route a router advertisement would give.
+	ip -6 route replace default via fd00:3::1 dev "$interface"
 	;;
 EXPIRE | RELEASE | STOP | FAIL)
 	[ -z "$old_ip_address" ] || ip -4 addr del "$old_ip_address" dev "$interface" 2>/dev/null
@@ -509,6 +511,9 @@ EOF
 			ln -s "$d/dc$i-$v.pid" "$STATE/pids/dc$i-$v.pid"
 		done
 	done
+	# The WAN's way back to the DHCP LAN's IPv6 prefix (IPv4 returns by
+	# its default route).
+	ip -n "$WAN" -6 route add fd00:3::/64 via 2001:db8::1
 	cat >>"$STATE/env" <<EOF
 LAB_DHCP_NS="${DHCP_NS[*]}"
 LAB_DHCP_NAMES="${DHCP_NAMES[*]}"
