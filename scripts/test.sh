@@ -2,7 +2,7 @@
 # test.sh: every check netmon has, in the order a failure is cheapest to
 # find. README's test command and CI (.ci/run) both run exactly this.
 #
-#   FUZZTIME=20s        time per fuzz target (go test -fuzztime)
+#   FUZZTIME=10s        time per fuzz target (go test -fuzztime)
 #   FUZZMINIMIZETIME=5s time to minimise each new input (go test
 #                       -fuzzminimizetime; Go's default of 60s stalls a
 #                       target seeded with whole captures for its whole
@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-fuzztime=${FUZZTIME:-20s}
+fuzztime=${FUZZTIME:-10s}
 fuzzminimizetime=${FUZZMINIMIZETIME:-5s}
 passed=0
 failed=0
