@@ -20,25 +20,34 @@ cd "$(dirname "$0")/.."
 
 mode=default
 lab=0
-for arg in "$@"; do
-	case $arg in
+while [ $# -gt 0 ]; do
+	case $1 in
 	--quick) mode=quick ;;
 	--big) mode=big ;;
 	--lab) lab=1 ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown option $arg (want --quick, --big or --lab)" >&2; exit 2 ;;
+	--) shift; break ;;
+	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown option $1 (want --quick, --big, --lab or -- BENCH-FLAGS)" >&2; exit 2 ;;
 	esac
+	shift
 done
 command -v mawk >/dev/null || { echo "bench.sh: mawk not found (apt install mawk)" >&2; exit 77; }
 [ -x /usr/bin/time ] || { echo "bench.sh: /usr/bin/time not found (apt install time)" >&2; exit 77; }
 
+# The databases go to disk (write_bytes there is what would reach a
+# router's flash), the live state to a tmpfs (as /run is on a router).
 work=$(mktemp -d /tmp/netmon-bench.XXXXXX)
+if [ "$(stat -f -c %T "$work")" = tmpfs ]; then
+	rmdir "$work"
+	work=$(mktemp -d "$PWD/.bench-work.XXXXXX")
+fi
+state=$(mktemp -d /dev/shm/netmon-bench.XXXXXX)
 lab_args=()
 cleanup() {
 	if [ -n "${LAB_ID:-}" ]; then
 		scripts/lab.sh down >/dev/null 2>&1 || echo "bench.sh: lab $LAB_ID left behind: LAB_ID=$LAB_ID scripts/lab.sh down" >&2
 	fi
-	rm -rf "$work"
+	rm -rf "$work" "$state"
 }
 trap cleanup EXIT
 CGO_ENABLED=0 go build -trimpath -o "$work/netmon" ./cmd/netmon
@@ -49,5 +58,5 @@ if [ "$lab" = 1 ]; then
 	scripts/lab.sh up >/dev/null
 	lab_args=(-lab-netns "$(scripts/lab.sh env | sed -n 's/^LAB_RTR=//p')")
 fi
-"$work/bench" -netmon "$work/netmon" -repo . -work "$work" -mode "$mode" \
-	-out "${BENCH_OUT:-bench-results.md}" "${lab_args[@]}"
+"$work/bench" -netmon "$work/netmon" -repo . -work "$work" -state "$state" -mode "$mode" \
+	-out "${BENCH_OUT:-bench-results.md}" "${lab_args[@]}" "$@"

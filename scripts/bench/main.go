@@ -44,6 +44,8 @@ func main() {
 	flag.StringVar(&o.Out, "out", "bench-results.md", "file the markdown table is written to as well")
 	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, under a minute), default (about 2 minutes) or big (more runs, longer windows)")
 	flag.StringVar(&o.LabNetns, "lab-netns", "", "router namespace of a scripts/lab.sh lab: fill its conntrack table and time conntrack -L itself (root)")
+	flag.StringVar(&o.State, "state", "", "a directory on a tmpfs for the live state (required): write_bytes there are 0, as on a router's /run")
+	flag.StringVar(&o.Only, "only", "", "run only the sections whose name starts with this (parser, print-outbound, ingest-once, ingest-loop, serve, conntrack)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,6 +61,11 @@ type Options struct {
 	// LabNetns is the router namespace of a scripts/lab.sh lab whose
 	// conntrack table the floor rows fill and read ("" = quote the floor).
 	LabNetns string
+	// State is a directory on a tmpfs for live state; Work must be on
+	// disk.
+	State string
+	// Only runs the sections whose name starts with it.
+	Only string
 }
 
 // plan holds the sizes a mode implies.
@@ -89,8 +96,8 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	if !ok {
 		return fmt.Errorf("-mode %q: want quick, default or big", o.Mode)
 	}
-	if o.Netmon == "" || o.Work == "" {
-		return errors.New("-netmon and -work: required")
+	if o.Netmon == "" || o.Work == "" || o.State == "" {
+		return errors.New("-netmon, -work and -state: required")
 	}
 	if _, err := exec.LookPath("/usr/bin/time"); err != nil {
 		return fmt.Errorf("find GNU time (apt install time), for peak RSS: %w", err)
@@ -101,7 +108,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	caps, flows, dbs := map[int]string{}, map[int]string{}, map[int]string{}
+	caps, flows, dbs := map[int]string{}, map[int]string{}, map[int]stores{}
 	for _, n := range []int{10_000, 100_000} {
 		caps[n] = filepath.Join(o.Work, fmt.Sprintf("big_%d.txt", n))
 		if err := convert(filepath.Join(o.Repo, "fixtures", "conntrack", fmt.Sprintf("big_%d.txt.gz", n)), caps[n], gunzip); err != nil {
@@ -131,6 +138,9 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		{"serve 100000", func() ([]Row, error) { return e.serve(ctx, dbs[100_000]) }},
 		{"conntrack floor", func() ([]Row, error) { return e.lab(ctx, flows[100_000]) }},
 	} {
+		if !strings.HasPrefix(s.name, o.Only) {
+			continue
+		}
 		start := time.Now()
 		rs, err := s.fn()
 		if err != nil {
