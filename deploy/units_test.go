@@ -102,6 +102,25 @@ func TestUnitsHardened(t *testing.T) {
 	}
 }
 
+// TestUnitsRuntimeDirectory: every unit declares /run/netmon, the live
+// state's tmpfs (issue 14): the ingest units write it, the web unit's WAL
+// reader writes live.db-shm there, and ProtectSystem=strict leaves /run
+// read-only but for declared directories. Preserved, so that neither a
+// restart nor the other unit's stop loses the live state.
+func TestUnitsRuntimeDirectory(t *testing.T) {
+	want := map[string]string{"RuntimeDirectory": "netmon", "RuntimeDirectoryMode": "0750", "RuntimeDirectoryPreserve": "yes"}
+	for _, name := range unitNames(t) {
+		u := parseUnit(t, filepath.Join("systemd", name))
+		got := map[string]string{}
+		for key := range want {
+			got[key] = u.get("Service", key)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
 // TestUnitCapabilities checks that only the units that read the conntrack
 // table hold CAP_NET_ADMIN, and that they pass it on to conntrack(8).
 func TestUnitCapabilities(t *testing.T) {

@@ -80,45 +80,56 @@ func sameTotals(netmon, awk []byte) bool {
 	return len(a) > 0 && slices.Equal(a, b)
 }
 
+// stores are netmon's two files: the live state's directory (on a tmpfs)
+// and the record (on disk).
+type stores struct{ state, db string }
+
+// args are the flags that name them.
+func (s stores) args() []string { return []string{"--state-dir", s.state, "--db", s.db} }
+
 // ingestRun is one measured ingest-once with the rows_written= of its
-// summary and the size of db + WAL afterwards, and its growth.
+// summary, the size of the live state (live.db) and of the record (db +
+// WAL) afterwards, and the live state's growth.
 type ingestRun struct {
 	Run
-	Rows, DBSize, Growth int64
+	Rows, LiveSize, RecordSize, Growth int64
 }
 
-// ingest runs ingest-once cold into an empty database and then again over
-// the same snapshot (a steady-state cycle: nothing changed), coldRuns
-// times each into fresh databases, on a capture of n outbound flows. It
-// returns the rows and the last database, now holding n active flows.
-func (e *env) ingest(ctx context.Context, capture string, n int) ([]Row, string, error) {
+// ingest runs ingest-once cold into an empty live state and record, and
+// then again over the same snapshot (a steady-state cycle: nothing
+// changed), coldRuns times each into fresh ones, on a capture of n
+// outbound flows. The live state is on the tmpfs, the record on disk, as
+// on a router, so write_bytes are what reaches flash. It returns the rows
+// and the last stores, now holding n active flows.
+func (e *env) ingest(ctx context.Context, capture string, n int) ([]Row, stores, error) {
 	var runs [2][]ingestRun // cold, steady
-	var db string
+	var st stores
 	for i := range e.coldRuns * 2 {
-		db = filepath.Join(e.Work, fmt.Sprintf("ingest_%d_%d.db", n, i/2))
-		before := dbSize(db)
+		st = stores{filepath.Join(e.State, fmt.Sprintf("ingest_%d_%d", n, i/2)), filepath.Join(e.Work, fmt.Sprintf("ingest_%d_%d.db", n, i/2))}
+		live := filepath.Join(st.state, "live.db")
+		before := dbSize(live)
 		var out bytes.Buffer
-		r, err := measure(ctx, &out, e.Netmon, "ingest-once", "--db", db, "--input-file", capture)
+		r, err := measure(ctx, &out, append([]string{e.Netmon, "ingest-once", "--input-file", capture}, st.args()...)...)
 		if err != nil {
-			return nil, "", err
+			return nil, st, err
 		}
 		sum := summary(out.String())
 		if sum["outbound"] != int64(n) {
-			return nil, "", fmt.Errorf("ingest-once saw %d outbound flows, want %d: %s", sum["outbound"], n, out.String())
+			return nil, st, fmt.Errorf("ingest-once saw %d outbound flows, want %d: %s", sum["outbound"], n, out.String())
 		}
-		runs[i%2] = append(runs[i%2], ingestRun{r, sum["rows_written"], dbSize(db), dbSize(db) - before})
+		runs[i%2] = append(runs[i%2], ingestRun{r, sum["rows_written"], dbSize(live), dbSize(st.db), dbSize(live) - before})
 	}
-	return ingestRows(runs[0], runs[1], n), db, nil
+	return ingestRows(runs[0], runs[1], n), st, nil
 }
 
 // ingestRows summarizes cold and steady runs over n outbound flows.
 func ingestRows(cold, steady []ingestRun, n int) []Row {
 	c, s := medianIngest(cold), medianIngest(steady)
-	rowBytes := float64(c.DBSize) / float64(max(c.Rows, 1))
+	rowBytes := float64(c.LiveSize) / float64(max(c.Rows, 1))
 	coldRow := Row{
-		What: fmt.Sprintf("ingest-once cold, %s outbound flows into an empty db, median of %d", count(n), len(cold)),
-		Netmon: fmt.Sprintf("%s (CPU %s); %s rows; wchar %s, write_bytes %s; db %s (%.0f B/row)",
-			ms(c.Wall), ms(c.CPU), count(c.Rows), size(c.WChar), size(c.WriteBytes), size(c.DBSize), rowBytes),
+		What: fmt.Sprintf("ingest-once cold, %s outbound flows into an empty live state (tmpfs) and record (disk), median of %d", count(n), len(cold)),
+		Netmon: fmt.Sprintf("%s (CPU %s); %s rows; flash (write_bytes) %s, all writes (wchar) %s; live.db %s (%.0f B/row), record %s",
+			ms(c.Wall), ms(c.CPU), count(c.Rows), size(c.WriteBytes), size(c.WChar), size(c.LiveSize), rowBytes, size(c.RecordSize)),
 		PeakRSS: size(c.MaxRSS),
 	}
 	if n >= 100_000 {
@@ -129,9 +140,9 @@ func ingestRows(cold, steady []ingestRun, n int) []Row {
 	perFlow := float64(s.WChar) / float64(n)
 	steadyRow := Row{
 		What: fmt.Sprintf("ingest-once steady (same snapshot again), %s active flows, median of %d", count(n), len(steady)),
-		Netmon: fmt.Sprintf("%s (CPU %s); %s rows; wchar %s, write_bytes %s; db+WAL growth %s; %.2f B/flow",
-			ms(s.Wall), ms(s.CPU), count(s.Rows), size(s.WChar), size(s.WriteBytes), size(s.Growth), perFlow),
-		Baseline: fmt.Sprintf("one row = %.0f B (cold db size / rows)", rowBytes),
+		Netmon: fmt.Sprintf("%s (CPU %s); %s rows; flash (write_bytes) %s; all writes (wchar, to the live state) %s, %.2f B/flow; live.db growth %s",
+			ms(s.Wall), ms(s.CPU), count(s.Rows), size(s.WriteBytes), size(s.WChar), perFlow, size(s.Growth)),
+		Baseline: fmt.Sprintf("one live row = %.0f B (cold live.db size / rows)", rowBytes),
 		Ratio:    fmt.Sprintf("%.4f of a row per flow", perFlow/rowBytes),
 		PeakRSS:  size(s.MaxRSS),
 	}
@@ -145,11 +156,12 @@ func ingestRows(cold, steady []ingestRun, n int) []Row {
 // medianIngest is medianRun plus the medians of the ingest figures.
 func medianIngest(runs []ingestRun) ingestRun {
 	var base []Run
-	var rows, dbs, growth []int64
+	var rows, live, record, growth []int64
 	for _, r := range runs {
-		base, rows, dbs, growth = append(base, r.Run), append(rows, r.Rows), append(dbs, r.DBSize), append(growth, r.Growth)
+		base, rows, growth = append(base, r.Run), append(rows, r.Rows), append(growth, r.Growth)
+		live, record = append(live, r.LiveSize), append(record, r.RecordSize)
 	}
-	return ingestRun{medianRun(base), median(rows), median(dbs), median(growth)}
+	return ingestRun{medianRun(base), median(rows), median(live), median(record), median(growth)}
 }
 
 // dbSize is the size of db plus its WAL (0 for files that do not exist).

@@ -3,10 +3,12 @@
 // -benchmem`; this program measures only what go test cannot: netmon's
 // commands as whole processes beside the baselines a user would reach for
 // (mawk, cat, the real conntrack), their peak RSS and the bytes they
-// write, the CPU of a running daemon over a window, and a server under
-// loopback load. scripts/bench.sh builds netmon and runs it:
+// write, the CPU of a running daemon over a window, a server under
+// loopback load, and the flash writes per day of the home profile
+// (budget.go, home.go). scripts/bench.sh builds netmon and runs it:
 //
-//	go run ./scripts/bench -netmon /tmp/netmon -work DIR [-mode quick|default|big] [-lab-netns NS]
+//	go run ./scripts/bench -netmon /tmp/netmon -work DISK-DIR -state TMPFS-DIR [-mode quick|default|big]
+//		[-lab-netns NS] [-netmon-before OLD-NETMON] [-commit-intervals 5m,10m] [-only SECTION]
 //
 // Every absolute figure drifts with the load of a shared machine; each
 // comes with a baseline or a CPU time measured in the same run.
@@ -42,8 +44,12 @@ func main() {
 	flag.StringVar(&o.Repo, "repo", ".", "repository root (for go test and fixtures/)")
 	flag.StringVar(&o.Work, "work", "", "scratch directory for captures and databases (required)")
 	flag.StringVar(&o.Out, "out", "bench-results.md", "file the markdown table is written to as well")
-	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, under a minute), default (about 2 minutes) or big (more runs, longer windows)")
+	flag.StringVar(&o.Mode, "mode", "default", "quick (CI smoke, under a minute), default (about 18 minutes, 16 of them the flash budget) or big (more runs, longer windows, the budget over an hour)")
 	flag.StringVar(&o.LabNetns, "lab-netns", "", "router namespace of a scripts/lab.sh lab: fill its conntrack table and time conntrack -L itself (root)")
+	flag.StringVar(&o.State, "state", "", "a directory on a tmpfs for the live state (required): write_bytes there are 0, as on a router's /run")
+	flag.StringVar(&o.Before, "netmon-before", "", "netmon built from d4cbfe9, before the live state left the database: its flash writes go beside the budget rows")
+	flag.StringVar(&o.CommitIntervals, "commit-intervals", "", "commit intervals of the busy budget rows, comma separated (default: the mode's)")
+	flag.StringVar(&o.Only, "only", "", "run only the sections whose name starts with this (parser, print-outbound, ingest-once, ingest-loop, serve, conntrack, budget)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,6 +65,16 @@ type Options struct {
 	// LabNetns is the router namespace of a scripts/lab.sh lab whose
 	// conntrack table the floor rows fill and read ("" = quote the floor).
 	LabNetns string
+	// State is a directory on a tmpfs for live state and the budget's
+	// generated table; Work must be on disk.
+	State string
+	// Before is netmon built from before the split (d4cbfe9), "" to
+	// leave it out.
+	Before string
+	// CommitIntervals overrides the plan's busy commit intervals ("10m,15m").
+	CommitIntervals string
+	// Only runs the sections whose name starts with it.
+	Only string
 }
 
 // plan holds the sizes a mode implies.
@@ -69,12 +85,22 @@ type plan struct {
 	window   time.Duration // ingest-loop measuring window
 	polls    int           // requests per client for ?limit=200
 	full     int           // requests for the full list
+	// commitIntervals of the busy budget rows; smoke: the first is a
+	// short one that makes the rows a smoke run, not the figure.
+	commitIntervals []time.Duration
+	smoke           bool
+	budgetTarget    time.Duration // budget windows cover about this (whole commit intervals)
+	dayWarm         bool          // the record starts with a day of the profile
+	beforeWindow    time.Duration // the version before the split: its window
 }
 
 var plans = map[string]plan{
-	"quick":   {runs: 3, coldRuns: 1, count: 1, window: 15 * time.Second, polls: 40, full: 2},
-	"default": {runs: 5, coldRuns: 3, count: 3, window: time.Minute, polls: 150, full: 6},
-	"big":     {runs: 9, coldRuns: 5, count: 5, window: 2 * time.Minute, polls: 400, full: 10},
+	"quick": {runs: 3, coldRuns: 1, count: 1, window: 15 * time.Second, polls: 40, full: 2,
+		commitIntervals: []time.Duration{5 * time.Second}, smoke: true, budgetTarget: 10 * time.Second, dayWarm: true, beforeWindow: 15 * time.Second},
+	"default": {runs: 5, coldRuns: 3, count: 3, window: time.Minute, polls: 150, full: 6,
+		commitIntervals: []time.Duration{defaultCommit}, budgetTarget: 15 * time.Minute, dayWarm: true, beforeWindow: 3 * time.Minute},
+	"big": {runs: 9, coldRuns: 5, count: 5, window: 2 * time.Minute, polls: 400, full: 10,
+		commitIntervals: []time.Duration{defaultCommit, time.Hour}, budgetTarget: time.Hour, dayWarm: true, beforeWindow: 10 * time.Minute},
 }
 
 // env is what every section needs.
@@ -89,8 +115,18 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	if !ok {
 		return fmt.Errorf("-mode %q: want quick, default or big", o.Mode)
 	}
-	if o.Netmon == "" || o.Work == "" {
-		return errors.New("-netmon and -work: required")
+	if o.Netmon == "" || o.Work == "" || o.State == "" {
+		return errors.New("-netmon, -work and -state: required")
+	}
+	if o.CommitIntervals != "" {
+		p.commitIntervals, p.smoke = nil, false
+		for s := range strings.SplitSeq(o.CommitIntervals, ",") {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < time.Second {
+				return fmt.Errorf("-commit-intervals %q: want durations of at least 1s, comma separated", o.CommitIntervals)
+			}
+			p.commitIntervals = append(p.commitIntervals, d)
+		}
 	}
 	if _, err := exec.LookPath("/usr/bin/time"); err != nil {
 		return fmt.Errorf("find GNU time (apt install time), for peak RSS: %w", err)
@@ -101,7 +137,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	caps, flows, dbs := map[int]string{}, map[int]string{}, map[int]string{}
+	caps, flows, dbs := map[int]string{}, map[int]string{}, map[int]stores{}
 	for _, n := range []int{10_000, 100_000} {
 		caps[n] = filepath.Join(o.Work, fmt.Sprintf("big_%d.txt", n))
 		if err := convert(filepath.Join(o.Repo, "fixtures", "conntrack", fmt.Sprintf("big_%d.txt.gz", n)), caps[n], gunzip); err != nil {
@@ -131,7 +167,11 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		{"serve 100000", func() ([]Row, error) { return e.serve(ctx, dbs[100_000]) }},
 		{"conntrack floor", func() ([]Row, error) { return e.lab(ctx, flows[100_000]) }},
 		{"ingest-loop in the lab", func() ([]Row, error) { return e.labLoop(ctx) }},
+		{"budget", func() ([]Row, error) { return e.budget(ctx) }},
 	} {
+		if !strings.HasPrefix(s.name, o.Only) {
+			continue
+		}
 		start := time.Now()
 		rs, err := s.fn()
 		if err != nil {

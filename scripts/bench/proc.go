@@ -24,7 +24,9 @@ type Run struct {
 	Wall, CPU time.Duration // CPU is user+system, reaped children included
 	MaxRSS    int64         // peak resident set size, from GNU time's %M
 	// WChar counts every byte passed to write(2) and friends; WriteBytes
-	// the bytes sent to the block layer (0 on tmpfs).
+	// the bytes sent to the block layer (0 on tmpfs): /proc's write_bytes,
+	// counted when a page is dirtied, less cancelled_write_bytes, the
+	// dirty pages a truncation or deletion dropped before writeback.
 	WChar, WriteBytes int64
 }
 
@@ -76,7 +78,7 @@ func measure(ctx context.Context, out io.Writer, argv ...string) (Run, error) {
 		werr = unix.Waitid(unix.P_PID, cmd.Process.Pid, &unix.Siginfo{}, unix.WEXITED|unix.WNOWAIT, nil)
 	}
 	r := Run{Wall: time.Since(start)}
-	pio, ioErr := readProc(cmd.Process.Pid, "io", "wchar", "write_bytes")
+	pio, ioErr := readProc(cmd.Process.Pid, "io", ioKeys...)
 	err := cmd.Wait()
 	msg := strings.TrimSpace(stderr.String())
 	if err != nil {
@@ -87,7 +89,7 @@ func measure(ctx context.Context, out io.Writer, argv ...string) (Run, error) {
 		return Run{}, fmt.Errorf("measure %s: %w", argv[0], err)
 	}
 	r.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	r.MaxRSS, r.WChar, r.WriteBytes = kb<<10, pio["wchar"], pio["write_bytes"]
+	r.MaxRSS, r.WChar, r.WriteBytes = kb<<10, pio["wchar"], writeBytes(pio)
 	return r, nil
 }
 
@@ -110,6 +112,13 @@ func medians(ctx context.Context, n int, cmds ...[]string) ([]Run, error) {
 	}
 	return out, nil
 }
+
+// ioKeys are the fields of /proc/<pid>/io a Run and a sample use.
+var ioKeys = []string{"wchar", "write_bytes", "cancelled_write_bytes"}
+
+// writeBytes is what reached (or will reach) the block layer: write_bytes
+// less cancelled_write_bytes (see Run).
+func writeBytes(io map[string]int64) int64 { return io["write_bytes"] - io["cancelled_write_bytes"] }
 
 // readProc reads /proc/<pid>/name (io or status) and returns its
 // "key: value" fields (see procFields).
@@ -169,9 +178,12 @@ type daemon struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed at EOF of stderr: the child exited
 
-	mu     sync.Mutex
-	cycles int    // `msg="ingest cycle"` lines seen
-	tail   []byte // end of stderr, to explain a failure
+	mu      sync.Mutex
+	cycles  int              // `msg="ingest cycle"` lines seen
+	failed  int              // `msg="ingest cycle failed"` lines seen
+	last    map[string]int64 // the integer fields of the last cycle line
+	skipped int64            // the most skipped= any cycle line reported
+	tail    []byte           // end of stderr, to explain a failure
 }
 
 // procSample is one look at a running daemon: its counters so far.
@@ -203,8 +215,13 @@ func startDaemon(argv ...string) (*daemon, error) {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			d.mu.Lock()
-			if strings.Contains(sc.Text(), `msg="ingest cycle"`) {
+			switch l := sc.Text(); {
+			case strings.Contains(l, `msg="ingest cycle"`):
 				d.cycles++
+				d.last = summary(l)
+				d.skipped = max(d.skipped, d.last["skipped"])
+			case strings.Contains(l, `msg="ingest cycle failed"`):
+				d.failed++
 			}
 			d.tail = append(d.tail[max(0, len(d.tail)-4096):], sc.Text()+"\n"...)
 			d.mu.Unlock()
@@ -223,12 +240,12 @@ func (d *daemon) sample() (procSample, error) {
 	if err == nil {
 		s.CPU, err = statCPU(b)
 	}
-	pio, err2 := readProc(pid, "io", "wchar", "write_bytes")
+	pio, err2 := readProc(pid, "io", ioKeys...)
 	st, err3 := readProc(pid, "status", "VmRSS", "VmHWM")
 	if err := errors.Join(err, err2, err3); err != nil {
 		return s, fmt.Errorf("sample %s: %w", d.cmd.Path, err)
 	}
-	s.WChar, s.WriteBytes, s.RSS, s.HWM = pio["wchar"], pio["write_bytes"], st["VmRSS"], st["VmHWM"]
+	s.WChar, s.WriteBytes, s.RSS, s.HWM = pio["wchar"], writeBytes(pio), st["VmRSS"], st["VmHWM"]
 	return s, nil
 }
 
