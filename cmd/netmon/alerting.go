@@ -34,7 +34,7 @@ func startAlerts(ctx context.Context, cfg config.Config, st *stores, in *ingest.
 		return func() {}
 	}
 	a.seed(ctx, cfg, st.record, time.Now())
-	f := &feeder{engine: a.engine, tally: a.tally, device: in.Device, skip: in.Baseline}
+	f := &feeder{engine: a.engine, tally: a.tally, device: in.Device, skip: in.Baseline, destinations: cfg.Alerts.NewDestination.Enabled}
 	if st.names != nil {
 		f.describe = st.names.describe
 		st.names.hearMerges(func(m device.Merge) {
@@ -167,6 +167,10 @@ type feeder struct {
 	// its id and address only).
 	describe func(id string, addr netip.Addr) alert.Device
 	skip     bool // the first delta is the baseline (Ingester.Baseline): not usage
+	// destinations says the new-destination rule is on: only then is
+	// every opened flow a Contact (new devices' first destinations ride
+	// on their sightings).
+	destinations bool
 
 	seen     map[string]*alert.Device
 	contacts []alert.Contact
@@ -204,7 +208,9 @@ func (f *feeder) observe(now time.Time, d *flows.Delta) {
 		if len(dev.Destinations) < alert.MaxDestinations && !slices.Contains(dev.Destinations, c.Key.Dst) {
 			dev.Destinations = append(dev.Destinations, c.Key.Dst)
 		}
-		f.contacts = append(f.contacts, alert.Contact{Device: id, Remote: c.Key.Dst, At: now})
+		if f.destinations {
+			f.contacts = append(f.contacts, alert.Contact{Device: id, Remote: c.Key.Dst, At: now})
+		}
 	}
 	for _, dev := range f.seen {
 		f.engine.DeviceSeen(alert.Sighting{Device: *dev, At: now})
@@ -212,10 +218,17 @@ func (f *feeder) observe(now time.Time, d *flows.Delta) {
 	for _, c := range f.contacts {
 		f.engine.Contacted(c)
 	}
+	if cap(f.contacts) > releaseAbove {
+		f.contacts = nil // a cold start's 100,000 opened flows need not stay allocated
+	}
 	for _, u := range f.tally.Take(now) {
 		f.engine.UsageSeen(u)
 	}
 }
+
+// releaseAbove is the capacity past which a cycle's scratch space is
+// released rather than kept for the next cycle.
+const releaseAbove = 4096
 
 func (f *feeder) id(a netip.Addr) string {
 	if id, ok := f.ids[a]; ok {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/netmon-dev/netmon/pkg/ingest"
 )
@@ -17,5 +18,11 @@ func firstCycle(ctx context.Context, in *ingest.Ingester) error {
 	if _, err := in.ReconcileSnapshot(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("first ingest cycle: %w", err)
 	}
+	// The first cycle of a big table is the cold start: every flow is
+	// new, and what it allocated in passing is free now. Give it back at
+	// once rather than as the scavenger gets to it: over 200,000 flows
+	// ingest-loop then keeps 61 MB resident instead of 82 (measured after
+	// 30 s in the same run; the peak during the cycle is the same).
+	debug.FreeOSMemory()
 	return nil
 }

@@ -172,7 +172,9 @@ type group struct {
 // pending batch; device names the LAN address's device. Opened flows
 // count as connections; Closed ones carry no growth of their own.
 func (a *Accumulator) Add(now time.Time, d *flows.Delta, device func(netip.Addr) string) {
-	if a.groups == nil {
+	// The groups are a cycle's scratch space: kept for the next cycle,
+	// unless a cold start made them big (a map keeps its buckets).
+	if a.groups == nil || len(a.groups) > 4096 {
 		a.groups = map[group]Usage{}
 	}
 	clear(a.groups)

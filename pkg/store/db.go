@@ -52,7 +52,26 @@ type Option func(*options)
 type options struct {
 	busyTimeout time.Duration
 	writer      bool
+	cacheKiB    int // page cache per connection, in KiB (0: SQLite's, 2 MiB)
 }
+
+func withCache(kib int) Option { return func(o *options) { o.cacheKiB = kib } }
+
+// The page cache of each connection (a ceiling, allocated as pages are
+// read; modernc.org/sqlite serves a 4 KiB page from an 8 KiB size class,
+// so a full cache costs twice its size in RSS):
+//   - the record's 8 MiB: with the 2 MiB default a cold 100,000-row
+//     write spilled dirty index pages to the WAL again and again (the
+//     synthetic BenchmarkReconcile: 194 MB written instead of 33 MB), and
+//     the record is on flash;
+//   - the live state's 2 MiB: it is on a tmpfs, where a spill costs a
+//     memory copy, not flash. BenchmarkCycle cold/100000 took 1.17 s with
+//     2 MiB and 1.41 s with 8 MiB in the same run (no slower), and
+//     ingest-loop over 200,000 flows keeps 10 MB less resident.
+const (
+	liveCacheKiB   = 2048
+	recordCacheKiB = 8192
+)
 
 // WithBusyTimeout sets how long a statement waits for another connection's
 // or process's lock before failing with "database is locked" (SQLITE_BUSY);
@@ -86,17 +105,11 @@ func settings(opts []Option) options {
 //   - synchronous NORMAL: in WAL mode a power cut may lose the last cycles
 //     but never corrupts the file, and commits do not fsync every time;
 //   - foreign_keys: connections.dst_ip must name a remote host;
-//   - cache_size 8 MiB (a ceiling, allocated only as pages are read): with
-//     the 2 MiB default a cold 100,000-row cycle spills dirty index pages to
-//     the WAL again and again (the synthetic BenchmarkReconcile: 194 MB
-//     written instead of 33 MB, churn 93 MB instead of 18 MB). 8 MiB writes
-//     no more than 32 MiB did, in the benchmark and on the real capture,
-//     and takes about 24 MB less of a router's memory.
+//   - cache_size: per database, see liveCacheKiB.
 var pragmas = []string{
 	"journal_mode(WAL)",
 	"synchronous(NORMAL)",
 	"foreign_keys(ON)",
-	"cache_size(-8192)",
 }
 
 // dsn builds the modernc.org/sqlite data source name for path: busy_timeout
@@ -111,6 +124,9 @@ func dsn(path string, opts ...Option) string {
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
+	if o.cacheKiB > 0 {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", o.cacheKiB))
+	}
 	q.Set("_txlock", "immediate")
 	return path + "?" + q.Encode()
 }
@@ -118,7 +134,7 @@ func dsn(path string, opts ...Option) string {
 // OpenLive opens (creating it if needed) the live state at path and
 // brings its schema up to date. See open for the rules and errors.
 func OpenLive(ctx context.Context, path string, opts ...Option) (*Live, error) {
-	h, err := open(ctx, path, "live", opts...)
+	h, err := open(ctx, path, "live", append([]Option{withCache(liveCacheKiB)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

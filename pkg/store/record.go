@@ -33,7 +33,7 @@ const remoteCache = 16384
 // its schema up to date, upgrading a file of netmon's first schema in
 // place (migrations/record/0003). See open for the rules and errors.
 func OpenRecord(ctx context.Context, path string, opts ...Option) (*Record, error) {
-	h, err := open(ctx, path, "record", opts...)
+	h, err := open(ctx, path, "record", append([]Option{withCache(recordCacheKiB)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
