@@ -9,9 +9,20 @@ import (
 	"testing"
 )
 
-// TestMain removes the binary buildNetmon built, once every test ran.
+// TestMain points the state directory of every command the tests run
+// (in this process and in the binaries they start) at a directory of its
+// own, so no test reads or writes this machine's /run/netmon, and removes
+// it and the binary buildNetmon built once every test ran. A test that
+// needs a state directory of its own still passes --state-dir.
 func TestMain(m *testing.M) {
+	state, err := os.MkdirTemp("", "netmon-test-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("NETMON_STATE_DIR", state)
 	code := m.Run()
+	os.RemoveAll(state)
 	if netmonBinary.dir != "" {
 		os.RemoveAll(netmonBinary.dir)
 	}
@@ -49,3 +60,8 @@ func buildNetmon(t *testing.T) string {
 	}
 	return b.path
 }
+
+// noTestStateDir undoes TestMain's NETMON_STATE_DIR for a test that
+// compares a whole loaded config with config.Default (viper takes an
+// empty variable as unset).
+func noTestStateDir(t *testing.T) { t.Setenv("NETMON_STATE_DIR", "") }

@@ -41,6 +41,7 @@ func writeFile(t *testing.T, body string) string {
 }
 
 func TestLoadConfigPrecedence(t *testing.T) {
+	noTestStateDir(t)
 	file := writeFile(t, "interval: 5s\nretention: 48h\ndb_path: /from/file.db\nlocal_subnets: [192.168.1.0/24]\n")
 	tests := []struct {
 		name   string
@@ -201,6 +202,7 @@ func TestLoadConfigFallbackFile(t *testing.T) {
 // TestShippedConfig keeps configs/netmon.yaml loadable and in step with
 // config.Default: every value but db_path is the default.
 func TestShippedConfig(t *testing.T) {
+	noTestStateDir(t)
 	got, err := loadConfig(testFlags(t), "../../configs/netmon.yaml", "")
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,8 @@ func TestHangup(t *testing.T) {
 	}
 	bin := buildNetmon(t)
 	db := filepath.Join(t.TempDir(), "netmon.db")
-	cmd := netmonCmd(bin, "ingest-loop", "--input-file", fixture("replay"), "--db", db, "--interval", "100ms")
+	cmd := netmonCmd(bin, "ingest-loop", "--input-file", fixture("replay"), "--db", db,
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--interval", "100ms")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
