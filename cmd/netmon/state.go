@@ -26,18 +26,24 @@ import (
 // addStateFlags adds the flags of the live state and the record.
 func addStateFlags(fs *pflag.FlagSet) {
 	def := config.Default()
-	fs.String("state-dir", "", "directory of the live state, written every cycle: a tmpfs (env NETMON_STATE_DIR; default /run/netmon as root, else a directory of this user's)")
+	fs.String("state-dir", "", "directory of the live state, written every cycle: a tmpfs (env NETMON_STATE_DIR; default $RUNTIME_DIRECTORY under systemd, /run/netmon as root, else a directory of this user's)")
 	fs.Duration("commit-interval", def.CommitInterval, "how often the history is committed to the database on flash")
 }
 
-// stateDir is where the live state lives: cfg.StateDir, or /run/netmon
-// as root, or this user's runtime directory, or a directory of this
-// user's in the temporary directory, so that netmon runs from a checkout
-// without root.
+// stateDir is where the live state lives: cfg.StateDir, or the runtime
+// directory systemd made for the unit (RuntimeDirectory=netmon: the
+// units run as User=netmon with PrivateTmp, so a directory in /tmp would
+// not be seen by the web unit), or /run/netmon as root, or this user's
+// runtime directory, or a directory of this user's in the temporary
+// directory, so that netmon runs from a checkout without root.
 func stateDir(cfg config.Config) string {
 	switch {
 	case cfg.StateDir != "":
 		return cfg.StateDir
+	case os.Getenv("RUNTIME_DIRECTORY") != "":
+		// systemd lists one path per RuntimeDirectory= entry, ':'-separated.
+		dir, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":")
+		return dir
 	case os.Geteuid() == 0:
 		return "/run/netmon"
 	case os.Getenv("XDG_RUNTIME_DIR") != "":
