@@ -208,8 +208,8 @@ func TestMarkupThroughRealStore(t *testing.T) {
 	if diff := cmp.Diff(hostile, states); diff != "" {
 		t.Errorf("states through the JSON block (-stored +decoded):\n%s", diff)
 	}
-	if n := strings.Count(page, "<script"); n != 2 {
-		t.Errorf("page has %d <script tags, want the JSON block and app.js", n)
+	if n := strings.Count(page, "<script"); n != 3 {
+		t.Errorf("page has %d <script tags, want the JSON block, common.js and app.js", n)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 // assets holds the page template, its script and its style sheet.
 //
-//go:embed assets/index.html.tmpl assets/app.js assets/style.css
+//go:embed assets/index.html.tmpl assets/common.js assets/app.js assets/style.css
 var assets embed.FS
 
 // parsePage parses the dashboard template once, at construction.

@@ -140,12 +140,13 @@ func TestDashboardEscapes(t *testing.T) {
 			t.Errorf("page holds raw %q", bad)
 		}
 	}
-	// Two scripts: the JSON block, which CSP does not run, and app.js.
-	if n := strings.Count(strings.ToLower(page), "<script"); n != 2 {
-		t.Errorf("page has %d <script tags, want 2", n)
+	// Three scripts: the JSON block, which CSP does not run, common.js
+	// and app.js.
+	if n := strings.Count(strings.ToLower(page), "<script"); n != 3 {
+		t.Errorf("page has %d <script tags, want 3", n)
 	}
-	if n := strings.Count(strings.ToLower(page), "</script"); n != 2 {
-		t.Errorf("page has %d </script, want 2", n)
+	if n := strings.Count(strings.ToLower(page), "</script"); n != 3 {
+		t.Errorf("page has %d </script, want 3", n)
 	}
 	if !strings.Contains(page, `<script src="/static/app.js" defer></script>`) {
 		t.Error("page lacks app.js")
@@ -186,10 +187,13 @@ func TestDashboardStoreError(t *testing.T) {
 
 func TestStaticAssets(t *testing.T) {
 	h, _ := testServer(t, nil)
-	js := body(t, do(t, h, http.MethodGet, "/static/app.js"))
-	if strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") || strings.Contains(js, "document.write") {
-		t.Error("app.js uses an HTML-parsing sink")
+	for _, name := range []string{"common.js", "app.js"} {
+		js := body(t, do(t, h, http.MethodGet, "/static/"+name))
+		if strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") || strings.Contains(js, "document.write") {
+			t.Errorf("%s uses an HTML-parsing sink", name)
+		}
 	}
+	js := body(t, do(t, h, http.MethodGet, "/static/app.js"))
 	for _, want := range []string{"/connections.json?limit=", "/metrics.json", "textContent", "data stale since", "netmon-data"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js lacks %q", want)

@@ -14,6 +14,7 @@ func (s *server) routes() http.Handler {
 		mux.HandleFunc(path, s.methodNotAllowed)
 	}
 	get("/{$}", s.dashboard)
+	get("/static/common.js", s.static("common.js", "text/javascript; charset=utf-8"))
 	get("/static/app.js", s.static("app.js", "text/javascript; charset=utf-8"))
 	get("/static/style.css", s.static("style.css", "text/css; charset=utf-8"))
 	get("/favicon.ico", s.noContent)

@@ -43,6 +43,7 @@ func TestRouteMethodMatrix(t *testing.T) {
 		getStatus   int
 	}{
 		{"/", "text/html; charset=utf-8", http.StatusOK},
+		{"/static/common.js", "text/javascript; charset=utf-8", http.StatusOK},
 		{"/static/app.js", "text/javascript; charset=utf-8", http.StatusOK},
 		{"/static/style.css", "text/css; charset=utf-8", http.StatusOK},
 		{"/favicon.ico", "", http.StatusNoContent},

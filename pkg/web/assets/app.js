@@ -11,7 +11,6 @@
 (function () {
   const CONN_MS = 1000;
   const METRICS_MS = 2000;
-  const TIMEOUT_MS = 5000;
 
   const root = document.getElementById("netmon");
   const block = document.getElementById("netmon-data");
@@ -29,67 +28,7 @@
     metrics: { okAt: loadedAt, failing: false },
   };
 
-  // humanBytes is n in IEC units: "9 B", "1.5 KiB", "20 KiB".
-  function humanBytes(n) {
-    if (n < 10) {
-      return n + " B";
-    }
-    const sizes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    const e = Math.floor(Math.log(n) / Math.log(1024));
-    const val = Math.floor((n / Math.pow(1024, e)) * 10 + 0.5) / 10;
-    return (val < 10 ? val.toFixed(1) : val.toFixed(0)) + " " + sizes[e];
-  }
-
-  // ago is how long before nowMs the time iso was, coarsely: "just now",
-  // "42 s ago", "5 min ago", "3 h ago", "2 d ago".
-  function ago(nowMs, iso) {
-    const s = Math.floor((nowMs - Date.parse(iso)) / 1000);
-    if (!(s >= 1)) {
-      return "just now";
-    }
-    if (s < 60) {
-      return s + " s ago";
-    }
-    if (s < 3600) {
-      return Math.floor(s / 60) + " min ago";
-    }
-    if (s < 48 * 3600) {
-      return Math.floor(s / 3600) + " h ago";
-    }
-    return Math.floor(s / 86400) + " d ago";
-  }
-
-  // span is a duration in seconds in the largest unit that divides it
-  // exactly: "4 s", "1 min", "2 h".
-  function span(s) {
-    for (const [n, unit] of [[86400, "d"], [3600, "h"], [60, "min"]]) {
-      if (s >= n && s % n === 0) {
-        return s / n + " " + unit;
-      }
-    }
-    return s + " s";
-  }
-
-  // comma is a counter with thousands separators: "262,144".
-  function comma(n) {
-    return Number(n).toLocaleString("en-US");
-  }
-
-  function clock(d) {
-    const p = (n) => String(n).padStart(2, "0");
-    return p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
-  }
-
-  function el(tag, text, cls) {
-    const e = document.createElement(tag);
-    if (text !== undefined) {
-      e.textContent = text;
-    }
-    if (cls) {
-      e.className = cls;
-    }
-    return e;
-  }
+  const { humanBytes, ago, span, comma, clock, el, getJSON } = NM;
 
   function row(c, nowMs) {
     const tr = document.createElement("tr");
@@ -213,31 +152,13 @@
     banner.hidden = false;
   }
 
-  async function getJSON(url) {
-    const res = await fetch(url, { cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
-    if (!res.ok) {
-      throw new Error(url + ": HTTP " + res.status);
-    }
-    return { res: res, body: await res.json() };
-  }
-
-  // poll runs fn every ms milliseconds, the next run starting after the
-  // last one finished, and keeps going whatever happens.
+  // poll runs fn every ms milliseconds (NM.poll: paused in a hidden
+  // tab) and counts its successes in the root's data attributes.
   function poll(name, ms, fn) {
-    const state = pollers[name];
-    const tick = async () => {
-      try {
-        await fn();
-        state.okAt = new Date();
-        state.failing = false;
-        root.dataset[name + "Polls"] = String(Number(root.dataset[name + "Polls"] || 0) + 1);
-      } catch (err) {
-        state.failing = true;
-      }
+    NM.poll(pollers[name], ms, fn, (state) => {
+      root.dataset[name + "Polls"] = String(state.polls || 0);
       updateStale();
-      setTimeout(tick, ms);
-    };
-    setTimeout(tick, ms);
+    });
   }
 
   $("window").textContent = span(data.new_host_window_seconds);
