@@ -168,7 +168,9 @@ func (e *env) budgetRun(ctx context.Context, h *home, s budgetSpec, dayTable str
 	lan := strings.Join(homeLAN, ",")
 	args := []string{s.netmon, "ingest-loop", "--interval", "1s", "--db", db, "--input-file", s.input, "--local-subnets", lan}
 	if s.commit > 0 {
-		args = append(args, "--state-dir", state, "--commit-interval", s.commit.String())
+		// A cycle's line is at DEBUG (the window counts cycles); stderr
+		// is a pipe, so it costs no flash.
+		args = append(args, "--state-dir", state, "--commit-interval", s.commit.String(), "--log-level", "debug")
 		if dayTable != "" {
 			out, err := exec.CommandContext(ctx, s.netmon, "ingest-once", "--input-file", dayTable, "--local-subnets", lan,
 				"--db", db, "--state-dir", state+"-day").CombinedOutput()
