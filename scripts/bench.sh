@@ -3,21 +3,21 @@
 # baselines run in the same invocation; also written to bench-results.md
 # (gitignored).
 #
-#   scripts/bench.sh            default run, about 18 minutes: 2 minutes of
-#                               rows, then the flash budget (16 minutes: the
-#                               home profile at the default 5-minute commit
-#                               interval over three commits, idle beside it,
+#   scripts/bench.sh            default run, about 23 minutes: 2 minutes of
+#                               rows, then the flash budget (21 minutes: the
+#                               home profile at the default 10-minute commit
+#                               interval over two commits, idle beside it,
 #                               and the version before the split, d4cbfe9)
 #   scripts/bench.sh --quick    fewer runs, 15 s ingest-loop window, the budget
 #                               rows as a smoke run (5 s commits), under a
 #                               minute (CI)
 #   scripts/bench.sh --big      more runs, longer windows; the budget over an
-#                               hour, at 5 minutes and at 1 hour
+#                               hour, at 5 and 10 minutes and at 1 hour
 #   scripts/bench.sh --lab      as root: also build a scripts/lab.sh router lab,
 #                               fill its kernel table with 100k flows and time
 #                               conntrack -L itself (the floor) beside netmon
 #   scripts/bench.sh -- FLAGS   pass FLAGS to scripts/bench, e.g.
-#                               -- -only budget -commit-intervals 10m,15m
+#                               -- -only budget -commit-intervals 5m,15m
 #   BENCH_OUT=FILE              write the table to FILE instead
 #
 # Needs go, mawk and GNU time (/usr/bin/time, for peak RSS); exits 77

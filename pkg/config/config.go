@@ -175,7 +175,7 @@ func Default() Config {
 		FSRoot:            "/",
 		LogLevel:          "info",
 
-		CommitInterval:          5 * time.Minute,
+		CommitInterval:          10 * time.Minute,
 		BillingDay:              1,
 		History5mDays:           2,
 		HistoryHourlyDays:       62,

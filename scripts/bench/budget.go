@@ -25,7 +25,7 @@ const (
 	budgetIdle = 1e6  // bytes a day, the same table with nothing changing
 	// defaultCommit is netmon's default commit_interval, the figure's
 	// interval (pkg/config's Default; the row says which it measured).
-	defaultCommit = 5 * time.Minute
+	defaultCommit = 10 * time.Minute
 	day           = 24 * time.Hour
 )
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/netmon-dev/netmon/pkg/config"
 )
 
 func TestBudgetWindow(t *testing.T) {
@@ -33,6 +35,13 @@ func TestBudgetWindow(t *testing.T) {
 	}
 }
 
+// TestDefaultCommit keeps the budget's interval the one netmon ships.
+func TestDefaultCommit(t *testing.T) {
+	if want := config.Default().CommitInterval; defaultCommit != want {
+		t.Errorf("defaultCommit = %v, pkg/config's default commit_interval is %v", defaultCommit, want)
+	}
+}
+
 func TestPerDay(t *testing.T) {
 	if got := perDay(1000, 15*time.Minute); got != 96_000 {
 		t.Errorf("1000 B in 15 min = %v B/day, want 96000", got)
@@ -52,10 +61,10 @@ func result(name string, commit time.Duration, idle bool, wb int64, w time.Durat
 }
 
 func TestBudgetRows(t *testing.T) {
-	busy := result("busy-5m0s", 5*time.Minute, false, 300_000, 15*time.Minute, 3, 3) // 28.8 MB/day
-	fat := result("busy-5m0s", 5*time.Minute, false, 600_000, 15*time.Minute, 3, 3)  // 57.6 MB/day
-	tenMin := result("busy-10m0s", 10*time.Minute, false, 300_000, 20*time.Minute, 2, 2)
-	idle := result("idle", 5*time.Minute, true, 0, 15*time.Minute, 3, 0)
+	busy := result("busy-10m0s", 10*time.Minute, false, 300_000, 20*time.Minute, 2, 2)  // 21.6 MB/day
+	fat := result("busy-10m0s", 10*time.Minute, false, 1_200_000, 20*time.Minute, 2, 2) // 86.4 MB/day
+	fiveMin := result("busy-5m0s", 5*time.Minute, false, 300_000, 15*time.Minute, 3, 3) // 28.8 MB/day
+	idle := result("idle", 10*time.Minute, true, 0, 20*time.Minute, 2, 0)
 	before := result("before-busy", 0, false, 360_000_000, 3*time.Minute, 0, -1) // 172.8 GB/day
 	beforeIdle := result("before-idle", 0, true, 900_000, 3*time.Minute, 0, -1)
 	type got struct{ Target, Result, Ratio string }
@@ -71,9 +80,9 @@ func TestBudgetRows(t *testing.T) {
 		smoke bool
 		want  []got
 	}{
-		{"within the budget, beside the version before", []budgetResult{busy, tenMin, idle, before, beforeIdle}, false, []got{
-			{"<= 50 MB/day at the default commit interval", "PASS", "6000x less"},
-			{"", "", "8000x less"},
+		{"within the budget, beside the version before", []budgetResult{busy, fiveMin, idle, before, beforeIdle}, false, []got{
+			{"<= 50 MB/day at the default commit interval", "PASS", "8000x less"},
+			{"", "", "6000x less"},
 			{"< 1 MB/day", "PASS", "nothing written"},
 		}},
 		{"over the budget", []budgetResult{fat}, false, []got{{"<= 50 MB/day at the default commit interval", "MISS", ""}}},
@@ -92,7 +101,7 @@ func TestBudgetRows(t *testing.T) {
 		})
 	}
 	rows := budgetRows([]budgetResult{busy, before}, false)
-	for _, want := range []string{"29 MB/day write_bytes", "100 kB per commit", "3 commits wrote"} {
+	for _, want := range []string{"22 MB/day write_bytes", "150 kB per commit", "2 commits wrote"} {
 		if !strings.Contains(rows[0].Netmon, want) {
 			t.Errorf("row %q does not say %q", rows[0].Netmon, want)
 		}

@@ -98,9 +98,9 @@ var plans = map[string]plan{
 	"quick": {runs: 3, coldRuns: 1, count: 1, window: 15 * time.Second, polls: 40, full: 2,
 		commitIntervals: []time.Duration{5 * time.Second}, smoke: true, budgetTarget: 10 * time.Second, dayWarm: true, beforeWindow: 15 * time.Second},
 	"default": {runs: 5, coldRuns: 3, count: 3, window: time.Minute, polls: 150, full: 6,
-		commitIntervals: []time.Duration{defaultCommit}, budgetTarget: 15 * time.Minute, dayWarm: true, beforeWindow: 3 * time.Minute},
+		commitIntervals: []time.Duration{defaultCommit}, budgetTarget: 20 * time.Minute, dayWarm: true, beforeWindow: 3 * time.Minute},
 	"big": {runs: 9, coldRuns: 5, count: 5, window: 2 * time.Minute, polls: 400, full: 10,
-		commitIntervals: []time.Duration{defaultCommit, time.Hour}, budgetTarget: time.Hour, dayWarm: true, beforeWindow: 10 * time.Minute},
+		commitIntervals: []time.Duration{5 * time.Minute, defaultCommit, time.Hour}, budgetTarget: time.Hour, dayWarm: true, beforeWindow: 10 * time.Minute},
 }
 
 // env is what every section needs.
