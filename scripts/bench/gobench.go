@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 )
 
 // conntrackEntry is how long `conntrack -L -o extended` takes per entry it
@@ -79,6 +82,61 @@ func parserRows(m map[string][]float64) ([]Row, error) {
 			Ratio:  fmt.Sprintf("%.0f B in %.0f allocs per whole 100k-line parse", med("B/op"), med("allocs/op")),
 			Target: "0 allocs/line (< 0.001)",
 			Result: verdict(med("allocs/line") < 0.001),
+		},
+	}, nil
+}
+
+// history runs pkg/store's BenchmarkRecordYear (a year's record for 100
+// devices and 2,000 remote hosts a day) and BenchmarkCommit (five
+// minutes of growth for 100 devices and 5,000 remote hosts onto it) on
+// one core, -count times: issue 14's speed targets.
+func (e *env) history(ctx context.Context) ([]Row, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^(BenchmarkRecordYear|BenchmarkCommit)$",
+		"-cpu", "1", "-count", strconv.Itoa(e.count), "./pkg/store")
+	var out bytes.Buffer
+	cmd.Dir, cmd.Stdout, cmd.Stderr = e.Repo, &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("go test -bench: %w: %s", err, out.Bytes()[max(0, out.Len()-4096):])
+	}
+	return historyRows(out.String())
+}
+
+// historyRows turns the two benchmarks' output into rows.
+func historyRows(out string) ([]Row, error) {
+	list := benchMetrics(out, "BenchmarkRecordYear/device-list-30d")
+	days := benchMetrics(out, "BenchmarkRecordYear/device-400-days")
+	remotes := benchMetrics(out, "BenchmarkRecordYear/remote-list-30d")
+	commit := benchMetrics(out, "BenchmarkCommit")
+	for name, m := range map[string]map[string][]float64{"device-list-30d": list, "device-400-days": days, "remote-list-30d": remotes, "BenchmarkCommit": commit} {
+		if len(m["ns/op"]) == 0 {
+			return nil, fmt.Errorf("history: no %s figures in go test -bench output", name)
+		}
+	}
+	if len(list["MiB-db"]) == 0 || len(commit["wal-B/commit"]) == 0 {
+		return nil, errors.New("history: no MiB-db or wal-B/commit figures in go test -bench output")
+	}
+	ms := func(m map[string][]float64) float64 { return median(m["ns/op"]) / 1e6 }
+	runs := len(list["ns/op"])
+	year := fmt.Sprintf("a year's record of 100 devices, 2,000 remote hosts a day (%.0f MiB)", median(list["MiB-db"]))
+	wal := median(commit["wal-B/commit"])
+	return []Row{
+		{
+			What:   fmt.Sprintf("history: device list for 30 days, %s, 1 core, median of %d", year, runs),
+			Netmon: fmt.Sprintf("%.1f ms (remote host list for 30 days: %.1f ms)", ms(list), ms(remotes)),
+			Ratio:  fmt.Sprintf("%.2f of 20 ms", ms(list)/20),
+			Target: "< 20 ms", Result: verdict(ms(list) < 20),
+		},
+		{
+			What:   fmt.Sprintf("history: one device's 400 daily buckets, same record, median of %d", runs),
+			Netmon: fmt.Sprintf("%.1f ms", ms(days)),
+			Ratio:  fmt.Sprintf("%.2f of 10 ms", ms(days)/10),
+			Target: "< 10 ms", Result: verdict(ms(days) < 10),
+		},
+		{
+			What:   fmt.Sprintf("history: a commit of 5 minutes' growth, 100 devices and 5,000 remote hosts, onto that record, median of %d", len(commit["ns/op"])),
+			Netmon: fmt.Sprintf("%.1f ms; %s written to the WAL", ms(commit), humanize.Bytes(uint64(wal))),
+			Ratio:  fmt.Sprintf("%.2f of 50 ms; %.2f of 1 MB", ms(commit)/50, wal/1e6),
+			Target: "< 50 ms, < 1 MB written", Result: verdict(ms(commit) < 50 && wal < 1e6),
 		},
 	}, nil
 }

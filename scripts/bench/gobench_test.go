@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,5 +62,54 @@ func TestParserRows(t *testing.T) {
 	}
 	if _, err := parserRows(benchMetrics(benchOutput, "BenchmarkNone")); err == nil {
 		t.Error("no error for a benchmark missing from the output")
+	}
+}
+
+const historyOutput = `goos: linux
+pkg: github.com/netmon-dev/netmon/pkg/store
+BenchmarkRecordYear/device-list-30d         	     210	   5400000 ns/op	        86.00 MiB-db
+BenchmarkRecordYear/device-400-days         	     240	   4900000 ns/op
+BenchmarkRecordYear/remote-list-30d         	      30	  40000000 ns/op
+BenchmarkCommit                             	      30	  33000000 ns/op	    150000 wal-B/commit
+PASS
+`
+
+func TestHistoryRows(t *testing.T) {
+	type got struct{ Netmon, Ratio, Result string }
+	slow := strings.Replace(historyOutput, "33000000 ns/op	    150000", "33000000 ns/op	   1200000", 1)
+	for _, tc := range []struct {
+		name, out string
+		want      []got
+		err       bool
+	}{
+		{"within the targets", historyOutput, []got{
+			{"5.4 ms (remote host list for 30 days: 40.0 ms)", "0.27 of 20 ms", "PASS"},
+			{"4.9 ms", "0.49 of 10 ms", "PASS"},
+			{"33.0 ms; 150 kB written to the WAL", "0.66 of 50 ms; 0.15 of 1 MB", "PASS"},
+		}, false},
+		{"a commit writing too much", slow, []got{
+			{"5.4 ms (remote host list for 30 days: 40.0 ms)", "0.27 of 20 ms", "PASS"},
+			{"4.9 ms", "0.49 of 10 ms", "PASS"},
+			{"33.0 ms; 1.2 MB written to the WAL", "0.66 of 50 ms; 1.20 of 1 MB", "MISS"},
+		}, false},
+		{"a benchmark missing", strings.Replace(historyOutput, "BenchmarkCommit ", "BenchmarkOther ", 1), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := historyRows(tc.out)
+			if (err != nil) != tc.err {
+				t.Fatalf("err = %v, want error %v", err, tc.err)
+			}
+			var g []got
+			for _, r := range rows {
+				g = append(g, got{r.Netmon, r.Ratio, r.Result})
+			}
+			if diff := cmp.Diff(tc.want, g); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	rows, _ := historyRows(historyOutput)
+	if want := "a year's record of 100 devices, 2,000 remote hosts a day (86 MiB)"; !strings.Contains(rows[0].What, want) {
+		t.Errorf("row %q does not say %q", rows[0].What, want)
 	}
 }

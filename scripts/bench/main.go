@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&o.State, "state", "", "a directory on a tmpfs for the live state (required): write_bytes there are 0, as on a router's /run")
 	flag.StringVar(&o.Before, "netmon-before", "", "netmon built from d4cbfe9, before the live state left the database: its flash writes go beside the budget rows")
 	flag.StringVar(&o.CommitIntervals, "commit-intervals", "", "commit intervals of the busy budget rows, comma separated (default: the mode's)")
-	flag.StringVar(&o.Only, "only", "", "run only the sections whose name starts with this (parser, print-outbound, ingest-once, ingest-loop, serve, conntrack, budget)")
+	flag.StringVar(&o.Only, "only", "", "run only the sections whose name starts with this (parser, history, print-outbound, ingest-once, ingest-loop, serve, conntrack, budget)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -159,6 +159,7 @@ func run(ctx context.Context, o Options, out, log io.Writer) error {
 		fn   func() ([]Row, error)
 	}{
 		{"parser", func() ([]Row, error) { return e.parser(ctx) }},
+		{"history", func() ([]Row, error) { return e.history(ctx) }},
 		{"print-outbound 10000", func() ([]Row, error) { return e.printOutbound(ctx, caps[10_000], 10_000) }},
 		{"print-outbound 100000", func() ([]Row, error) { return e.printOutbound(ctx, caps[100_000], 100_000) }},
 		{"ingest-once 10000", func() (rs []Row, err error) { rs, dbs[10_000], err = e.ingest(ctx, flows[10_000], 10_000); return }},
