@@ -56,9 +56,14 @@ func (e *env) labLoopOne(ctx context.Context, ns string, n int) (Row, error) {
 		}
 	}
 	db := filepath.Join(e.Work, fmt.Sprintf("lab-loop-%d.db", n))
+	state := filepath.Join(e.State, fmt.Sprintf("lab-loop-%d", n))
 	os.Remove(db)
+	os.RemoveAll(state)
+	// The defaults but the log level (the window counts the cycles'
+	// DEBUG lines) and a state directory of its own (not the machine's
+	// /run/netmon).
 	d, err := startDaemon("ip", "netns", "exec", ns, "env", "NETMON_LOCAL_SUBNETS=10.0.0.0/24",
-		e.Netmon, "ingest-loop", "--db", db)
+		e.Netmon, "ingest-loop", "--db", db, "--state-dir", state, "--log-level", "debug")
 	if err != nil {
 		return Row{}, err
 	}
