@@ -446,7 +446,7 @@ func (s *server) deviceConnections(w http.ResponseWriter, r *http.Request, id st
 	now := s.now()
 	rows := []connectionJSON{}
 	total := 0
-	err := s.eachConnection(r.Context(), 0, order, now.Add(-s.window), nil, func(c *connectionJSON) error {
+	err := s.eachConnection(r.Context(), 0, order, now.Add(-s.window), func(int) error { return nil }, func(c *connectionJSON) error {
 		if c.Device != id {
 			return nil
 		}

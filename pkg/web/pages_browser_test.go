@@ -235,3 +235,10 @@ func TestPagesInBrowser(t *testing.T) {
 		}
 	})
 }
+
+// The record is what cmd/netmon passes as Options.History: the pages
+// find who a device or a remote host is through it.
+var (
+	_ web.History   = (*store.Record)(nil)
+	_ web.Directory = (*store.Record)(nil)
+)
