@@ -91,6 +91,8 @@ type pagesData struct {
 	Periods []periodJSON `json:"periods,omitempty"`
 	// Period is the chosen one.
 	Period string `json:"period,omitempty"`
+	// Unit is rate_unit, "bits" or "bytes", as /api/now says it.
+	Unit string `json:"unit"`
 }
 
 // answerJSON is one answer of an endpoint: its status, its JSON body
@@ -102,10 +104,13 @@ type answerJSON struct {
 }
 
 // periodJSON is a choice of the History page's period picker: the
-// ?period= name, its label, the devices' totals and their CSV.
+// ?period= name, its label, its span when the page was made, the
+// devices' totals and their CSV.
 type periodJSON struct {
 	Period string `json:"period"`
 	Label  string `json:"label"`
+	From   string `json:"from"`
+	To     string `json:"to"`
 	URL    string `json:"url"`
 	CSV    string `json:"csv"`
 }
@@ -191,6 +196,7 @@ func (s *pages) writePage(w http.ResponseWriter, r *http.Request, status int, v 
 			}
 			data.Answers[u] = a
 		}
+		data.Unit = s.rateUnit
 		js, err := json.Marshal(data)
 		if err != nil {
 			s.serverError(w, r, fmt.Errorf("encode page data: %w", err))
@@ -232,8 +238,13 @@ func (s *pages) devicePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if _, err := device.ParseID(id); err != nil {
+	nid, err := device.ParseID(id)
+	if err != nil {
 		s.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("No device %q: a device id is a MAC (aa:bb:cc:dd:ee:ff) or ip: and an address (ip:10.0.0.9).", truncate(id)))
+		return
+	}
+	if string(nid) != id { // another spelling: the page has one address
+		http.Redirect(w, r, "/devices/"+url.PathEscape(string(nid)), http.StatusMovedPermanently)
 		return
 	}
 	if s.history == nil {
@@ -289,6 +300,10 @@ func (s *pages) remotePage(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusBadRequest, "Bad remote host: "+err.Error()+".")
 		return
 	}
+	if a.String() != r.PathValue("addr") { // another spelling: the page has one address
+		http.Redirect(w, r, "/remotes/"+url.PathEscape(a.String()), http.StatusMovedPermanently)
+		return
+	}
 	if s.history == nil {
 		s.errorPage(w, r, http.StatusServiceUnavailable, "No history: this server reads no record.")
 		return
@@ -328,7 +343,14 @@ func (s *pages) historyPage(w http.ResponseWriter, r *http.Request) {
 		period = "today"
 	}
 	data := &pagesData{Kind: "history", Answers: map[string]answerJSON{}, URLs: map[string]string{}, Period: period}
+	t := s.now()
 	for _, p := range historyPeriods {
+		sp, err := s.cal.Period(p.Period, t)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		p.From, p.To = formatTime(sp.From), formatTime(sp.To)
 		p.URL = "/api/devices?period=" + p.Period
 		p.CSV = p.URL + "&format=csv"
 		data.Periods = append(data.Periods, p)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
@@ -176,6 +177,8 @@ func TestPagesInBrowser(t *testing.T) {
 			"the 7-day button pressed": `document.querySelector(".picker [aria-pressed=true]").dataset.period === "7d"`,
 			"the CSV link":             `document.querySelector("a.csv").getAttribute("href") === "/api/devices?period=7d&format=csv"`,
 			"the hostile name as text": `document.querySelector(".hist td.host a").textContent === ` + jsString(hostileDevice),
+			"the period's span":        `/^from \d{4}-\d\d-\d\d \d\d:\d\d to now$/.test(document.querySelector(".hist .span").textContent)`,
+			"a rate now":               `[...document.querySelectorAll(".hist td.num")].some(td => /↓ [1-9][0-9.]* [kM]bit\/s$/.test(td.textContent))`,
 		}},
 	}
 	for _, vp := range viewports {
@@ -224,6 +227,41 @@ func TestPagesInBrowser(t *testing.T) {
 			})
 		}
 	}
+	// In dark mode the panels turn dark and the charts take their
+	// colours from the dark palette.
+	t.Run("device dark", func(t *testing.T) {
+		if _, err := chromedp.Call(browser, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+			t.Fatalf("emulate dark mode: %v", err)
+		}
+		if err := chromedp.Do(browser, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(url+"/devices/"+pagesDevice)); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		waitFor(t, browser, "the first paint", `document.getElementById("netmon").dataset.painted === "true"`, 10*time.Second)
+		// luma is the brightness (0-255) of an element's computed colour.
+		const luma = `((sel, prop) => { const [r, g, b] = getComputedStyle(document.querySelector(sel))[prop].match(/\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; })`
+		got := eval[map[string]float64](t, browser, `({
+			body: `+luma+`("body", "backgroundColor"),
+			panel: `+luma+`(".panel", "backgroundColor"),
+			text: `+luma+`(".who .title", "color"),
+			axis: `+luma+`(".u-legend", "color"),
+		})`)
+		if got["body"] > 60 || got["panel"] > 60 || got["text"] < 160 || got["axis"] < 160 {
+			t.Errorf("not dark: brightness %v", got)
+		}
+		if drawn := eval[int](t, browser, `[...document.querySelectorAll(".chart canvas")].filter(c => c.width > 0).length`); drawn != 4 {
+			t.Errorf("%d charts drawn in dark mode, want 4", drawn)
+		}
+		if os.Getenv("NETMON_SCREENSHOTS") == "1" {
+			png, err := chromedp.Run(browser, chromedp.FullScreenshot(100)) // 100: PNG
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "device-dark.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	t.Run("no payload ran", func(t *testing.T) {
 		if eval[bool](t, browser, `"__netmonPwned" in window`) {
 			t.Error("a payload ran")

@@ -353,7 +353,7 @@
       { label: "rate down", cls: "num", cell: (r) => NM.humanRate(r.downlink_bps, unit()) },
       { label: "total", cls: "num", cell: (r) => bytesCell(r.total_bytes) },
     ];
-    const unit = () => rate.dataset.unit || "bits";
+    const unit = () => rate.dataset.unit || data.unit;
     function renderConns(a) {
       note(conns, a);
       const rows = a.status === 200 ? a.body : [];
@@ -451,6 +451,8 @@
     picker.setAttribute("role", "group");
     picker.setAttribute("aria-label", "period");
     top.append(picker);
+    const span = el("p", "", "muted span");
+    top.append(span);
     const sum = el("p", "", "summary");
     const csv = link("#", "download CSV", "csv");
     csv.setAttribute("download", "");
@@ -480,6 +482,13 @@
       { label: "down", cls: "num", num: true, sort: (r) => r.downlink_bytes, cell: (r) => bytesCell(r.downlink_bytes) },
       { label: "total", cls: "num", num: true, sort: (r) => r.total_bytes, cell: (r) => bytesCell(r.total_bytes) },
       { label: "connections", cls: "num", num: true, sort: (r) => r.connections, cell: (r) => NM.comma(r.connections) },
+      {
+        label: "rate now",
+        cls: "num",
+        num: true,
+        sort: (r) => (r.uplink_bps || 0) + (r.downlink_bps || 0),
+        cell: (r) => (r.uplink_bps === null && r.downlink_bps === null ? "–" : "↑ " + NM.humanRate(r.uplink_bps, data.unit) + " ↓ " + NM.humanRate(r.downlink_bps, data.unit)),
+      },
     ];
     function show(a) {
       last = a;
@@ -511,6 +520,8 @@
         b.setAttribute("aria-pressed", String(b.dataset.period === current.period));
       }
       csv.href = current.csv;
+      const to = current.period === "yesterday" || current.period === "last-billing" ? date(current.to) : "now";
+      span.textContent = "from " + date(current.from) + " to " + to;
       main.dataset.period = current.period;
       show(await load(current.url));
     }
