@@ -147,10 +147,16 @@ func (s *server) eachConnection(ctx context.Context, limit int, order rates.Orde
 		})
 	}
 	return s.rates.EachActiveConnectionRate(ctx, limit, order, start, func(c *flows.Connection, r rates.Reading) error {
-		row = toConnectionJSON(c, newSince)
-		row.RateJSON = NewRateJSON(r)
+		row = toRatedConnectionJSON(c, r, newSince)
 		return fn(&row)
 	})
+}
+
+// toRatedConnectionJSON is toConnectionJSON with the connection's rates.
+func toRatedConnectionJSON(c *flows.Connection, r rates.Reading, newSince time.Time) connectionJSON {
+	row := toConnectionJSON(c, newSince)
+	row.RateJSON = NewRateJSON(r)
+	return row
 }
 
 // addrText is a's text, "" for the zero Addr.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/netmon-dev/netmon/pkg/device"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/rates"
 )
@@ -460,24 +461,44 @@ func (s *server) writePoints(w http.ResponseWriter, r *http.Request, pts []histo
 	s.writeJSON(w, http.StatusOK, cols)
 }
 
+// DeviceConnections is what a device's page reads of the live rates when
+// they have it (*store.Live does): one device's active connections, so
+// the store filters them instead of this server reading every one.
+type DeviceConnections interface {
+	// EachDeviceConnectionRate walks the device's active connections like
+	// Rates.EachActiveConnectionRate; start gets their number.
+	EachDeviceConnectionRate(ctx context.Context, device string, limit int, order rates.Order,
+		start func(total int) error, fn func(*flows.Connection, rates.Reading) error) error
+}
+
 // deviceConnections answers /connections.json?device=ID: the device's
 // active connections in the list's order, at most limit (0: all), with
-// their count in X-Total-Count. It walks every active connection (the
-// live store has no index by device) and keeps at most limit rows.
+// their count in X-Total-Count. Without DeviceConnections it walks every
+// active connection and keeps the device's.
 func (s *server) deviceConnections(w http.ResponseWriter, r *http.Request, id string, limit int, order rates.Order) {
 	now := s.now()
+	newSince := now.Add(-s.window)
 	rows := []connectionJSON{}
 	total := 0
-	err := s.eachConnection(r.Context(), 0, order, now.Add(-s.window), func(int) error { return nil }, func(c *connectionJSON) error {
-		if c.Device != id {
+	var err error
+	if dc, ok := s.rates.(DeviceConnections); ok {
+		err = dc.EachDeviceConnectionRate(r.Context(), id, limit, order, func(n int) error { total = n; return nil },
+			func(c *flows.Connection, rd rates.Reading) error {
+				rows = append(rows, toRatedConnectionJSON(c, rd, newSince))
+				return nil
+			})
+	} else {
+		err = s.eachConnection(r.Context(), 0, order, newSince, func(int) error { return nil }, func(c *connectionJSON) error {
+			if c.Device != id {
+				return nil
+			}
+			total++
+			if limit <= 0 || len(rows) < limit {
+				rows = append(rows, *c)
+			}
 			return nil
-		}
-		total++
-		if limit <= 0 || len(rows) < limit {
-			rows = append(rows, *c)
-		}
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		s.serverError(w, r, err)
 		return
