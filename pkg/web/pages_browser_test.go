@@ -108,6 +108,12 @@ func pagesServer(t *testing.T) string {
 			outbound("tcp", "10.0.0.6", 40003, pagesRemote, 80, `<img src=x onerror=window.__netmonPwned=3>`, "ASSURED", k, 100*k, k, 100*k),
 		}
 	}
+	// 10.0.0.6 is the printer's, as the ingest process labels it; 10.0.0.5
+	// has no label: its device is ip:10.0.0.5.
+	if err := live.WriteLabels(context.Background(), store.Labels{Addrs: []store.AddrLabel{
+		{Addr: netip.MustParseAddr("10.0.0.6"), Device: "aa:bb:cc:dd:ee:06", Name: "printer"}}}); err != nil {
+		t.Fatal(err)
+	}
 	tr := rates.New(10 * time.Second)
 	for i, k := range []uint64{1, 2, 4} {
 		at := now.Add(time.Duration(i-2) * time.Second)
@@ -115,7 +121,12 @@ func pagesServer(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr.Add(at, d, nil)
+		tr.Add(at, d, func(a netip.Addr) string {
+			if a == netip.MustParseAddr("10.0.0.6") {
+				return "aa:bb:cc:dd:ee:06"
+			}
+			return "ip:" + a.String()
+		})
 		if err := live.WriteRates(context.Background(), tr.Changes()); err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +191,7 @@ func TestPagesInBrowser(t *testing.T) {
 			"the CSV link":             `document.querySelector("a.csv").getAttribute("href") === "/api/devices?period=7d&format=csv"`,
 			"the hostile name as text": `document.querySelector(".hist td.host a").textContent === ` + jsString(hostileDevice),
 			"the period's span":        `/^from \d{4}-\d\d-\d\d \d\d:\d\d to now$/.test(document.querySelector(".hist .span").textContent)`,
-			"a rate now":               `[...document.querySelectorAll(".hist td.num")].some(td => /↓ [1-9][0-9.]* [kM]bit\/s$/.test(td.textContent))`,
+			"rates now":                `[...document.querySelectorAll(".hist td.num")].filter(td => /↓ [1-9][0-9.]* [kM]?bit\/s$/.test(td.textContent)).length === 2`,
 		}},
 	}
 	for _, vp := range viewports {
