@@ -208,7 +208,8 @@
           { label: "down", stroke: css("--chart-down"), fill: css("--chart-down"), width: 0, paths: bar(1), value: value, points: { show: false } },
         ],
       };
-      opts.series[0].value = (u, v) => (v === null || v === undefined ? "–" : uPlot.fmtDate(dateFmt)(new Date(v * 1000)));
+      const when = uPlot.fmtDate(dateFmt);
+      opts.series[0].value = (u, v) => (v === null || v === undefined ? "–" : when(new Date(v * 1000)));
       return new uPlot(opts, cols, area);
     }
     this.render = function (a) {
