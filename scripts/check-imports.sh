@@ -26,7 +26,7 @@ pkg/config     | device filter                            |                     
 pkg/store      | alert conntrack device flows history rates | modernc.org/sqlite golang.org/x/sys | os/exec net/http
 pkg/ingest     | conntrack flows history store            |                                   | database/sql net/http os/exec
 pkg/sysmetrics |                                          |                                   | os/exec database/sql net/http
-pkg/web        | alert conntrack flows history rates sysmetrics | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
+pkg/web        | alert conntrack device flows history rates sysmetrics | github.com/prometheus/ golang.org/x/crypto/bcrypt | database/sql os/exec
 pkg/device     |                                          |                                   | os os/exec database/sql net net/http log/slog
 pkg/neigh      | device                                   | github.com/vishvananda/netlink golang.org/x/sys | os/exec database/sql net/http
 pkg/names      | device                                   |                                   | os/exec database/sql net/http

@@ -341,6 +341,16 @@ type Total struct {
 	Usage
 }
 
+// Remote is what the record knows of a remote host beside its traffic:
+// its name, where the name came from ("dns": a client's own lookup,
+// "ptr": reverse DNS; "" with no name) and when it was first seen.
+type Remote struct {
+	Addr       netip.Addr
+	Name       string
+	NameSource string
+	FirstSeen  time.Time
+}
+
 // Point is one bucket of a history: its start and its traffic.
 type Point struct {
 	Start time.Time

@@ -123,7 +123,7 @@ func (c Calendar) billing(t time.Time) time.Time {
 type Span struct{ From, To time.Time }
 
 // Periods are the names Period accepts, for --help and errors.
-const Periods = "today, yesterday, 24h, 7d, 30d, week, month, billing, last-billing"
+const Periods = "today, yesterday, 24h, 7d, 30d (any Nh or Nd), week, month, billing, last-billing"
 
 // Period returns the span a period name means at now: today and
 // yesterday are local calendar days, 24h/7d/30d end at now, week is the
@@ -137,12 +137,6 @@ func (c Calendar) Period(name string, now time.Time) (Span, error) {
 	case "yesterday":
 		l := today.In(c.loc())
 		return Span{time.Date(l.Year(), l.Month(), l.Day()-1, 0, 0, 0, 0, c.loc()), today}, nil
-	case "24h":
-		return Span{now.Add(-24 * time.Hour), now}, nil
-	case "7d":
-		return Span{now.Add(-7 * 24 * time.Hour), now}, nil
-	case "30d":
-		return Span{now.Add(-30 * 24 * time.Hour), now}, nil
 	case "week":
 		l := today.In(c.loc())
 		back := (int(l.Weekday()) + 6) % 7 // days since Monday
@@ -155,7 +149,42 @@ func (c Calendar) Period(name string, now time.Time) (Span, error) {
 		start := c.billing(now)
 		return Span{c.billing(start.Add(-time.Hour)), start}, nil
 	}
+	if d, ok := back(name); ok {
+		return Span{now.Add(-d), now}, nil
+	}
 	return Span{}, fmt.Errorf("%q is not a period: want one of %s", name, Periods)
+}
+
+// MaxBack bounds the N of the Nh and Nd periods: ten years.
+const MaxBack = 10 * 366 * 24 * time.Hour
+
+// back reads a period of the last N hours ("48h") or days ("400d"), N
+// a positive decimal integer up to MaxBack.
+func back(name string) (time.Duration, bool) {
+	n := len(name)
+	if n < 2 || n > 7 {
+		return 0, false
+	}
+	unit := time.Hour
+	switch name[n-1] {
+	case 'h':
+	case 'd':
+		unit = 24 * time.Hour
+	default:
+		return 0, false
+	}
+	v := 0
+	for _, c := range name[:n-1] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	d := time.Duration(v) * unit
+	if v == 0 || d > MaxBack {
+		return 0, false
+	}
+	return d, true
 }
 
 // Keep is how long each resolution's buckets are kept (0: for ever).

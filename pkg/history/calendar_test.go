@@ -85,8 +85,24 @@ func TestPeriod(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (Calendar{}).Period("fortnight", now); err == nil {
-		t.Error("an unknown period gave no error")
+	for _, tc := range []struct {
+		name string
+		want time.Duration
+	}{
+		{"48h", 48 * time.Hour},
+		{"1h", time.Hour},
+		{"400d", 400 * 24 * time.Hour},
+		{"3660d", 3660 * 24 * time.Hour},
+	} {
+		got, err := (Calendar{}).Period(tc.name, now)
+		if err != nil || !got.From.Equal(now.Add(-tc.want)) || !got.To.Equal(now) {
+			t.Errorf("%s: %v .. %v, %v; want %v back to now", tc.name, got.From, got.To, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"fortnight", "0d", "-1d", "d", "h", "1.5d", "1e3h", "3661d", "87841h", "12345678d", "7D2", "7w"} {
+		if _, err := (Calendar{}).Period(bad, now); err == nil {
+			t.Errorf("period %q gave no error", bad)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netmon-dev/netmon/pkg/device"
+	"github.com/netmon-dev/netmon/pkg/history"
 )
 
 // CommitInfo is what a commit records beside its batch of growth.
@@ -195,12 +196,27 @@ func (w *committer) merge(ctx context.Context, ms []device.Merge) error {
 // recently seen first), name and vendor, in id order. A MAC device's MAC
 // and randomised flag come from its id.
 func (r *Record) Devices(ctx context.Context) ([]device.Device, error) {
+	return r.queryDevices(ctx, "", nil)
+}
+
+// Device returns the device with the id the record knows, as Devices
+// does; found is false when the record knows no such device.
+func (r *Record) Device(ctx context.Context, id string) (d device.Device, found bool, err error) {
+	ds, err := r.queryDevices(ctx, "WHERE d.device = ?", []any{id})
+	if err != nil || len(ds) == 0 {
+		return device.Device{}, false, err
+	}
+	return ds[0], true, nil
+}
+
+// queryDevices runs Devices' query with a WHERE clause on d (devices).
+func (r *Record) queryDevices(ctx context.Context, where string, args []any) ([]device.Device, error) {
 	var out []device.Device
 	err := r.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT d.device, d.name, d.name_source, d.vendor, d.first_seen_at, d.last_seen_at,
 			coalesce(group_concat(a.addr, ' '), '')
 			FROM devices d LEFT JOIN (SELECT * FROM device_addrs ORDER BY last_seen_at DESC) a ON a.device_id = d.id
-			GROUP BY d.id ORDER BY d.device`)
+			`+where+` GROUP BY d.id ORDER BY d.device`, args...)
 		if err != nil {
 			return r.readFailed(fmt.Errorf("query devices: %w", err))
 		}
@@ -265,4 +281,21 @@ func (r *Record) RemoteNames(ctx context.Context, since time.Time, limit int) (m
 		out[a] = n
 	}
 	return out, rows.Err()
+}
+
+// Remote returns what the record knows of a remote host beside its
+// traffic; found is false when it knows no such host (never seen, or
+// pruned).
+func (r *Record) Remote(ctx context.Context, addr netip.Addr) (h history.Remote, found bool, err error) {
+	var first int64
+	err = r.sql.QueryRowContext(ctx, `SELECT name, name_source, first_seen_at FROM remotes WHERE ip = ?`,
+		addr.String()).Scan(&h.Name, &h.NameSource, &first)
+	if err == sql.ErrNoRows {
+		return history.Remote{}, false, nil
+	}
+	if err != nil {
+		return history.Remote{}, false, r.readFailed(fmt.Errorf("query remote host %s: %w", addr, err))
+	}
+	h.Addr, h.FirstSeen = addr, fromMillis(first)
+	return h, true, nil
 }

@@ -263,12 +263,45 @@ func reading(known bool, cols [4]sql.NullInt64) rates.Reading {
 // stored (zero).
 func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order rates.Order, start func(total int) error,
 	fn func(*flows.Connection, rates.Reading) error) error {
+	return db.eachRated(ctx, "", limit, order, start, fn)
+}
+
+// EachDeviceConnectionRate walks one device's active connections like
+// EachActiveConnectionRate, start getting the number of them: those whose
+// LAN address is labelled with the device, or, unlabelled, whose device
+// is "ip:" and the address. SQLite filters the rows, so a device's page
+// costs a scan of the active connections, not a row each in Go.
+func (db *Live) EachDeviceConnectionRate(ctx context.Context, device string, limit int, order rates.Order,
+	start func(total int) error, fn func(*flows.Connection, rates.Reading) error) error {
+	if device == "" {
+		return fmt.Errorf("list a device's connections: no device")
+	}
+	return db.eachRated(ctx, device, limit, order, start, fn)
+}
+
+// deviceMatch is the SQL condition that a connection c, with its label a,
+// is the device given as the next parameter: the label's device, or
+// "ip:" and the address without one (flows.Connection's rule).
+const deviceMatch = `(CASE WHEN coalesce(a.device, '') = '' THEN 'ip:' || c.src_ip ELSE a.device END) = ?`
+
+// eachRated is EachActiveConnectionRate of every device ("") or of one.
+func (db *Live) eachRated(ctx context.Context, device string, limit int, order rates.Order, start func(total int) error,
+	fn func(*flows.Connection, rates.Reading) error) error {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
+	filter, args := "", []any{}
+	if device != "" {
+		filter, args = "AND "+deviceMatch, []any{device}
+	}
 	return db.readTx(ctx, func(tx *sql.Tx) error {
 		var total int
-		if err := tx.QueryRowContext(ctx, `SELECT active_connections FROM ingest_state WHERE id = 1`).Scan(&total); err != nil {
+		count := tx.QueryRowContext(ctx, `SELECT active_connections FROM ingest_state WHERE id = 1`)
+		if device != "" {
+			count = tx.QueryRowContext(ctx, `SELECT count(*) FROM connections c LEFT JOIN addr_labels a ON a.addr = c.src_ip
+				WHERE c.closed_at IS NULL `+filter, args...)
+		}
+		if err := count.Scan(&total); err != nil {
 			return db.readFailed(fmt.Errorf("count active connections: %w", err))
 		}
 		clock, err := db.readRateClock(ctx, tx)
@@ -294,17 +327,17 @@ func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order r
 			LEFT JOIN connection_rates r ON r.id = c.id` + labels + `
 			WHERE c.closed_at IS NULL %s
 			ORDER BY c.total_bytes DESC, c.proto, c.src_ip, c.src_port, c.dst_ip, c.dst_port LIMIT ?`
-		queries := []string{fmt.Sprintf(byBytes, "")}
+		queries := []string{fmt.Sprintf(byBytes, filter)}
 		if order == rates.ByRate {
 			queries = []string{
 				cols + ` FROM connection_rates r CROSS JOIN connections c ON c.id = r.id CROSS JOIN remote_hosts h ON h.ip = c.dst_ip` + labels + `
-					WHERE c.closed_at IS NULL ORDER BY r.total_bps DESC, r.id LIMIT ?`,
-				fmt.Sprintf(byBytes, "AND r.id IS NULL"),
+					WHERE c.closed_at IS NULL ` + filter + ` ORDER BY r.total_bps DESC, r.id LIMIT ?`,
+				fmt.Sprintf(byBytes, "AND r.id IS NULL "+filter),
 			}
 		}
 		left := limit
 		for _, q := range queries {
-			n, err := db.walkRated(ctx, tx, q, left, clock, fn)
+			n, err := db.walkRated(ctx, tx, q, append(args[:len(args):len(args)], left), clock, fn)
 			if err != nil {
 				return err
 			}
@@ -318,11 +351,12 @@ func (db *Live) EachActiveConnectionRate(ctx context.Context, limit int, order r
 	})
 }
 
-// walkRated runs one query of EachActiveConnectionRate and returns how
-// many rows it handed to fn.
-func (db *Live) walkRated(ctx context.Context, tx *sql.Tx, q string, limit int, clock rateClock,
+// walkRated runs one query of EachActiveConnectionRate with its
+// parameters (the last one the limit) and returns how many rows it
+// handed to fn.
+func (db *Live) walkRated(ctx context.Context, tx *sql.Tx, q string, args []any, clock rateClock,
 	fn func(*flows.Connection, rates.Reading) error) (int, error) {
-	rows, err := tx.QueryContext(ctx, q, limit)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, db.readFailed(fmt.Errorf("query active connections: %w", err))
 	}

@@ -270,3 +270,71 @@ func TestTicksPruned(t *testing.T) {
 		t.Errorf("%d ticks and %d samples kept, want 301 (five minutes)", ticks, samples)
 	}
 }
+
+// TestDeviceConnectionRate: one device's active connections, by its
+// label or, unlabelled, by "ip:" and the address, in either order, with
+// their rates and their count; a closed connection is not listed.
+func TestDeviceConnectionRate(t *testing.T) {
+	ctx := context.Background()
+	r := newRated(t)
+	lan5, lan6 := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("fd00::6")
+	big := func(k uint64) conntrack.Entry {
+		return flow("tcp", "10.0.0.5", 40000, "203.0.113.80", 443, "ESTABLISHED", "ASSURED", k, 100*k, k, 900*k)
+	}
+	fast := func(k uint64) conntrack.Entry {
+		return flow("udp", "10.0.0.5", 40001, "203.0.113.81", 443, "", "ASSURED", k, 10*k*k, k, 100*k*k)
+	}
+	v6 := flow("tcp", "fd00::6", 40002, "2001:db8::80", 443, "ESTABLISHED", "ASSURED", 1, 50, 1, 60)
+	other := flow("tcp", "10.0.0.7", 40003, "203.0.113.82", 80, "ESTABLISHED", "ASSURED", 1, 5000, 1, 5000)
+	closing := flow("tcp", "10.0.0.5", 40004, "203.0.113.83", 80, "ESTABLISHED", "ASSURED", 1, 1, 1, 1)
+	r.cycle(t, 0, big(100), fast(1), v6, other, closing)
+	r.cycle(t, time.Second, big(101), fast(10), v6, other)
+	if err := r.db.WriteLabels(ctx, Labels{Addrs: []AddrLabel{{lan5, "aa:bb:cc:dd:ee:05", "laptop"}, {lan6, "", ""}}}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(e conntrack.Entry) string { return conntrack.KeyOf(&e).String() }
+	tests := []struct {
+		name   string
+		device string
+		limit  int
+		order  rates.Order
+		want   []string
+		total  int
+	}{
+		{"by label, by bytes", "aa:bb:cc:dd:ee:05", 0, rates.ByBytes, []string{key(big(0)), key(fast(0))}, 2},
+		{"by label, by rate", "aa:bb:cc:dd:ee:05", 0, rates.ByRate, []string{key(fast(0)), key(big(0))}, 2},
+		{"by label, limited", "aa:bb:cc:dd:ee:05", 1, rates.ByBytes, []string{key(big(0))}, 2},
+		{"an empty label is by address", "ip:fd00::6", 0, rates.ByBytes, []string{key(v6)}, 1},
+		{"unlabelled", "ip:10.0.0.7", 0, rates.ByRate, []string{key(other)}, 1},
+		{"a labelled address is not its ip: device", "ip:10.0.0.5", 0, rates.ByBytes, nil, 0},
+		{"nobody", "aa:bb:cc:dd:ee:99", 0, rates.ByBytes, nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				got   []string
+				total = -1
+			)
+			err := r.db.EachDeviceConnectionRate(ctx, tc.device, tc.limit, tc.order, func(n int) error { total = n; return nil },
+				func(c *flows.Connection, rd rates.Reading) error {
+					got = append(got, c.Key.String())
+					if c.Key.Proto == conntrack.ProtoUDP && !rd.Known {
+						t.Errorf("%s: no rate", c.Key)
+					}
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("connections (-want +got):\n%s", diff)
+			}
+			if total != tc.total {
+				t.Errorf("total %d, want %d", total, tc.total)
+			}
+		})
+	}
+	if err := r.db.EachDeviceConnectionRate(ctx, "", 0, rates.ByBytes, nil, nil); err == nil {
+		t.Error("no device gave no error")
+	}
+}

@@ -347,3 +347,65 @@ func TestCommitDevices(t *testing.T) {
 		t.Errorf("a renamed device: %+v, %v", res, err)
 	}
 }
+
+// TestDeviceAndRemote: the one-device and one-remote-host lookups of the
+// Device and Remote host pages find what a commit wrote, and report an
+// unknown key as not found, without an error.
+func TestDeviceAndRemote(t *testing.T) {
+	ctx := context.Background()
+	r := openRecord(t)
+	rem := netip.MustParseAddr("2001:db8::80")
+	mac, _ := device.ParseMAC("00:1b:63:00:00:02")
+	printer := device.Device{ID: device.MACID(mac), MAC: mac, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}, Name: "<b>printer</b>",
+		NameSource: device.SourceConfig, Vendor: "Acme", FirstSeen: recT0, LastSeen: recT0.Add(time.Minute)}
+	if _, err := r.Commit(ctx, recT0, batchAt(recT0, string(printer.ID), rem, u(1, 2, 1)),
+		CommitInfo{Retention: DefaultRetention, Devices: []device.Device{printer}, RemoteNames: map[netip.Addr]RemoteName{
+			rem: {Name: "<i>cdn</i>.example", Source: "dns", LearnedAt: recT0}}}); err != nil {
+		t.Fatal(err)
+	}
+	// batchAt saw the device at 10.0.0.5 too, before the registry's 10.0.0.9.
+	printer.Addrs = append(printer.Addrs, netip.MustParseAddr("10.0.0.5"))
+	t.Run("devices", func(t *testing.T) {
+		for _, tc := range []struct {
+			id    string
+			want  device.Device
+			found bool
+		}{
+			{id: "00:1b:63:00:00:02", want: printer, found: true},
+			{id: "00:1b:63:00:00:03"},
+			{id: "ip:10.0.0.9"},
+		} {
+			got, found, err := r.Device(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != tc.found {
+				t.Errorf("Device(%s): found %v, want %v", tc.id, found, tc.found)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateComparable(netip.Addr{}, device.MAC{})); diff != "" {
+				t.Errorf("Device(%s) (-want +got):\n%s", tc.id, diff)
+			}
+		}
+	})
+	t.Run("remotes", func(t *testing.T) {
+		for _, tc := range []struct {
+			addr  netip.Addr
+			want  history.Remote
+			found bool
+		}{
+			{addr: rem, found: true, want: history.Remote{Addr: rem, Name: "<i>cdn</i>.example", NameSource: "dns", FirstSeen: recT0}},
+			{addr: netip.MustParseAddr("203.0.113.1")},
+		} {
+			got, found, err := r.Remote(ctx, tc.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != tc.found {
+				t.Errorf("Remote(%s): found %v, want %v", tc.addr, found, tc.found)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("Remote(%s) (-want +got):\n%s", tc.addr, diff)
+			}
+		}
+	})
+}

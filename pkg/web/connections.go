@@ -147,10 +147,16 @@ func (s *server) eachConnection(ctx context.Context, limit int, order rates.Orde
 		})
 	}
 	return s.rates.EachActiveConnectionRate(ctx, limit, order, start, func(c *flows.Connection, r rates.Reading) error {
-		row = toConnectionJSON(c, newSince)
-		row.RateJSON = NewRateJSON(r)
+		row = toRatedConnectionJSON(c, r, newSince)
 		return fn(&row)
 	})
+}
+
+// toRatedConnectionJSON is toConnectionJSON with the connection's rates.
+func toRatedConnectionJSON(c *flows.Connection, r rates.Reading, newSince time.Time) connectionJSON {
+	row := toConnectionJSON(c, newSince)
+	row.RateJSON = NewRateJSON(r)
+	return row
 }
 
 // addrText is a's text, "" for the zero Addr.
@@ -173,7 +179,7 @@ func parseLimit(r *http.Request) (int, error) {
 
 // parseList reads the ?limit= and ?sort=rate|bytes of a connection list.
 func parseList(r *http.Request) (int, rates.Order, error) {
-	q, err := query(r, "limit", "sort")
+	q, err := query(r, "limit", "sort", "device")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -201,7 +207,7 @@ func limitOf(q url.Values) (int, error) {
 	return n, nil
 }
 
-// connections serves GET /connections.json[?limit=N][&sort=rate|bytes]:
+// connections serves GET /connections.json[?limit=N][&sort=rate|bytes][&device=ID]:
 // the active connections, biggest total bytes first, or with sort=rate
 // highest window rate first and those without traffic in the window
 // after them by bytes (all of them without a limit, one such request at
@@ -209,7 +215,8 @@ func limitOf(q url.Values) (int, error) {
 // X-Total-Count and the server's clock in X-Server-Time (the page shows
 // ages against it, not against the browser's clock). Each row carries
 // uplink_bps and downlink_bps: the window mean, null before the second
-// reading (see RateJSON).
+// reading (see RateJSON). With device=ID only that device's connections
+// are listed and counted (deviceConnections, pages.go).
 //
 // The rows go out as the store reads them, one at a time, so memory does
 // not grow with the number of rows. The 200
@@ -225,6 +232,10 @@ func (s *server) connections(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if id := r.URL.Query().Get("device"); id != "" {
+		s.deviceConnections(w, r, id, limit, order) // pages.go
 		return
 	}
 	if limit == 0 {

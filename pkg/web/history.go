@@ -296,16 +296,5 @@ func (s *server) apiDeviceHistory(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if wantsCSV(r) {
-		s.writeRows(w, r, "history", NewPointsJSON(pts, s.cal.Loc))
-		return
-	}
-	cols := columnsJSON{T: []int64{}, UplinkBytes: []uint64{}, DownlinkBytes: []uint64{}, Connections: []uint64{}}
-	for _, p := range pts {
-		cols.T = append(cols.T, p.Start.Unix())
-		cols.UplinkBytes = append(cols.UplinkBytes, p.UplinkBytes)
-		cols.DownlinkBytes = append(cols.DownlinkBytes, p.DownlinkBytes)
-		cols.Connections = append(cols.Connections, p.Connections)
-	}
-	s.writeJSON(w, http.StatusOK, cols)
+	s.writePoints(w, r, pts)
 }

@@ -28,6 +28,17 @@ func (s *server) routes() http.Handler {
 	get("/api/remotes", s.needHistory(s.apiRemotes))
 	get("/api/alerts", s.apiAlerts)
 	get("/api/now", s.apiNow)
+	// The Device, Remote host and History pages (pages.go).
+	p := &pages{server: s, mux: mux}
+	get("/devices/{id}", p.devicePage)
+	get("/remotes/{addr}", p.remotePage)
+	get("/history", p.historyPage)
+	get("/api/remotes/{addr}", s.needHistory(s.apiRemote))
+	get("/api/remotes/{addr}/history", s.needHistory(s.apiRemoteHistory))
+	get("/static/pages.js", p.pageStatic("pages.js", "text/javascript; charset=utf-8"))
+	get("/static/vendor/uplot/uPlot.iife.min.js", p.pageStatic("vendor/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"))
+	get("/static/vendor/uplot/uPlot.min.css", p.pageStatic("vendor/uplot/uPlot.min.css", "text/css; charset=utf-8"))
+	get("/static/vendor/uplot/LICENSE", p.pageStatic("vendor/uplot/LICENSE", "text/plain; charset=utf-8"))
 	// The login (auth_login.go); public, as are the static files.
 	get("/static/login.css", s.loginCSS)
 	form := func(path string, show, submit http.HandlerFunc) {
