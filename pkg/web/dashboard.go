@@ -23,18 +23,14 @@ func parsePage() (*template.Template, error) {
 	return t, nil
 }
 
-// static serves one embedded file.
+// static serves one embedded file from memory, with its ETag and gzip
+// form computed here, once, when the routes are built.
 func (s *server) static(name, contentType string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := assets.ReadFile("assets/" + name)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(b)
+	b, err := assets.ReadFile("assets/" + name)
+	if err != nil {
+		return func(w http.ResponseWriter, r *http.Request) { s.serverError(w, r, err) }
 	}
+	return newAsset(b, contentType).serve
 }
 
 // pageData is the page's JSON block: the script's settings and the first
