@@ -600,17 +600,21 @@ func nowServer(t *testing.T, accountingOff bool) string {
 	t.Helper()
 	const interval = time.Second
 	db := openStore(t)
-	laptop := netip.MustParseAddr("10.0.0.5")
+	laptop, other := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6")
 	device := func(a netip.Addr) string {
-		if a == laptop {
+		switch a {
+		case laptop:
 			return "aa:bb:cc:dd:ee:05"
+		case other:
+			return "aa:bb:cc:dd:ee:06"
 		}
 		return "ip:" + a.String()
 	}
+	video := netip.MustParseAddr("203.0.113.80")
 	ctx := context.Background()
 	err := db.WriteLabels(ctx, store.Labels{
-		Addrs: []store.AddrLabel{{Addr: laptop, Device: device(laptop), Name: hostileDevice}},
-		Dsts:  []store.DstLabel{{Client: laptop, Addr: netip.MustParseAddr("203.0.113.80"), Name: hostileRemote}},
+		Addrs: []store.AddrLabel{{Addr: laptop, Device: device(laptop), Name: "anna-laptop"}, {Addr: other, Device: device(other), Name: hostileDevice}},
+		Dsts:  []store.DstLabel{{Client: laptop, Addr: video, Name: "video.example"}, {Client: other, Addr: video, Name: hostileRemote}},
 	})
 	if err != nil {
 		t.Fatalf("write labels: %v", err)
@@ -638,7 +642,9 @@ func nowServer(t *testing.T, accountingOff bool) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 	alerts := &nowAlerts{entries: []alert.Entry{
-		{Alert: alert.Alert{ID: "a1", Kind: alert.NewDevice, Severity: alert.Warning, At: time.Now().Add(-2 * time.Minute),
+		{Alert: alert.Alert{ID: "a2", Kind: alert.Quota, Severity: alert.Warning, At: time.Now().Add(-2 * time.Minute),
+			Title: "anna-laptop used 80% of its daily quota", Message: "8.0 GiB of 10 GiB today"}, Created: time.Now()},
+		{Alert: alert.Alert{ID: "a1", Kind: alert.NewDevice, Severity: alert.Info, At: time.Now().Add(-3 * time.Hour),
 			Title: hostileAlert, Message: "first seen at 10.0.0.7"}, Created: time.Now()},
 	}}
 	handler, err := web.New(web.Options{
@@ -720,7 +726,7 @@ func TestNowPageInBrowser(t *testing.T) {
 					name: document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:05"] .dname').textContent,
 					addr: document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:05"] .daddr').textContent,
 				})`)
-				want := map[string]string{"up": got["up"], "down": got["down"], "href": "/devices/aa%3Abb%3Acc%3Add%3Aee%3A05", "name": hostileDevice, "addr": "10.0.0.5"}
+				want := map[string]string{"up": got["up"], "down": got["down"], "href": "/devices/aa%3Abb%3Acc%3Add%3Aee%3A05", "name": "anna-laptop", "addr": "10.0.0.5"}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("device row (-want +got):\n%s", diff)
 				}
@@ -750,6 +756,9 @@ func TestNowPageInBrowser(t *testing.T) {
 				}
 				if !eval[bool](t, browser, `[...document.querySelectorAll("#rows td.c-device .main")].some(s => s.textContent === `+jsString(hostileDevice)+`)`) {
 					t.Error("no connection row shows the device name as text")
+				}
+				if got := eval[string](t, browser, `document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:06"] .dname').textContent`); got != hostileDevice {
+					t.Errorf("device row name = %q, want the name as text", got)
 				}
 				if eval[bool](t, browser, `"__netmonPwned" in window`) {
 					t.Error("a name ran as script")
@@ -839,15 +848,20 @@ func TestNowPageInBrowser(t *testing.T) {
 
 			// shoot writes the screenshot to docs/screenshots/now-NAME.png
 			// under NETMON_SCREENSHOTS.
-			shoot := func(t *testing.T, name string) {
+			// On a phone one screen scrolled to the element scrollTo
+			// selects (the page's top when ""), on a desktop the whole
+			// page, which fits a README.
+			shoot := func(t *testing.T, name, scrollTo string) {
 				t.Helper()
-				// A phone's first screen is what its owner sees; a
-				// desktop's whole page fits a README.
 				shot := chromedp.FullScreenshot(100)
 				if sz.mobile {
 					shot = chromedp.CaptureScreenshot()
 				}
-				eval[any](t, browser, "window.scrollTo(0, 0)")
+				if scrollTo == "" {
+					eval[any](t, browser, "window.scrollTo(0, 0)")
+				} else {
+					eval[any](t, browser, `document.querySelector(`+jsString(scrollTo)+`).scrollIntoView()`)
+				}
 				png, err := chromedp.Run(browser, shot)
 				if err != nil {
 					t.Fatalf("screenshot: %v", err)
@@ -867,12 +881,19 @@ func TestNowPageInBrowser(t *testing.T) {
 
 			t.Run("screenshot", func(t *testing.T) {
 				if os.Getenv("NETMON_SCREENSHOTS") != "" {
-					// Let the sparklines fill for the picture.
+					// Let the sparklines fill for the picture,
 					if err := chromedp.Do(browser, chromedp.Sleep(20*time.Second)); err != nil {
 						t.Fatal(err)
 					}
 				}
-				shoot(t, sz.name)
+				// and for rates on most rows (a replay that starts over
+				// reopens every connection: no rates for a cycle).
+				waitFor(t, browser, "rates on the rows",
+					`[...document.querySelectorAll("#rows .c-downrate")].filter(td => /\d/.test(td.textContent)).length >= 8`, 15*time.Second)
+				shoot(t, sz.name, "")
+				if sz.mobile {
+					shoot(t, sz.name+"-connections", ".conns")
+				}
 			})
 
 			t.Run("dark", func(t *testing.T) {
@@ -886,7 +907,7 @@ func TestNowPageInBrowser(t *testing.T) {
 				if _, err := fmt.Sscanf(bg, "rgb(%d, %d, %d)", &r, &g, &b); err != nil || r+g+b > 150 {
 					t.Errorf("dark mode background = %q, want a dark colour", bg)
 				}
-				shoot(t, sz.name+"-dark")
+				shoot(t, sz.name+"-dark", "")
 			})
 
 			t.Run("no console errors", func(t *testing.T) {
