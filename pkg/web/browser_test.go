@@ -848,6 +848,30 @@ func TestNowPageInBrowser(t *testing.T) {
 
 			// shoot writes the screenshot to docs/screenshots/now-NAME.png
 			// under NETMON_SCREENSHOTS.
+			t.Run("polling waits in a hidden tab", func(t *testing.T) {
+				if sz.mobile {
+					t.Skip("once is enough: the desktop run checks it")
+				}
+				hide := func(hidden bool) {
+					eval[any](t, browser, `(() => { Object.defineProperty(document, "hidden", {configurable: true, get: () => `+strconv.FormatBool(hidden)+`}); document.dispatchEvent(new Event("visibilitychange")); })()`)
+				}
+				const polls = `Number(document.getElementById("netmon").dataset.nowPolls)`
+				hide(true)
+				// A poll under way when the tab hid may still finish.
+				if err := chromedp.Do(browser, chromedp.Sleep(1500*time.Millisecond)); err != nil {
+					t.Fatal(err)
+				}
+				before := eval[int](t, browser, polls)
+				if err := chromedp.Do(browser, chromedp.Sleep(3*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if after := eval[int](t, browser, polls); after != before {
+					t.Errorf("%d polls in a hidden tab", after-before)
+				}
+				hide(false)
+				waitFor(t, browser, "polling to resume", polls+` > `+strconv.Itoa(before), 5*time.Second)
+			})
+
 			// On a phone one screen scrolled to the element scrollTo
 			// selects (the page's top when ""), on a desktop the whole
 			// page, which fits a README.
