@@ -160,6 +160,9 @@ func (g *gzipWriter) startGzip() {
 // Flush sends what is written so far: a handler that flushes wants the
 // client to see it now.
 func (g *gzipWriter) Flush() {
+	if g.status == 0 && !g.plain && g.gz == nil {
+		g.WriteHeader(http.StatusOK) // decides by the Content-Type
+	}
 	switch {
 	case g.gz != nil:
 		g.gz.Flush()

@@ -240,3 +240,44 @@ func TestCompressAbort(t *testing.T) {
 		t.Errorf("reading the cut body: %v, want io.ErrUnexpectedEOF", err)
 	}
 }
+
+// TestCompressFlush checks that a handler that flushes gets what it wrote
+// so far to the client, gzipped when its type is text and plain when not.
+func TestCompressFlush(t *testing.T) {
+	tests := []struct {
+		name, contentType string
+		wantGzip          bool
+	}{
+		{"json", "application/json", true},
+		{"binary", "application/octet-stream", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var flushed string
+			rec := httptest.NewRecorder()
+			h := compress(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				w.Write([]byte("first"))
+				http.NewResponseController(w).Flush()
+				flushed = rec.Body.String()
+				w.Write([]byte(" second"))
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			h.ServeHTTP(rec, req)
+			if !rec.Flushed || flushed == "" {
+				t.Fatalf("nothing reached the client at the flush (flushed %v)", rec.Flushed)
+			}
+			got := rec.Body.String()
+			if isGzip := rec.Header().Get("Content-Encoding") == "gzip"; isGzip != tc.wantGzip {
+				t.Fatalf("Content-Encoding = %q, want gzip %v", rec.Header().Get("Content-Encoding"), tc.wantGzip)
+			}
+			if tc.wantGzip {
+				got = gunzip(t, got)
+			}
+			if got != "first second" {
+				t.Errorf("body = %q", got)
+			}
+		})
+	}
+}
