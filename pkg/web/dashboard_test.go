@@ -43,13 +43,24 @@ func decodeJSON(t *testing.T, what, s string) any {
 }
 
 func TestDashboardGolden(t *testing.T) {
-	h, _ := testServer(t, nil)
-	res := do(t, h, http.MethodGet, "/")
-	checkResponse(t, res, http.StatusOK, "text/html; charset=utf-8")
-	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", cc)
+	tests := []struct {
+		name string
+		edit func(*Options)
+	}{
+		{"dashboard.golden.html", nil},
+		{"dashboard-rates-alerts.golden.html", func(o *Options) { o.Rates, o.Alerts = sampleRates(), sampleAlerts() }},
 	}
-	golden(t, "dashboard.golden.html", body(t, res))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := testServer(t, tc.edit)
+			res := do(t, h, http.MethodGet, "/")
+			checkResponse(t, res, http.StatusOK, "text/html; charset=utf-8")
+			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+			golden(t, tc.name, body(t, res))
+		})
+	}
 }
 
 // TestDashboardData checks that the JSON block holds exactly what the
