@@ -2,25 +2,33 @@ package web_test
 
 import (
 	"context"
-	"github.com/netmon-dev/netmon/pkg/source"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netmon-dev/netmon/pkg/alert"
 	"github.com/netmon-dev/netmon/pkg/conntrack"
 	"github.com/netmon-dev/netmon/pkg/filter"
+	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/ingest"
+	"github.com/netmon-dev/netmon/pkg/rates"
+	"github.com/netmon-dev/netmon/pkg/source"
 	"github.com/netmon-dev/netmon/pkg/store"
 	"github.com/netmon-dev/netmon/pkg/sysmetrics"
 	"github.com/netmon-dev/netmon/pkg/web"
@@ -220,7 +228,7 @@ func waitFor(t *testing.T, ctx context.Context, what, expr string, d time.Durati
 
 // rowsSignature is each row's key and exact total bytes: it changes when
 // the data changes, not when an age ticks from "1 s ago" to "2 s ago".
-const rowsSignature = `[...document.querySelectorAll("#rows tr")].map(r => (r.dataset.key || "") + "=" + (r.children[7] ? r.children[7].title : "")).join(";")`
+const rowsSignature = `[...document.querySelectorAll("#rows tr")].map(r => (r.dataset.key || "") + "=" + (r.querySelector(".c-total") ? r.querySelector(".c-total").title : "")).join(";")`
 
 // badgeOf returns the badge text of the first row whose key holds part.
 func badgeOf(part string) string {
@@ -278,12 +286,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	var screenshot []byte // taken while a NEW badge shows
-	t.Run("a new host's badge turns from NEW to SEEN", func(t *testing.T) {
-		isNew := badgeOf("|203.0.113.90|") + ` === "NEW"`
+	t.Run("a new host's badge turns from new to seen before", func(t *testing.T) {
+		isNew := badgeOf("|203.0.113.90|") + ` === "new"`
 		waitFor(t, browser, "203.0.113.90 to show as NEW", isNew, 20*time.Second)
 		// For the picture, let the first cycle's hosts turn SEEN while
 		// 203.0.113.90 is still NEW, if the timing allows.
-		chromedp.Run(browser, chromedp.Poll[bool](isNew+` && `+badgeOf("|203.0.113.80|")+` === "SEEN"`,
+		chromedp.Run(browser, chromedp.Poll[bool](isNew+` && `+badgeOf("|203.0.113.80|")+` === "seen before"`,
 			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(4*time.Second)))
 		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
 		if err != nil {
@@ -292,7 +300,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		if eval[bool](t, browser, isNew) {
 			screenshot = png
 		}
-		waitFor(t, browser, "203.0.113.90 to show as SEEN", badgeOf("|203.0.113.90|")+` === "SEEN"`, 20*time.Second)
+		waitFor(t, browser, "203.0.113.90 to show as SEEN", badgeOf("|203.0.113.90|")+` === "seen before"`, 20*time.Second)
 		if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
 			t.Errorf("window marker = %d: the page was reloaded", m)
 		}
@@ -316,7 +324,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			"mem":      func(s string) bool { return strings.Contains(s, "iB / ") },
 			"ct":       func(s string) bool { return s == "0 / 262,144" },
 			"ctHidden": func(s string) bool { return s == "false" },
-			"ingest":   func(s string) bool { return strings.HasSuffix(s, " cycles") },
+			"ingest":   func(s string) bool { return strings.HasSuffix(s, " cycles") && !strings.Contains(s, " 1 cycles") },
 			"count":    func(s string) bool { return strings.HasPrefix(s, "top ") && strings.HasSuffix(s, " connections") },
 			"enp3s0":   func(s string) bool { return strings.HasSuffix(s, "B") },
 		}
@@ -427,6 +435,7 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 	handler, err := web.New(web.Options{
 		Store:   db,
 		Metrics: sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "minimal")}),
+		Alerts:  &nowAlerts{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -481,6 +490,9 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 			enp2s0: document.querySelector('[data-iface="enp2s0"] .rx-packets').textContent,
 			enp3s0: document.querySelector('[data-iface="enp3s0"] .bad').textContent,
 			window: document.getElementById("window").textContent,
+			alerts: document.getElementById("alerts-box").hidden ? "hidden" : document.getElementById("alerts").textContent,
+			devices: document.getElementById("devices").textContent,
+			acct: String(document.getElementById("acct").hidden),
 		})`)
 		want := map[string]string{
 			"load":     "0.00  0.01  0.05",
@@ -491,11 +503,14 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 			"enp2s0":   "10 pkts",
 			"enp3s0":   "interface enp3s0: no such interface",
 			"window":   "1 min",
+			"alerts":   "no alerts",
+			"devices":  "no rates: this server reads no live rates",
+			"acct":     "true", // accounting is not in /metrics.json: unknown, no banner
 		}
 		if diff := cmp.Diff(want, tiles); diff != "" {
 			t.Errorf("tiles (-want +got):\n%s", diff)
 		}
-		if !strings.HasSuffix(tiles["ingest"], " · 1 cycles") {
+		if !strings.HasSuffix(tiles["ingest"], " · 1 cycle") {
 			t.Errorf("ingest tile = %q", tiles["ingest"])
 		}
 		check(t)
@@ -534,4 +549,396 @@ func TestDashboardInBrowserStatic(t *testing.T) {
 			t.Error("an inline script ran despite the CSP")
 		}
 	})
+}
+
+// nowAlerts is a web.Alerts with fixed alerts, one of them titled with
+// markup.
+type nowAlerts struct{ entries []alert.Entry }
+
+func (a *nowAlerts) RecentAlerts(_ context.Context, limit int) ([]alert.Entry, error) {
+	return a.entries[:min(limit, len(a.entries))], nil
+}
+func (a *nowAlerts) AlertCounts(context.Context) ([]alert.Count, error)    { return nil, nil }
+func (a *nowAlerts) PendingAlerts(context.Context) (map[string]int, error) { return nil, nil }
+
+var _ web.Alerts = (*nowAlerts)(nil)
+
+// Hostile names the Now page must show as text.
+const (
+	hostileDevice = `<img src=x onerror=window.__netmonPwned=4>laptop`
+	hostileRemote = `</script><svg onload=window.__netmonPwned=5>video.example`
+	hostileAlert  = `New device <img src=x onerror=window.__netmonPwned=6>`
+)
+
+// noAccounting rewrites /metrics.json answers to say the kernel counts no
+// bytes (conntrack.accounting false), as a router with
+// nf_conntrack_acct=0 reports it.
+func noAccounting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics.json" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var m map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err == nil {
+			if ct, ok := m["conntrack"].(map[string]any); ok {
+				ct["accounting"] = false
+			}
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		json.NewEncoder(w).Encode(m)
+	})
+}
+
+// nowServer runs the whole chain with rates (replayed snapshots, ingest
+// loop, rates tracker written to the live state each cycle, names of a
+// device and a remote host holding markup) and serves it; accounting
+// false makes /metrics.json report the kernel's byte counting off.
+func nowServer(t *testing.T, accountingOff bool) string {
+	t.Helper()
+	const interval = time.Second
+	db := openStore(t)
+	laptop, other := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6")
+	device := func(a netip.Addr) string {
+		switch a {
+		case laptop:
+			return "aa:bb:cc:dd:ee:05"
+		case other:
+			return "aa:bb:cc:dd:ee:06"
+		}
+		return "ip:" + a.String()
+	}
+	video := netip.MustParseAddr("203.0.113.80")
+	ctx := context.Background()
+	err := db.WriteLabels(ctx, store.Labels{
+		Addrs: []store.AddrLabel{{Addr: laptop, Device: device(laptop), Name: "anna-laptop"}, {Addr: other, Device: device(other), Name: hostileDevice}},
+		Dsts:  []store.DstLabel{{Client: laptop, Addr: video, Name: "video.example"}, {Client: other, Addr: video, Name: hostileRemote}},
+	})
+	if err != nil {
+		t.Fatalf("write labels: %v", err)
+	}
+	tr := rates.New(3 * time.Second)
+	in := &ingest.Ingester{
+		Source: &source.File{Path: copyReplay(t)},
+		Filter: lanFilter(t),
+		Store:  db,
+		Device: device,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	in.Observe = func(now time.Time, d *flows.Delta) {
+		tr.Add(now, d, device)
+		if err := db.WriteRates(ctx, tr.Changes()); err != nil {
+			tr.Rewrite()
+		}
+	}
+	runLoop(t, in, interval)
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Status().Cycles < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than two ingest cycles after 10 s: %v", in.Status().LastErr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	alerts := &nowAlerts{entries: []alert.Entry{
+		{Alert: alert.Alert{ID: "a2", Kind: alert.Quota, Severity: alert.Warning, At: time.Now().Add(-2 * time.Minute),
+			Title: "anna-laptop used 80% of its daily quota", Message: "8.0 GiB of 10 GiB today"}, Created: time.Now()},
+		{Alert: alert.Alert{ID: "a1", Kind: alert.NewDevice, Severity: alert.Info, At: time.Now().Add(-3 * time.Hour),
+			Title: hostileAlert, Message: "first seen at 10.0.0.7"}, Created: time.Now()},
+	}}
+	handler, err := web.New(web.Options{
+		Store:         db,
+		Rates:         db,
+		Metrics:       sysmetrics.NewReader(sysmetrics.Options{Root: fixture("hosts", "router")}),
+		Health:        ingestHealth(in),
+		Interval:      interval,
+		NewHostWindow: 4 * time.Second,
+		TopN:          50,
+		Alerts:        alerts,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accountingOff {
+		handler = noAccounting(handler)
+	}
+	url, _ := serveHandler(t, handler)
+	return url
+}
+
+// The Now page's probes.
+const (
+	// devicesSignature is each device row's rates and sparkline: it
+	// changes when a poll brings new rates or sparkline points.
+	devicesSignature = `[...document.querySelectorAll("#devices li[data-device]")].map(li => li.dataset.device + "=" + li.querySelector(".drates").textContent + "@" + (li.querySelector("svg .dn") ? li.querySelector("svg .dn").getAttribute("points") : "")).join(";") + "|" + document.getElementById("total-down").textContent`
+	// noSideScroll holds when the page is no wider than the viewport.
+	noSideScroll = `document.documentElement.scrollWidth <= document.documentElement.clientWidth`
+	// rateValue parses a humanRate text ("1.2 Mbit/s"; "–" is -1).
+	rateValue = `((s) => { const m = /^([0-9.]+) ([kMGT]?)(bit|B)\/s$/.exec(s.trim()); if (!m) return -1; return Number(m[1]) * ({"": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12})[m[2]]; })`
+)
+
+// TestNowPageInBrowser watches the Now page on a phone (390x844) and a
+// desktop (1400x1000) over the whole chain with live rates: devices
+// ranked with rates and sparklines, connections, live updates, no
+// sideways scrolling on the phone, hostile names inert, filter and sort,
+// the alerts list and the byte-counting banner, no console errors.
+// NETMON_SCREENSHOTS=1 writes docs/screenshots/now-{phone,desktop}.png.
+func TestNowPageInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil && os.Getenv("CI") == "" {
+		t.Skipf("no %s (apt-get install chromium); CI runs this test", chromiumPath)
+	}
+	url := nowServer(t, true)
+	sizes := []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{
+		{"phone", 390, 844, true},
+		{"desktop", 1400, 1000, false},
+	}
+	for _, sz := range sizes {
+		t.Run(sz.name, func(t *testing.T) {
+			browser := newBrowser(t)
+			opts := []chromedp.EmulateViewportOption{chromedp.EmulatePortrait}
+			if sz.mobile {
+				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
+			}
+			if err := chromedp.Do(browser, chromedp.EmulateViewport(sz.width, sz.height, opts...)); err != nil {
+				t.Fatalf("emulate viewport: %v", err)
+			}
+			errs := consoleErrors(t, browser)
+			if err := chromedp.Do(browser, chromedp.Navigate(url+"/")); err != nil {
+				t.Fatalf("navigate: %v", err)
+			}
+			eval[any](t, browser, "window.__netmonMarker = 42")
+
+			t.Run("devices with rates and connections", func(t *testing.T) {
+				waitFor(t, browser, "a device with a known rate",
+					`[...document.querySelectorAll("#devices .drates .down")].some(s => /\d/.test(s.textContent))`, 10*time.Second)
+				if n := eval[int](t, browser, `document.querySelectorAll("#rows tr[data-key]").length`); n == 0 {
+					t.Error("no connection rows")
+				}
+				got := eval[map[string]string](t, browser, `({
+					up: document.getElementById("total-up").textContent,
+					down: document.getElementById("total-down").textContent,
+					href: document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:05"] a').getAttribute("href"),
+					name: document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:05"] .dname').textContent,
+					addr: document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:05"] .daddr').textContent,
+				})`)
+				want := map[string]string{"up": got["up"], "down": got["down"], "href": "/devices/aa%3Abb%3Acc%3Add%3Aee%3A05", "name": "anna-laptop", "addr": "10.0.0.5"}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("device row (-want +got):\n%s", diff)
+				}
+				for _, k := range []string{"up", "down"} {
+					if !strings.HasSuffix(got[k], "bit/s") {
+						t.Errorf("router total %s = %q, want bits per second", k, got[k])
+					}
+				}
+			})
+
+			t.Run("live updates arrive", func(t *testing.T) {
+				first := eval[string](t, browser, devicesSignature)
+				waitFor(t, browser, "the device rates or sparklines to change", devicesSignature+` !== `+jsString(first), 15*time.Second)
+				waitFor(t, browser, "a sparkline with points",
+					`[...document.querySelectorAll("#devices svg .up")].some(p => p.getAttribute("points").split(" ").length >= 3)`, 15*time.Second)
+				if m := eval[int](t, browser, "window.__netmonMarker"); m != 42 {
+					t.Errorf("window marker = %d: the page was reloaded", m)
+				}
+			})
+
+			t.Run("hostile names are text", func(t *testing.T) {
+				waitFor(t, browser, "the named remote host",
+					`[...document.querySelectorAll("#rows td.c-remote .main")].some(s => s.textContent === `+jsString(hostileRemote)+`)`, 10*time.Second)
+				waitFor(t, browser, "the alert", `[...document.querySelectorAll("#alerts .what")].some(s => s.textContent === `+jsString(hostileAlert)+`)`, 5*time.Second)
+				if n := eval[int](t, browser, `document.querySelectorAll("body img, body script, svg[onload], #rows svg").length`); n != 0 {
+					t.Errorf("%d elements were made from the names", n)
+				}
+				if !eval[bool](t, browser, `[...document.querySelectorAll("#rows td.c-device .main")].some(s => s.textContent === `+jsString(hostileDevice)+`)`) {
+					t.Error("no connection row shows the device name as text")
+				}
+				if got := eval[string](t, browser, `document.querySelector('#devices li[data-device="aa:bb:cc:dd:ee:06"] .dname').textContent`); got != hostileDevice {
+					t.Errorf("device row name = %q, want the name as text", got)
+				}
+				if eval[bool](t, browser, `"__netmonPwned" in window`) {
+					t.Error("a name ran as script")
+				}
+			})
+
+			t.Run("byte counting banner", func(t *testing.T) {
+				waitFor(t, browser, "the banner", `!document.getElementById("acct").hidden`, 10*time.Second)
+				if got := eval[string](t, browser, `document.getElementById("acct").textContent`); got != "the kernel is not counting bytes: sysctl -w net.netfilter.nf_conntrack_acct=1" {
+					t.Errorf("banner = %q", got)
+				}
+			})
+
+			t.Run("filter", func(t *testing.T) {
+				if err := chromedp.Do(browser, chromedp.SendKeys("#filter", "udp")); err != nil {
+					t.Fatalf("type in the filter: %v", err)
+				}
+				got := eval[[]string](t, browser, `[...document.querySelectorAll("#rows tr[data-key]")].map(r => r.querySelector(".c-proto").textContent)`)
+				if len(got) == 0 {
+					t.Fatal("the filter udp hides every row")
+				}
+				for _, p := range got {
+					if p != "udp" {
+						t.Errorf("filter udp shows a %s row", p)
+					}
+				}
+				all := eval[int](t, browser, `Number(document.getElementById("shown").textContent.replace(/,/g, ""))`)
+				if len(got) >= all {
+					t.Errorf("filter shows %d of %d rows", len(got), all)
+				}
+				if m := eval[string](t, browser, `document.getElementById("match").textContent`); !strings.Contains(m, " matching") {
+					t.Errorf("match count = %q", m)
+				}
+				eval[any](t, browser, `(() => { const f = document.getElementById("filter"); f.value = ""; f.dispatchEvent(new Event("input")); })()`)
+				if n := eval[int](t, browser, `document.querySelectorAll("#rows tr[data-key]").length`); n != all {
+					t.Errorf("cleared filter shows %d rows, want %d", n, all)
+				}
+			})
+
+			t.Run("sort", func(t *testing.T) {
+				sorted := func(what, cell, parse string, dir int) {
+					t.Helper()
+					expr := `(() => { const v = [...document.querySelectorAll("#rows tr[data-key]")].map(r => (` + parse + `)(r.querySelector("` + cell + `"))); return v.every((x, i) => i === 0 || (` + strconv.Itoa(dir) + ` < 0 ? v[i-1] >= x : v[i-1] <= x)); })()`
+					waitFor(t, browser, what, expr, 5*time.Second)
+				}
+				byTotal := `(td) => Number(td.title.replace(/[^0-9]/g, ""))`
+				sorted("rows by total bytes, largest first (the default)", ".c-total", byTotal, -1)
+				if err := chromedp.Do(browser, chromedp.Click(`th[data-sort="proto"] button`)); err != nil {
+					t.Fatalf("click proto: %v", err)
+				}
+				sorted("rows by protocol", ".c-proto", `(td) => td.textContent`, 1)
+				if got := eval[string](t, browser, `document.querySelector('th[data-sort="proto"]').getAttribute("aria-sort")`); got != "ascending" {
+					t.Errorf("proto aria-sort = %q", got)
+				}
+				if err := chromedp.Do(browser, chromedp.Click(`th[data-sort="down_rate"] button`)); err != nil {
+					t.Fatalf("click down/s: %v", err)
+				}
+				sorted("rows by downlink rate, highest first", ".c-downrate", `(td) => `+rateValue+`(td.textContent)`, -1)
+				if err := chromedp.Do(browser, chromedp.Click(`th[data-sort="total"] button`)); err != nil {
+					t.Fatalf("click total: %v", err)
+				}
+				sorted("rows by total bytes again", ".c-total", byTotal, -1)
+			})
+
+			t.Run("no sideways scrolling", func(t *testing.T) {
+				if !eval[bool](t, browser, noSideScroll) {
+					w := eval[string](t, browser, `document.documentElement.scrollWidth + " > " + document.documentElement.clientWidth`)
+					t.Errorf("the page scrolls sideways: %s", w)
+				}
+				if sz.mobile {
+					// The tiles fold into one summary line; the key numbers
+					// stay in view: a card's rates and total.
+					if eval[bool](t, browser, `document.getElementById("system").open`) {
+						t.Error("the router figures are unfolded on a phone")
+					}
+					if s := eval[string](t, browser, `document.getElementById("sys-summary").textContent`); !strings.Contains(s, "load ") {
+						t.Errorf("summary line = %q", s)
+					}
+					off := eval[int](t, browser, `[...document.querySelectorAll("#rows tr[data-key] .c-downrate, #rows tr[data-key] .c-uprate, #rows tr[data-key] .c-total, #devices .drates span")].filter(e => { const r = e.getBoundingClientRect(); return r.width === 0 || r.right > document.documentElement.clientWidth; }).length`)
+					if off != 0 {
+						t.Errorf("%d key numbers are hidden or beyond the right edge", off)
+					}
+				} else if !eval[bool](t, browser, `document.getElementById("system").open`) {
+					t.Error("the router figures are folded on a desktop")
+				}
+			})
+
+			// shoot writes the screenshot to docs/screenshots/now-NAME.png
+			// under NETMON_SCREENSHOTS.
+			t.Run("polling waits in a hidden tab", func(t *testing.T) {
+				if sz.mobile {
+					t.Skip("once is enough: the desktop run checks it")
+				}
+				hide := func(hidden bool) {
+					eval[any](t, browser, `(() => { Object.defineProperty(document, "hidden", {configurable: true, get: () => `+strconv.FormatBool(hidden)+`}); document.dispatchEvent(new Event("visibilitychange")); })()`)
+				}
+				const polls = `Number(document.getElementById("netmon").dataset.nowPolls)`
+				hide(true)
+				// A poll under way when the tab hid may still finish.
+				if err := chromedp.Do(browser, chromedp.Sleep(1500*time.Millisecond)); err != nil {
+					t.Fatal(err)
+				}
+				before := eval[int](t, browser, polls)
+				if err := chromedp.Do(browser, chromedp.Sleep(3*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if after := eval[int](t, browser, polls); after != before {
+					t.Errorf("%d polls in a hidden tab", after-before)
+				}
+				hide(false)
+				waitFor(t, browser, "polling to resume", polls+` > `+strconv.Itoa(before), 5*time.Second)
+			})
+
+			// On a phone one screen scrolled to the element scrollTo
+			// selects (the page's top when ""), on a desktop the whole
+			// page, which fits a README.
+			shoot := func(t *testing.T, name, scrollTo string) {
+				t.Helper()
+				shot := chromedp.FullScreenshot(100)
+				if sz.mobile {
+					shot = chromedp.CaptureScreenshot()
+				}
+				if scrollTo == "" {
+					eval[any](t, browser, "window.scrollTo(0, 0)")
+				} else {
+					eval[any](t, browser, `document.querySelector(`+jsString(scrollTo)+`).scrollIntoView()`)
+				}
+				png, err := chromedp.Run(browser, shot)
+				if err != nil {
+					t.Fatalf("screenshot: %v", err)
+				}
+				if os.Getenv("NETMON_SCREENSHOTS") == "" {
+					t.Skip("NETMON_SCREENSHOTS unset: not writing docs/screenshots")
+				}
+				p := filepath.Join("..", "..", "docs", "screenshots", "now-"+name+".png")
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("screenshot written to %s", p)
+			}
+
+			t.Run("screenshot", func(t *testing.T) {
+				if os.Getenv("NETMON_SCREENSHOTS") != "" {
+					// Let the sparklines fill for the picture,
+					if err := chromedp.Do(browser, chromedp.Sleep(20*time.Second)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// and for rates on most rows (a replay that starts over
+				// reopens every connection: no rates for a cycle).
+				waitFor(t, browser, "rates on the rows",
+					`[...document.querySelectorAll("#rows .c-downrate")].filter(td => /\d/.test(td.textContent)).length >= 8`, 15*time.Second)
+				shoot(t, sz.name, "")
+				if sz.mobile {
+					shoot(t, sz.name+"-connections", ".conns")
+				}
+			})
+
+			t.Run("dark", func(t *testing.T) {
+				_, err := chromedp.Call(browser, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+				if err != nil {
+					t.Fatalf("emulate dark mode: %v", err)
+				}
+				bg := eval[string](t, browser, `getComputedStyle(document.body).backgroundColor`)
+				var r, g, b int
+				if _, err := fmt.Sscanf(bg, "rgb(%d, %d, %d)", &r, &g, &b); err != nil || r+g+b > 150 {
+					t.Errorf("dark mode background = %q, want a dark colour", bg)
+				}
+				shoot(t, sz.name+"-dark", "")
+			})
+
+			t.Run("no console errors", func(t *testing.T) {
+				if e := errs(); len(e) != 0 {
+					t.Errorf("console errors:\n%s", strings.Join(e, "\n"))
+				}
+			})
+		})
+	}
 }

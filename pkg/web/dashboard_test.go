@@ -43,26 +43,40 @@ func decodeJSON(t *testing.T, what, s string) any {
 }
 
 func TestDashboardGolden(t *testing.T) {
-	h, _ := testServer(t, nil)
-	res := do(t, h, http.MethodGet, "/")
-	checkResponse(t, res, http.StatusOK, "text/html; charset=utf-8")
-	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", cc)
+	tests := []struct {
+		name string
+		edit func(*Options)
+	}{
+		{"dashboard.golden.html", nil},
+		{"dashboard-rates-alerts.golden.html", func(o *Options) { o.Rates, o.Alerts = sampleRates(), sampleAlerts() }},
 	}
-	golden(t, "dashboard.golden.html", body(t, res))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := testServer(t, tc.edit)
+			res := do(t, h, http.MethodGet, "/")
+			checkResponse(t, res, http.StatusOK, "text/html; charset=utf-8")
+			if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", cc)
+			}
+			golden(t, tc.name, body(t, res))
+		})
+	}
 }
 
-// TestDashboardData checks that the JSON block holds exactly what the two
+// TestDashboardData checks that the JSON block holds exactly what the
 // polled endpoints answer at the same moment, so the first paint and
-// every poll go through the same rendering of the same data.
+// every poll go through the same rendering of the same data: /api/now
+// with the connections when the server reads rates, /connections.json
+// when it does not, /metrics.json, and /api/alerts when it reads alerts.
 func TestDashboardData(t *testing.T) {
 	tests := []struct {
 		name       string
-		target     string // the page; its rows are /connections.json?limit=
+		target     string // the page; its rows are /connections.json?limit= or /api/now?limit=
 		edit       func(*Options, *fakeStore)
 		limit      int
 		noMetrics  bool
 		wantWindow float64
+		logout     bool
 	}{
 		{name: "top n rows", target: "/", edit: func(o *Options, _ *fakeStore) { o.TopN = 3 }, limit: 3, wantWindow: 60},
 		{name: "limit from the query", target: "/?limit=2", limit: 2, wantWindow: 60},
@@ -74,39 +88,79 @@ func TestDashboardData(t *testing.T) {
 			name: "system reading failed", target: "/", limit: DefaultTopN, wantWindow: 60, noMetrics: true,
 			edit: func(o *Options, _ *fakeStore) { o.Metrics = &fakeMetrics{err: errors.New("read loadavg: gone")} },
 		},
+		{name: "rates", target: "/", edit: func(o *Options, _ *fakeStore) { o.Rates = sampleRates() }, limit: DefaultTopN, wantWindow: 60},
+		{name: "rates, limit", target: "/?limit=2", edit: func(o *Options, _ *fakeStore) { o.Rates = sampleRates() }, limit: 2, wantWindow: 60},
+		{
+			name: "rates, limit beyond /api/now's", target: "/?limit=20000", limit: MaxNowLimit, wantWindow: 60,
+			edit: func(o *Options, _ *fakeStore) { o.Rates = sampleRates() },
+		},
+		{name: "alerts", target: "/", edit: func(o *Options, _ *fakeStore) { o.Alerts = sampleAlerts() }, limit: DefaultTopN, wantWindow: 60},
+		{name: "no alerts yet", target: "/", edit: func(o *Options, _ *fakeStore) { o.Alerts = &fakeAlerts{} }, limit: DefaultTopN, wantWindow: 60},
+		{
+			name: "login on", target: "/", limit: DefaultTopN, wantWindow: 60, logout: true,
+			edit: func(o *Options, _ *fakeStore) {
+				o.Access = &Access{Bind: "10.0.0.1:8080", PasswordHash: testHash, SessionIdle: time.Hour}
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			var opts Options
 			h, _ := testServer(t, func(o *Options) {
 				if tc.edit != nil {
 					tc.edit(o, o.Store.(*fakeStore))
 				}
+				opts = *o
 			})
-			page := body(t, do(t, h, http.MethodGet, tc.target))
+			var client *loginClient
+			if tc.logout {
+				client = newLoginClient(t, h)
+				client.run([]step{{method: "POST", path: "/login", password: pw("correct horse"), status: 303, location: "/"}})
+			}
+			get := func(target string) *http.Response {
+				t.Helper()
+				if client != nil {
+					return client.do(http.MethodGet, target, nil)
+				}
+				return do(t, h, http.MethodGet, target)
+			}
+			page := body(t, get(tc.target))
 			got := decodeJSON(t, "JSON block", pageBlock(t, page))
 
-			conns := do(t, h, http.MethodGet, "/connections.json?limit="+strconv.Itoa(tc.limit))
-			total, err := strconv.Atoi(conns.Header.Get("X-Total-Count"))
-			if err != nil {
-				t.Fatalf("X-Total-Count: %v", err)
+			want := map[string]any{
+				"limit":                   float64(tc.limit),
+				"new_host_window_seconds": tc.wantWindow,
+				"alerts_limit":            float64(DashboardAlerts),
+				"logout":                  tc.logout,
+				"now":                     nil,
+				"connections":             nil,
+				"metrics":                 nil,
+				"alerts":                  nil,
 			}
-			var metrics any
-			if res := do(t, h, http.MethodGet, "/metrics.json"); tc.noMetrics {
+			if opts.Rates != nil {
+				res := get("/api/now?limit=" + strconv.Itoa(tc.limit))
+				want["now"] = decodeJSON(t, "/api/now", body(t, res))
+			} else {
+				conns := get("/connections.json?limit=" + strconv.Itoa(tc.limit))
+				total, err := strconv.Atoi(conns.Header.Get("X-Total-Count"))
+				if err != nil {
+					t.Fatalf("X-Total-Count: %v", err)
+				}
+				want["connections"] = map[string]any{
+					"rows":        decodeJSON(t, "/connections.json", body(t, conns)),
+					"total":       float64(total),
+					"server_time": conns.Header.Get("X-Server-Time"),
+				}
+			}
+			if res := get("/metrics.json"); tc.noMetrics {
 				if res.StatusCode != http.StatusInternalServerError {
 					t.Fatalf("/metrics.json = %d, want 500 with the reading failing", res.StatusCode)
 				}
 			} else {
-				metrics = decodeJSON(t, "/metrics.json", body(t, res))
+				want["metrics"] = decodeJSON(t, "/metrics.json", body(t, res))
 			}
-			want := map[string]any{
-				"limit":                   float64(tc.limit),
-				"new_host_window_seconds": tc.wantWindow,
-				"connections": map[string]any{
-					"rows":        decodeJSON(t, "/connections.json", body(t, conns)),
-					"total":       float64(total),
-					"server_time": conns.Header.Get("X-Server-Time"),
-				},
-				"metrics": metrics,
+			if opts.Alerts != nil {
+				want["alerts"] = decodeJSON(t, "/api/alerts", body(t, get("/api/alerts?limit="+strconv.Itoa(DashboardAlerts))))
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("JSON block differs from the endpoints' answers (-endpoints +block):\n%s", diff)
@@ -194,7 +248,7 @@ func TestStaticAssets(t *testing.T) {
 		}
 	}
 	js := body(t, do(t, h, http.MethodGet, "/static/app.js"))
-	for _, want := range []string{"/connections.json?limit=", "/metrics.json", "textContent", "data stale since", "netmon-data"} {
+	for _, want := range []string{"/api/now?limit=", "&since=", "/connections.json?limit=", "/metrics.json", "/api/alerts?limit=", "textContent", "data stale since", "netmon-data", "NM.poll"} {
 		if !strings.Contains(js, want) {
 			t.Errorf("app.js lacks %q", want)
 		}

@@ -49,5 +49,5 @@ func (s *server) routes() http.Handler {
 	form("/login", s.loginForm, s.login)
 	form("/logout", s.logoutForm, s.logout)
 	mux.HandleFunc("/", s.notFound)
-	return s.secure(mux)
+	return compress(s.secure(mux))
 }

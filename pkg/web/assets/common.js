@@ -142,3 +142,57 @@
 
   window.NM = { humanBytes, humanRate, ago, span, comma, clock, el, getJSON, poll };
 })();
+
+// Additions for the Now page (and any other): counts with their noun,
+// one absolute time format, and the rate sparkline.
+(function () {
+  const SVG = "http://www.w3.org/2000/svg";
+
+  // plural is n with thousands separators and its noun: "1 cycle",
+  // "1,234 cycles".
+  function plural(n, one, many) {
+    return NM.comma(n) + " " + (n === 1 ? one : many || one + "s");
+  }
+
+  // stamp is the time iso in the page's one absolute format, local:
+  // "2026-12-01 20:31:05" ("" for a missing or bad time).
+  function stamp(iso) {
+    const d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) {
+      return "";
+    }
+    const p = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + NM.clock(d);
+  }
+
+  // sparkline draws points ([unix ms, up, down], oldest first) between
+  // fromMs and toMs as an SVG w x h: downlink as a filled area, uplink as
+  // a line, both on one scale (the larger of the two peaks).
+  function sparkline(points, fromMs, toMs, w, h) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("aria-hidden", "true");
+    let peak = 1;
+    for (const p of points) {
+      peak = Math.max(peak, p[1], p[2]);
+    }
+    const spanMs = Math.max(toMs - fromMs, 1);
+    const x = (t) => (((t - fromMs) / spanMs) * w).toFixed(1);
+    const y = (v) => (h - 1 - (v / peak) * (h - 2)).toFixed(1);
+    if (points.length > 0) {
+      const down = points.map((p) => x(p[0]) + "," + y(p[2]));
+      const area = document.createElementNS(SVG, "polygon");
+      area.setAttribute("points", x(points[0][0]) + "," + h + " " + down.join(" ") + " " + x(points[points.length - 1][0]) + "," + h);
+      area.setAttribute("class", "dn");
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", points.map((p) => x(p[0]) + "," + y(p[1])).join(" "));
+      line.setAttribute("class", "up");
+      svg.append(area, line);
+    }
+    return svg;
+  }
+
+  Object.assign(window.NM, { plural, stamp, sparkline });
+})();
