@@ -14,9 +14,11 @@ import (
 )
 
 // assets holds the pages' templates, scripts and style sheets (a page
-// added later needs only its route).
+// added later needs only its route) and the vendored uPlot the Device,
+// Remote host and History pages chart with (assets/vendor/uplot/README.md).
 //
 //go:embed assets/*.tmpl assets/*.js assets/*.css
+//go:embed assets/vendor/uplot/uPlot.iife.min.js assets/vendor/uplot/uPlot.min.css assets/vendor/uplot/LICENSE
 var assets embed.FS
 
 // parsePage parses the dashboard template once, at construction.

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -17,12 +16,6 @@ import (
 	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/rates"
 )
-
-// The Device, Remote host and History pages (issue 15): one template,
-// one script (pages.js) and the vendored uPlot for the charts.
-//
-//go:embed assets/pages.html.tmpl assets/pages.js assets/vendor/uplot/uPlot.iife.min.js assets/vendor/uplot/uPlot.min.css assets/vendor/uplot/LICENSE
-var pageAssets embed.FS
 
 // Directory is what the pages read of the record beside the history:
 // who a device or a remote host is. *store.Record implements it; a
@@ -43,7 +36,7 @@ const pageConnections = 100
 
 // pagesTemplate is the pages' template, parsed once; it is embedded, so
 // a parse error shows in every test run, never first on a router.
-var pagesTemplate = template.Must(template.New("pages.html.tmpl").ParseFS(pageAssets, "assets/pages.html.tmpl"))
+var pagesTemplate = template.Must(template.New("pages.html.tmpl").ParseFS(assets, "assets/pages.html.tmpl"))
 
 // pages serves the Device, Remote host and History pages. Each page's
 // JSON block holds the answers of the routes its script fetches, asked
@@ -52,22 +45,6 @@ var pagesTemplate = template.Must(template.New("pages.html.tmpl").ParseFS(pageAs
 type pages struct {
 	*server
 	mux http.Handler
-}
-
-// pageStatic serves one of the pages' embedded files; the vendored
-// library never changes between builds of a version, but is served like
-// the rest (no-cache: revalidated, so an upgrade shows at once).
-func (s *pages) pageStatic(name, contentType string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := pageAssets.ReadFile("assets/" + name)
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(b)
-	}
 }
 
 // pagesData is a page's JSON block. The script fetches every URL in

@@ -27,10 +27,10 @@ import (
 // The pages' hostile names: markup that would run script if any layer
 // pasted it into HTML.
 const (
-	hostileDevice = `<img src=x onerror=window.__netmonPwned=1>laptop`
-	hostileRemote = `</script><svg onload=window.__netmonPwned=2>.example`
-	pagesDevice   = "ip:10.0.0.5"
-	pagesRemote   = "203.0.113.80"
+	pagesHostileDevice = `<img src=x onerror=window.__netmonPwned=1>laptop`
+	pagesHostileRemote = `</script><svg onload=window.__netmonPwned=2>.example`
+	pagesDevice        = "ip:10.0.0.5"
+	pagesRemote        = "203.0.113.80"
 )
 
 // pagesRecord is a real record holding three days of hours, 60 days and
@@ -82,13 +82,13 @@ func pagesRecord(t testing.TB, now time.Time) *store.Record {
 	}
 	mac, _ := device.ParseMAC("aa:bb:cc:dd:ee:06")
 	devs := []device.Device{
-		{ID: pagesDevice, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("fd00::5")}, Name: hostileDevice,
+		{ID: pagesDevice, Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("fd00::5")}, Name: pagesHostileDevice,
 			NameSource: device.SourceConfig, Vendor: `<b>Acme</b> & Co`, FirstSeen: now.Add(-400 * 24 * time.Hour), LastSeen: now},
 		{ID: device.MACID(mac), MAC: mac, Randomized: mac.Randomized(), Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.6")}, Name: "printer",
 			NameSource: device.SourceLease, FirstSeen: now.Add(-90 * 24 * time.Hour), LastSeen: now},
 	}
 	if _, err := r.Commit(ctx, now, b, store.CommitInfo{BootID: "boot-1", Retention: store.DefaultRetention, Devices: devs,
-		RemoteNames: map[netip.Addr]store.RemoteName{rem: {Name: hostileRemote, Source: "dns", LearnedAt: now}}}); err != nil {
+		RemoteNames: map[netip.Addr]store.RemoteName{rem: {Name: pagesHostileRemote, Source: "dns", LearnedAt: now}}}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -169,27 +169,27 @@ func TestPagesInBrowser(t *testing.T) {
 	errs := consoleErrors(t, browser)
 	checks := []pageCheck{
 		{kind: "device", path: "/devices/" + pagesDevice, charts: 4, texts: map[string]string{
-			"the hostile name as the title": `document.querySelector(".who .title").textContent === ` + jsString(hostileDevice),
+			"the hostile name as the title": `document.querySelector(".who .title").textContent === ` + jsString(pagesHostileDevice),
 			"its addresses":                 `document.querySelector(".who .facts").textContent.includes("10.0.0.5, fd00::5")`,
 			"the hostile vendor as text":    `document.querySelector(".who .facts").textContent.includes("<b>Acme</b> & Co")`,
 			"a rate now":                    `/^[1-9][0-9.]* [kM]bit\/s$/.test(document.querySelector(".rate .big.down").textContent)`,
 			"connection rates":              `[...document.querySelectorAll(".dconns td.num")].some(td => /^[1-9][0-9.]* [kM]bit\/s$/.test(td.textContent))`,
 			"two active connections":        `document.querySelectorAll(".dconns tbody tr:not(.empty)").length === 2`,
-			"the hostile remote name":       `[...document.querySelectorAll(".top[data-period='today'] td.host a")].some(a => a.textContent === ` + jsString(hostileRemote) + `)`,
+			"the hostile remote name":       `[...document.querySelectorAll(".top[data-period='today'] td.host a")].some(a => a.textContent === ` + jsString(pagesHostileRemote) + `)`,
 			"yesterday's top hosts":         `document.querySelectorAll(".top[data-period='yesterday'] tbody tr:not(.empty)").length === 2`,
 			"48 hourly bars":                `Number(document.querySelector(".chart").dataset.points) >= 48`,
 		}},
 		{kind: "remote", path: "/remotes/" + pagesRemote, charts: 1, texts: map[string]string{
-			"the hostile name as the title": `document.querySelector(".who .title").textContent === ` + jsString(hostileRemote),
+			"the hostile name as the title": `document.querySelector(".who .title").textContent === ` + jsString(pagesHostileRemote),
 			"both devices":                  `document.querySelectorAll(".rdevs tbody tr:not(.empty)").length === 2`,
-			"the device's hostile name":     `[...document.querySelectorAll(".rdevs td.host a")].some(a => a.textContent === ` + jsString(hostileDevice) + `)`,
+			"the device's hostile name":     `[...document.querySelectorAll(".rdevs td.host a")].some(a => a.textContent === ` + jsString(pagesHostileDevice) + `)`,
 			"30 days of history":            `Number(document.querySelector(".chart").dataset.points) === 30`,
 		}},
 		{kind: "history", path: "/history?period=7d", texts: map[string]string{
 			"both devices":             `document.querySelectorAll(".hist tbody tr:not(.empty)").length === 2`,
 			"the 7-day button pressed": `document.querySelector(".picker [aria-pressed=true]").dataset.period === "7d"`,
 			"the CSV link":             `document.querySelector("a.csv").getAttribute("href") === "/api/devices?period=7d&format=csv"`,
-			"the hostile name as text": `document.querySelector(".hist td.host a").textContent === ` + jsString(hostileDevice),
+			"the hostile name as text": `document.querySelector(".hist td.host a").textContent === ` + jsString(pagesHostileDevice),
 			"the period's span":        `/^from \d{4}-\d\d-\d\d \d\d:\d\d to now$/.test(document.querySelector(".hist .span").textContent)`,
 			"rates now":                `[...document.querySelectorAll(".hist td.num")].filter(td => /↓ [1-9][0-9.]* [kM]?bit\/s$/.test(td.textContent)).length === 2`,
 		}},

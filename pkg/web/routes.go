@@ -35,10 +35,10 @@ func (s *server) routes() http.Handler {
 	get("/history", p.historyPage)
 	get("/api/remotes/{addr}", s.needHistory(s.apiRemote))
 	get("/api/remotes/{addr}/history", s.needHistory(s.apiRemoteHistory))
-	get("/static/pages.js", p.pageStatic("pages.js", "text/javascript; charset=utf-8"))
-	get("/static/vendor/uplot/uPlot.iife.min.js", p.pageStatic("vendor/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"))
-	get("/static/vendor/uplot/uPlot.min.css", p.pageStatic("vendor/uplot/uPlot.min.css", "text/css; charset=utf-8"))
-	get("/static/vendor/uplot/LICENSE", p.pageStatic("vendor/uplot/LICENSE", "text/plain; charset=utf-8"))
+	get("/static/pages.js", s.static("pages.js", "text/javascript; charset=utf-8"))
+	get("/static/vendor/uplot/uPlot.iife.min.js", s.static("vendor/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"))
+	get("/static/vendor/uplot/uPlot.min.css", s.static("vendor/uplot/uPlot.min.css", "text/css; charset=utf-8"))
+	get("/static/vendor/uplot/LICENSE", s.static("vendor/uplot/LICENSE", "text/plain; charset=utf-8"))
 	// The login (auth_login.go); public, as are the static files.
 	get("/static/login.css", s.loginCSS)
 	form := func(path string, show, submit http.HandlerFunc) {
