@@ -25,6 +25,9 @@ type Conn struct {
 // Device is one device's rate: the sum over its flows.
 type Device struct {
 	ID string // "aa:bb:cc:dd:ee:ff" or "ip:10.0.0.9": what the Device function says
+	// Name is the device's name where the reader knows one (the live
+	// state's labels), else "".
+	Name string
 	// Addrs are the LAN addresses its flows came from in the last five
 	// minutes, most recent first (at most MaxAddrs).
 	Addrs []netip.Addr

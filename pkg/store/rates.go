@@ -427,6 +427,9 @@ func (db *Live) RatesNow(ctx context.Context, q rates.Query) (*rates.Now, error)
 		if err := db.readDevices(ctx, tx, now, ticks); err != nil {
 			return err
 		}
+		if err := db.readDeviceNames(ctx, tx, now); err != nil {
+			return err
+		}
 		return db.readRemotes(ctx, tx, now, q.Remotes)
 	})
 	if err != nil {
@@ -461,6 +464,34 @@ func (db *Live) readTicks(ctx context.Context, tx *sql.Tx, now *rates.Now, since
 		return nil, db.readFailed(fmt.Errorf("query rate ticks: %w", err))
 	}
 	return index, nil
+}
+
+// readDeviceNames names now's devices from the addresses' labels the
+// ingest process wrote (a device's addresses all carry its one name).
+func (db *Live) readDeviceNames(ctx context.Context, tx *sql.Tx, now *rates.Now) error {
+	if len(now.Devices) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT device, max(name) FROM addr_labels WHERE name != '' GROUP BY device`)
+	if err != nil {
+		return db.readFailed(fmt.Errorf("query device names: %w", err))
+	}
+	defer rows.Close()
+	names := map[string]string{}
+	for rows.Next() {
+		var dev, name string
+		if err := rows.Scan(&dev, &name); err != nil {
+			return fmt.Errorf("scan device name: %w", err)
+		}
+		names[dev] = name
+	}
+	if err := rows.Err(); err != nil {
+		return db.readFailed(fmt.Errorf("query device names: %w", err))
+	}
+	for i := range now.Devices {
+		now.Devices[i].Name = names[now.Devices[i].ID]
+	}
+	return nil
 }
 
 func (db *Live) readDevices(ctx context.Context, tx *sql.Tx, now *rates.Now, ticks map[int64]int) error {

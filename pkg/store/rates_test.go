@@ -185,6 +185,11 @@ func TestRatesNow(t *testing.T) {
 	r.cycle(t, time.Second, a(1000), b)
 	r.cycle(t, time.Second, a(2000), b)
 	ctx := context.Background()
+	// Names come from the addresses' labels; 10.0.0.6's device has none.
+	if err := r.db.WriteLabels(ctx, Labels{Addrs: []AddrLabel{
+		{netip.MustParseAddr("10.0.0.5"), "ip:10.0.0.5", "anna-laptop"}, {netip.MustParseAddr("10.0.0.6"), "ip:10.0.0.6", ""}}}); err != nil {
+		t.Fatal(err)
+	}
 	now, err := r.db.RatesNow(ctx, rates.Query{})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +201,7 @@ func TestRatesNow(t *testing.T) {
 		Ticks:      []time.Time{t1, t2},
 		TotalSpark: []rates.Rate{rates.FromBps(8000, 80000), rates.FromBps(8000, 80000)},
 		Devices: []rates.Device{
-			{ID: "ip:10.0.0.5", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5")}, Reading: bps(8000, 80000, 8000, 80000),
+			{ID: "ip:10.0.0.5", Name: "anna-laptop", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.5")}, Reading: bps(8000, 80000, 8000, 80000),
 				Spark: []rates.Rate{rates.FromBps(8000, 80000), rates.FromBps(8000, 80000)}},
 			{ID: "ip:10.0.0.6", Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.6")}, Reading: bps(0, 0, 0, 0),
 				Spark: []rates.Rate{{}, {}}},

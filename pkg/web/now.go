@@ -49,7 +49,7 @@ const (
 //	  "total": {"uplink_bps": 1200, "downlink_bps": 16000000,
 //	            "last_uplink_bps": 1100, "last_downlink_bps": 15800000,
 //	            "spark_up": [...], "spark_down": [...]},
-//	  "devices": [{"device": "ip:10.0.0.5", "addrs": ["10.0.0.5", "fd00::5"],
+//	  "devices": [{"device": "ip:10.0.0.5", "name": "anna-laptop", "addrs": ["10.0.0.5", "fd00::5"],
 //	               "uplink_bps": ..., "downlink_bps": ..., "last_uplink_bps": ..., "last_downlink_bps": ...,
 //	               "spark_up": [...], "spark_down": [...]}, ...],
 //	  "remotes": [{"remote": "203.0.113.80", "uplink_bps": ..., "downlink_bps": ...}, ...],
@@ -129,6 +129,7 @@ type nowTotalJSON struct {
 
 type nowDeviceJSON struct {
 	Device string   `json:"device"`
+	Name   string   `json:"name"` // "" when the device has none
 	Addrs  []string `json:"addrs"`
 	RateJSON
 	lastJSON
@@ -162,7 +163,7 @@ func newNowJSON(now *rates.Now, t time.Time, unit string) nowJSON {
 		for i, a := range d.Addrs {
 			addrs[i] = a.String()
 		}
-		out.Devices = append(out.Devices, nowDeviceJSON{Device: d.ID, Addrs: addrs,
+		out.Devices = append(out.Devices, nowDeviceJSON{Device: d.ID, Name: d.Name, Addrs: addrs,
 			RateJSON: NewRateJSON(d.Reading), lastJSON: newLastJSON(d.Reading), sparkJSON: newSparkJSON(d.Spark)})
 	}
 	for _, r := range now.Remotes {

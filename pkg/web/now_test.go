@@ -87,7 +87,7 @@ func sampleRates() *fakeRates {
 		Devices: []rates.Device{
 			{ID: "ip:10.0.0.6", Addrs: []netip.Addr{a("10.0.0.6")}, Reading: bytesPS(16000, 1600000),
 				Spark: []rates.Rate{rates.FromBps(8000, 800000), rates.FromBps(16000, 1600000)}},
-			{ID: "aa:bb:cc:dd:ee:ff", Addrs: []netip.Addr{a("fd00::5"), a("10.0.0.5")}, Reading: bytesPS(0, 0), Spark: []rates.Rate{{}, {}}},
+			{ID: "aa:bb:cc:dd:ee:ff", Name: "anna-laptop", Addrs: []netip.Addr{a("fd00::5"), a("10.0.0.5")}, Reading: bytesPS(0, 0), Spark: []rates.Rate{{}, {}}},
 			{ID: "ip:10.0.0.9", Spark: []rates.Rate{{}, {}}},
 		},
 		Remotes: []rates.Remote{{Addr: a("203.0.113.80"), Reading: bytesPS(16000, 1600000)}, {Addr: a("2001:db8::80"), Reading: bytesPS(8, 8)}},
@@ -173,9 +173,9 @@ func TestAPINow(t *testing.T) {
 	want := `{"time":"2026-11-25T17:30:00.000Z","at":"2026-11-25T17:29:59.000Z","window_seconds":10,"unit":"bytes",` +
 		`"ticks":[` + itoa(t1) + `,` + itoa(t2) + `],` +
 		`"total":{"uplink_bps":16000,"downlink_bps":1600000,"last_uplink_bps":8000,"last_downlink_bps":800000,"spark_up":[8000,16000],"spark_down":[800000,1600000]},` +
-		`"devices":[{"device":"ip:10.0.0.6","addrs":["10.0.0.6"],"uplink_bps":16000,"downlink_bps":1600000,"last_uplink_bps":8000,"last_downlink_bps":800000,"spark_up":[8000,16000],"spark_down":[800000,1600000]},` +
-		`{"device":"aa:bb:cc:dd:ee:ff","addrs":["fd00::5","10.0.0.5"],"uplink_bps":0,"downlink_bps":0,"last_uplink_bps":0,"last_downlink_bps":0,"spark_up":[0,0],"spark_down":[0,0]},` +
-		`{"device":"ip:10.0.0.9","addrs":[],"uplink_bps":null,"downlink_bps":null,"last_uplink_bps":null,"last_downlink_bps":null,"spark_up":[0,0],"spark_down":[0,0]}],` +
+		`"devices":[{"device":"ip:10.0.0.6","name":"","addrs":["10.0.0.6"],"uplink_bps":16000,"downlink_bps":1600000,"last_uplink_bps":8000,"last_downlink_bps":800000,"spark_up":[8000,16000],"spark_down":[800000,1600000]},` +
+		`{"device":"aa:bb:cc:dd:ee:ff","name":"anna-laptop","addrs":["fd00::5","10.0.0.5"],"uplink_bps":0,"downlink_bps":0,"last_uplink_bps":0,"last_downlink_bps":0,"spark_up":[0,0],"spark_down":[0,0]},` +
+		`{"device":"ip:10.0.0.9","name":"","addrs":[],"uplink_bps":null,"downlink_bps":null,"last_uplink_bps":null,"last_downlink_bps":null,"spark_up":[0,0],"spark_down":[0,0]}],` +
 		`"remotes":[{"remote":"203.0.113.80","uplink_bps":16000,"downlink_bps":1600000}]}` + "\n"
 	if diff := cmp.Diff(want, body(t, res)); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
