@@ -93,6 +93,7 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		st, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
 		if err == nil {
 			in.CommitNow = commitRequests(ctx)
+			warnAccounting(cfg, logger.With("component", "ingest"))
 		}
 	} else {
 		st, err = openStores(ctx, cfg, false)
@@ -133,9 +134,12 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		Rates:         st.live,
 		RateUnit:      cfg.RateUnit,
 		Alerts:        st.record,
+		Devices:       st.live,
+		Counters:      liveCounters(st.live),
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })
+		opts.Counters = inProcessCounters(in)
 	}
 	h, err := web.New(opts)
 	if err != nil {

@@ -40,6 +40,9 @@ type Config struct {
 	Bind string `mapstructure:"bind"`
 	// Ingest runs the ingest loop inside `serve`.
 	Ingest bool `mapstructure:"ingest"`
+	// MetricsBind is where `ingest-loop` serves its own /metrics and
+	// /healthz, without login: a loopback address. "" serves nothing.
+	MetricsBind string `mapstructure:"metrics_bind"`
 	// NewHostWindow is how long a remote host counts as NEW.
 	NewHostWindow time.Duration `mapstructure:"new_host_window"`
 	// TopRows is how many connections the dashboard shows.
@@ -272,6 +275,11 @@ func (c *Config) Validate() error {
 	}
 	if err := validateBind(c.Bind); err != nil {
 		return &FieldError{Key: "bind", Value: c.Bind, Reason: err.Error()}
+	}
+	if c.MetricsBind != "" {
+		if err := validateBind(c.MetricsBind); err != nil {
+			return &FieldError{Key: "metrics_bind", Value: c.MetricsBind, Reason: err.Error()}
+		}
 	}
 	if c.TopRows <= 0 || c.TopRows > MaxTopRows {
 		return &FieldError{Key: "top_rows", Value: strconv.Itoa(c.TopRows), Reason: fmt.Sprintf("must be between 1 and %d", MaxTopRows)}
