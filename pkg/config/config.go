@@ -47,7 +47,9 @@ type Config struct {
 	NewHostWindow time.Duration `mapstructure:"new_host_window"`
 	// TopRows is how many connections the dashboard shows.
 	TopRows int `mapstructure:"top_rows"`
-	// MonitorInterfaces are the network interfaces shown as tiles.
+	// MonitorInterfaces are the network interfaces shown as tiles; empty:
+	// those of the default route and those carrying local_subnets, found
+	// in the kernel's routes and addresses under fs_root.
 	MonitorInterfaces []string `mapstructure:"monitor_interfaces"`
 	// FSRoot is where /proc and /sys are read from ("/" on a router).
 	FSRoot string `mapstructure:"fs_root"`
@@ -174,7 +176,7 @@ func Default() Config {
 		Ingest:            true,
 		NewHostWindow:     60 * time.Second,
 		TopRows:           200,
-		MonitorInterfaces: []string{"enp2s0", "enp3s0"},
+		MonitorInterfaces: nil, // the router's own: see sysmetrics.LANInterfaces
 		FSRoot:            "/",
 		LogLevel:          "info",
 
