@@ -20,7 +20,11 @@ loop goes on; on a signal the running cycle commits or rolls back first.
 
 With --input-file the file is read again every cycle, so editing it changes
 the database live; a directory is replayed one file per cycle, in name
-order, looping.`,
+order, looping.
+
+With --metrics-bind the process serves its own /metrics and /healthz
+(Prometheus text: the ingest series, no login): bind it to loopback.
+'serve --ingest=false' exports the same ingest series from the live state.`,
 		Example: `  netmon ingest-loop --interval 1s
   CONNTRACK_INPUT_FILE=fixtures/replay netmon ingest-loop --db /tmp/netmon.db`,
 		Args: noArgs,
@@ -38,6 +42,7 @@ order, looping.`,
 	addNameFlags(cmd.Flags())
 	addLogFlags(cmd.Flags())
 	addRateFlags(cmd.Flags())
+	addMetricsFlags(cmd.Flags())
 	cmd.Flags().Duration("interval", config.Default().Interval, "time between cycles")
 	return cmd
 }
@@ -52,11 +57,22 @@ func runIngestLoop(ctx context.Context, cfg config.Config, src ingest.Source, lo
 	defer st.Close()
 	defer startAlerts(ctx, cfg, st, in, newLogger(logw, cfg).With("component", "alerts"))() // stops after the loop
 	in.CommitNow = commitRequests(ctx)
+	warnAccounting(cfg, logger)
+	mctx, stopMetrics := context.WithCancel(ctx)
+	metricsDone, err := startIngestMetrics(mctx, cfg, in, logger.With("component", "metrics"))
+	if err != nil {
+		stopMetrics()
+		return err
+	}
+	defer func() {
+		stopMetrics()
+		metricsDone()
+	}()
 	if err := firstCycle(ctx, in); err != nil {
 		return err
 	}
 	logger.Info("ingest loop started", "db", cfg.DBPath, "state_dir", stateDir(cfg), "interval", cfg.Interval,
-		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg))
+		"commit_interval", cfg.CommitInterval, "source", sourceName(cfg), "metrics_bind", cfg.MetricsBind)
 	nctx, stopNames := context.WithCancel(ctx)
 	names := make(chan struct{})
 	go func() {

@@ -144,6 +144,7 @@ func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutbound
 	if len(rows) > 0 && stats.TrailerMismatch() {
 		footer += fmt.Sprintf("\nwarning: conntrack reported %d entries but %d lines were read", stats.Reported, stats.Lines)
 	}
+	footer += accountingFooter(cfg)
 	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil}, footer, w)
 }
 
@@ -308,6 +309,7 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	if len(rows) > 0 {
 		footer += fmt.Sprintf("; showing %d; rates over %s", len(rows), tr.At().Sub(t0).Round(time.Millisecond))
 	}
+	footer += accountingFooter(cfg)
 	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil, rates: true, unit: rateUnit(cfg)}, footer, w)
 }
 

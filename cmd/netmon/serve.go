@@ -23,7 +23,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	fs.Bool("ingest", def.Ingest, "run the ingest loop in this process (false: another process runs ingest-loop)")
 	fs.Duration("new-host-window", def.NewHostWindow, "remote hosts first seen within this window are marked NEW")
 	fs.Int("top-rows", def.TopRows, "connections shown on the dashboard")
-	fs.StringSlice("interfaces", def.MonitorInterfaces, "interfaces shown as tiles, comma separated (env NETMON_INTERFACES)")
+	fs.StringSlice("interfaces", def.MonitorInterfaces, "interfaces shown as tiles, comma separated (env NETMON_INTERFACES; default: the default route's and the LAN's)")
 }
 
 // serveHooks lets tests learn the listen address (bind to port 0).
@@ -93,6 +93,7 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		st, in, err = openIngester(ctx, cfg, src, logger.With("component", "ingest"))
 		if err == nil {
 			in.CommitNow = commitRequests(ctx)
+			warnAccounting(cfg, logger.With("component", "ingest"))
 		}
 	} else {
 		st, err = openStores(ctx, cfg, false)
@@ -114,10 +115,10 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 
 	// One sampler for the dashboard, /metrics.json and /metrics, so the
 	// interface rates span its ticks, not the gap between two readers.
-	metrics := sysmetrics.NewSampler(sysmetrics.Options{
-		Root:       cfg.FSRoot,
-		Interfaces: cfg.MonitorInterfaces,
-	})
+	metrics, err := systemMetrics(cfg)
+	if err != nil {
+		return err
+	}
 	opts := web.Options{
 		Store:         st.live,
 		Metrics:       metrics,
@@ -133,9 +134,12 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 		Rates:         st.live,
 		RateUnit:      cfg.RateUnit,
 		Alerts:        st.record,
+		Devices:       st.live,
+		Counters:      liveCounters(st.live),
 	}
 	if in != nil {
 		opts.Health = web.HealthFunc(func() web.IngestStatus { return ingestStatus(in.Status()) })
+		opts.Counters = inProcessCounters(in)
 	}
 	h, err := web.New(opts)
 	if err != nil {
@@ -179,6 +183,22 @@ func runServe(ctx context.Context, cfg config.Config, src ingest.Source, logw io
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// systemMetrics is the sampler of the router's figures under fs_root:
+// the interfaces named by monitor_interfaces, or when it is empty those
+// of the default route and of local_subnets.
+func systemMetrics(cfg config.Config) (*sysmetrics.Sampler, error) {
+	lan, err := cfg.Prefixes()
+	if err != nil {
+		return nil, err
+	}
+	return sysmetrics.NewSampler(sysmetrics.Options{
+		Root:       cfg.FSRoot,
+		Interfaces: cfg.MonitorInterfaces,
+		Detect:     true,
+		LAN:        lan,
+	}), nil
 }
 
 // ingestStatus translates the loop's status into what the web server shows.

@@ -208,6 +208,9 @@ func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, log
 		}
 	}
 	observeRates(cfg, in, st.live, logger)
+	// The counters go into the live state in each cycle's transaction,
+	// for a /metrics served by another process.
+	st.live.RecordStatus(in.CycleCounters)
 	st.names = nm
 	return st, in, nil
 }

@@ -40,11 +40,16 @@ type Config struct {
 	Bind string `mapstructure:"bind"`
 	// Ingest runs the ingest loop inside `serve`.
 	Ingest bool `mapstructure:"ingest"`
+	// MetricsBind is where `ingest-loop` serves its own /metrics and
+	// /healthz, without login: a loopback address. "" serves nothing.
+	MetricsBind string `mapstructure:"metrics_bind"`
 	// NewHostWindow is how long a remote host counts as NEW.
 	NewHostWindow time.Duration `mapstructure:"new_host_window"`
 	// TopRows is how many connections the dashboard shows.
 	TopRows int `mapstructure:"top_rows"`
-	// MonitorInterfaces are the network interfaces shown as tiles.
+	// MonitorInterfaces are the network interfaces shown as tiles; empty:
+	// those of the default route and those carrying local_subnets, found
+	// in the kernel's routes and addresses under fs_root.
 	MonitorInterfaces []string `mapstructure:"monitor_interfaces"`
 	// FSRoot is where /proc and /sys are read from ("/" on a router).
 	FSRoot string `mapstructure:"fs_root"`
@@ -171,7 +176,7 @@ func Default() Config {
 		Ingest:            true,
 		NewHostWindow:     60 * time.Second,
 		TopRows:           200,
-		MonitorInterfaces: []string{"enp2s0", "enp3s0"},
+		MonitorInterfaces: nil, // the router's own: see sysmetrics.LANInterfaces
 		FSRoot:            "/",
 		LogLevel:          "info",
 
@@ -272,6 +277,11 @@ func (c *Config) Validate() error {
 	}
 	if err := validateBind(c.Bind); err != nil {
 		return &FieldError{Key: "bind", Value: c.Bind, Reason: err.Error()}
+	}
+	if c.MetricsBind != "" {
+		if err := validateBind(c.MetricsBind); err != nil {
+			return &FieldError{Key: "metrics_bind", Value: c.MetricsBind, Reason: err.Error()}
+		}
 	}
 	if c.TopRows <= 0 || c.TopRows > MaxTopRows {
 		return &FieldError{Key: "top_rows", Value: strconv.Itoa(c.TopRows), Reason: fmt.Sprintf("must be between 1 and %d", MaxTopRows)}

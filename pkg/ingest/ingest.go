@@ -92,8 +92,9 @@ type Ingester struct {
 	// far (nil: getrusage); tests inject a fake.
 	CPU func() time.Duration
 
-	cycleMu sync.Mutex        // one cycle at a time; guards waiting
+	cycleMu sync.Mutex        // one cycle at a time; guards waiting and cur
 	waiting []conntrack.Entry // outbound DESTROY events not yet committed
+	cur     running           // the cycle in progress, for CycleCounters
 
 	// History, when set, folds every successful cycle's growth by device
 	// (Device names a LAN address's device; nil: "ip:ADDR"); Committer
@@ -164,14 +165,30 @@ type Status struct {
 	CommitErrors  int64     // commits that failed (their growth is kept)
 	LastCommitAt  time.Time // when the last successful commit ran
 	LastCommitErr error     // the last commit's error, nil if it succeeded
+
+	// StartedAt is when the first cycle began; SkippedLines adds up the
+	// successful cycles' Summary.Skipped; Durations holds every cycle's
+	// Summary.Took, failed ones too, over CycleDurationBuckets.
+	StartedAt    time.Time
+	SkippedLines int64
+	Durations    store.Histogram
 }
+
+// CycleDurationBuckets are the upper bounds, in seconds, of the
+// cycle-duration histogram: from a small table on a fast router to a
+// full table polled by a slow one.
+var CycleDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // Status returns a copy of the current status, the events source's
 // counts read now.
 func (in *Ingester) Status() Status {
 	in.mu.Lock()
 	st := in.status
+	st.Durations = st.Durations.Clone()
 	in.mu.Unlock()
+	if st.Durations.Bounds == nil {
+		st.Durations = store.NewHistogram(CycleDurationBuckets...)
+	}
 	if in.Events != nil {
 		st.Events.Enabled = true
 		st.Events.Source = in.Events.Stats()
@@ -221,11 +238,18 @@ func (in *Ingester) ReconcileSnapshot(ctx context.Context) (Summary, error) {
 	}
 	cpu0 := cpu()
 	start := in.now()
+	in.mu.Lock()
+	if in.status.StartedAt.IsZero() {
+		in.status.StartedAt = start
+		in.status.Durations = store.NewHistogram(CycleDurationBuckets...)
+	}
+	in.mu.Unlock()
 	err := in.cycle(ctx, &sum)
 	sum.Took = in.now().Sub(start)
 	sum.CPU = cpu() - cpu0
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.status.Durations.Observe(sum.Took.Seconds())
 	if err != nil {
 		in.status.Errors++
 		in.status.LastErr = err
@@ -233,10 +257,70 @@ func (in *Ingester) ReconcileSnapshot(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	in.status.Cycles++
+	in.status.SkippedLines += int64(sum.Skipped)
 	in.status.LastErr = nil
 	in.status.LastOK = in.now()
 	in.status.LastSummary = sum
 	return sum, nil
+}
+
+// running is what CycleCounters needs of the cycle in progress: its
+// read's counts and the waiting events it folds.
+type running struct {
+	stats  *conntrack.Stats
+	folded *int
+}
+
+// Counters are the status's counters as the live state keeps them
+// (store.IngestStatus): what the metrics export.
+func (in *Ingester) Counters() store.IngestStatus {
+	return counters(in.Status())
+}
+
+// CycleCounters are the counters as they will stand once the cycle in
+// progress commits: it counts as a successful cycle, with its skipped
+// lines and folded events, but its duration joins the histogram only
+// with the next cycle (it is not over yet). store.Live.RecordStatus calls
+// it inside the cycle's transaction, on the cycle's goroutine; outside a
+// cycle it is Counters.
+func (in *Ingester) CycleCounters() store.IngestStatus {
+	c := in.Counters()
+	if in.cur.stats == nil {
+		return c
+	}
+	c.Cycles++
+	c.SkippedLines += int64(in.cur.stats.Skipped)
+	c.Events.Folded += uint64(*in.cur.folded)
+	c.LastSuccessAt = in.now()
+	return c
+}
+
+// counters converts a status.
+func counters(st Status) store.IngestStatus {
+	ev := st.Events
+	return store.IngestStatus{
+		StartedAt:     st.StartedAt,
+		Cycles:        st.Cycles + st.Errors,
+		FailedCycles:  st.Errors,
+		Overruns:      st.Overruns,
+		SkippedLines:  st.SkippedLines,
+		LastSuccessAt: st.LastOK,
+		Durations:     st.Durations,
+		Commits:       st.Commits,
+		CommitErrors:  st.CommitErrors,
+		LastCommitAt:  st.LastCommitAt,
+		Events: store.EventCounters{
+			Enabled:   ev.Enabled,
+			Listening: ev.Source.Listening,
+			Received:  ev.Source.Received,
+			Kept:      ev.Source.Kept,
+			Folded:    ev.Folded,
+			Overruns:  ev.Source.Overruns,
+			Dropped:   ev.Source.Dropped + ev.Dropped,
+			Undecoded: ev.Source.Undecoded,
+			Restarts:  ev.Source.Restarts,
+		},
+	}
 }
 
 func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
@@ -295,7 +379,9 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		timer = time.AfterFunc(timeout, cancelWrite)
 	}
 	now := in.now()
+	in.cur = running{stats: &stats, folded: &folded}
 	res, delta, err := in.Store.Reconcile(wctx, now, outbound, in.Retention)
+	in.cur = running{}
 	if timer != nil {
 		timer.Stop()
 	}

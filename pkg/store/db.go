@@ -39,6 +39,9 @@ type Live struct {
 	mu     sync.Mutex
 	active *flows.Table
 	cycles int64
+	// status, when set (RecordStatus), gives the ingest counters each
+	// cycle writes in its transaction; guarded by mu.
+	status func() IngestStatus
 }
 
 // idleConns is how many idle connections the pool keeps (database/sql's

@@ -81,7 +81,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 			}
 			return &db.handle, nil
 		}, []string{"active_by_proto", "addr_labels", "connection_rates", "connections", "device_rate_samples", "device_rates", "device_totals", "dst_labels",
-			"ingest_state", "local_hosts", "rate_state", "rate_ticks", "remote_hosts", "remote_rates"}},
+			"ingest_state", "ingest_status", "local_hosts", "rate_state", "rate_ticks", "remote_hosts", "remote_rates"}},
 		{"record", func(p string) (*handle, error) {
 			r, err := OpenRecord(ctx, p)
 			if err != nil {

@@ -34,7 +34,8 @@ import (
 //   - closed connections older than retention are pruned (<= 0 keeps them);
 //   - remote_hosts (by destination) and local_hosts (by source) add the
 //     delta's growth, so totals never go backwards nor count a byte twice;
-//   - ingest_state records now as the last cycle, even when nothing changed.
+//   - ingest_state records now as the last cycle, even when nothing changed;
+//   - ingest_status gets the ingest counters, when RecordStatus set them.
 //
 // An error the sequence yields rolls back before anything was written and
 // comes back unchanged; an entry the table cannot key fails the cycle with
@@ -97,6 +98,12 @@ func (db *Live) Reconcile(ctx context.Context, now time.Time, read iter.Seq2[*co
 	w := &cycleWriter{tx: tx, now: now.UnixMilli(), cycle: cycles + 1, d: d, res: &res}
 	if err := w.run(ctx, retention); err != nil {
 		return res, nil, err
+	}
+	if db.status != nil {
+		if err := writeStatus(ctx, tx, db.status()); err != nil {
+			return res, nil, err
+		}
+		res.RowsWritten++
 	}
 	if err := tx.Commit(); err != nil {
 		return res, nil, fmt.Errorf("commit cycle: %w", err)

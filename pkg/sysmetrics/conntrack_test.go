@@ -45,3 +45,40 @@ func TestReadConntrack(t *testing.T) {
 		})
 	}
 }
+
+func TestAccounting(t *testing.T) {
+	on, off := true, false
+	tests := []struct {
+		name string
+		acct string // "" removes the file
+		want *bool
+	}{
+		{name: "on", acct: "1\n", want: &on},
+		{name: "off, the kernel default", acct: "0\n", want: &off},
+		{name: "missing is unknown", acct: "", want: nil},
+		{name: "garbage is unknown", acct: "yes\n", want: nil},
+		{name: "empty is unknown", acct: "\n", want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := copyHost(t, "router")
+			p := "proc/sys/net/netfilter/nf_conntrack_acct"
+			if tc.acct == "" {
+				os.Remove(filepath.Join(root, filepath.FromSlash(p)))
+			} else {
+				writeFile(t, root, p, tc.acct)
+			}
+			r := NewReader(Options{Root: root})
+			if diff := cmp.Diff(tc.want, r.Accounting()); diff != "" {
+				t.Errorf("Accounting (-want +got):\n%s", diff)
+			}
+			got, err := r.Read(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Conntrack.Accounting); diff != "" {
+				t.Errorf("Snapshot's Conntrack.Accounting (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

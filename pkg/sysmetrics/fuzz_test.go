@@ -2,6 +2,7 @@ package sysmetrics
 
 import (
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,10 +11,12 @@ import (
 // FuzzParse feeds the same bytes to every parser, seeded from the fixture
 // trees. Properties: no panic; a parsed load average is finite and not
 // negative (it goes into JSON); parsed memory adds up (used + available
-// = total).
+// = total); routes and addresses are valid prefixes on valid interface
+// names or none.
 func FuzzParse(f *testing.F) {
-	for _, host := range []string{"router", "minimal"} {
-		for _, p := range []string{"proc/loadavg", "proc/meminfo", "sys/class/net/enp2s0/statistics/rx_bytes"} {
+	for _, host := range []string{"router", "minimal", "demo"} {
+		for _, p := range []string{"proc/loadavg", "proc/meminfo", "sys/class/net/enp2s0/statistics/rx_bytes",
+			"proc/net/route", "proc/net/ipv6_route", "proc/net/if_inet6", "proc/sys/net/netfilter/nf_conntrack_acct"} {
 			if b, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "hosts", host, p)); err == nil {
 				f.Add(b)
 			}
@@ -35,5 +38,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		ParseCounter(b)
+		parseAccounting(b)
+		routes := append(ParseRoute4(b), ParseRoute6(b)...)
+		for _, r := range routes {
+			if !r.Dst.IsValid() {
+				t.Fatalf("route %+v from %q", r, b)
+			}
+		}
+		for _, a := range ParseIfInet6(b) {
+			if !a.Prefix.IsValid() {
+				t.Fatalf("address %+v from %q", a, b)
+			}
+		}
+		for _, n := range LANInterfaces(routes, ParseIfInet6(b), []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}) {
+			if ValidInterfaceName(n) != nil || n == "lo" {
+				t.Fatalf("LANInterfaces chose %q from %q", n, b)
+			}
+		}
 	})
 }

@@ -27,16 +27,24 @@ type Interface struct {
 	Error string `json:"error,omitempty"`
 }
 
-// readInterfaces reads every monitored interface and updates the rate state.
+// readInterfaces reads every monitored interface and updates the rate
+// state. A detected interface that cannot be read is left out: it went
+// away, and the user named no such interface.
 func (r *Reader) readInterfaces(at time.Time) []Interface {
-	out := make([]Interface, 0, len(r.ifaces))
-	for _, name := range r.ifaces {
+	names, detected := r.ifaces, r.ifaces == nil
+	if detected {
+		names = r.detectInterfaces()
+	}
+	out := make([]Interface, 0, len(names))
+	for _, name := range names {
 		it, err := r.readInterface(name)
 		if err != nil {
 			r.mu.Lock()
 			delete(r.prev, name)
 			r.mu.Unlock()
-			out = append(out, Interface{Name: name, Error: err.Error()})
+			if !detected {
+				out = append(out, Interface{Name: name, Error: err.Error()})
+			}
 			continue
 		}
 		r.rate(&it, at)

@@ -15,19 +15,21 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
 
-// DefaultInterfaces returns the router's WAN and LAN interfaces, monitored
-// when the configuration names none.
-func DefaultInterfaces() []string { return []string{"enp2s0", "enp3s0"} }
-
 // maxFileSize bounds every read: the files read here are a few hundred
 // bytes (meminfo about 1.5 KiB), so anything larger is not what we expect.
 const maxFileSize = 64 << 10
+
+// DefaultInterfaces are the interfaces of the reference router, read
+// when neither Interfaces nor Detect says which; netmon itself detects.
+func DefaultInterfaces() []string { return []string{"enp2s0", "enp3s0"} }
 
 // Snapshot is one reading of the system figures.
 type Snapshot struct {
@@ -45,8 +47,16 @@ type Options struct {
 	// Root is the filesystem root under which proc/ and sys/ are read;
 	// "" means "/".
 	Root string
-	// Interfaces to report; nil means DefaultInterfaces().
+	// Interfaces to report. Empty: with Detect, the router's own, found
+	// again at every Read (see LANInterfaces): those of the default
+	// routes and those carrying LAN, a found one that is gone by the time
+	// it is read left out rather than reported as an error; without
+	// Detect, DefaultInterfaces().
 	Interfaces []string
+	// Detect finds the interfaces when none are named; LAN is the local
+	// subnets it looks for.
+	Detect bool
+	LAN    []netip.Prefix
 	// Now is the clock used to stamp readings and compute rates; nil
 	// means time.Now.
 	Now func() time.Time
@@ -55,7 +65,8 @@ type Options struct {
 // Reader reads Snapshots. It is safe for concurrent use.
 type Reader struct {
 	root   string
-	ifaces []string
+	ifaces []string // nil: detected
+	lan    []netip.Prefix
 	now    func() time.Time
 
 	mu   sync.Mutex
@@ -73,17 +84,20 @@ type ifaceSample struct {
 func NewReader(opts Options) *Reader {
 	r := &Reader{
 		root:   opts.Root,
-		ifaces: opts.Interfaces,
+		ifaces: slices.Clone(opts.Interfaces),
+		lan:    slices.Clone(opts.LAN),
 		now:    opts.Now,
 		prev:   make(map[string]ifaceSample),
 	}
 	if r.root == "" {
 		r.root = "/"
 	}
-	if r.ifaces == nil {
+	switch {
+	case len(r.ifaces) > 0:
+	case opts.Detect:
+		r.ifaces = nil
+	default:
 		r.ifaces = DefaultInterfaces()
-	} else {
-		r.ifaces = append([]string(nil), r.ifaces...)
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -91,8 +105,9 @@ func NewReader(opts Options) *Reader {
 	return r
 }
 
-// Interfaces returns the names of the monitored interfaces.
-func (r *Reader) Interfaces() []string { return append([]string(nil), r.ifaces...) }
+// Interfaces returns the names of the configured interfaces, nil when
+// they are detected.
+func (r *Reader) Interfaces() []string { return slices.Clone(r.ifaces) }
 
 // Read takes one Snapshot. Its rates span the time since the previous
 // Read of this Reader, whoever made it: where several consumers read the

@@ -60,6 +60,7 @@ func TestReaderRead(t *testing.T) {
 		name   string
 		host   string
 		ifaces []string
+		detect bool
 		want   Snapshot
 	}{
 		{
@@ -77,7 +78,20 @@ func TestReaderRead(t *testing.T) {
 			},
 		},
 		{
-			name: "minimal host without conntrack and without enp3s0",
+			name:   "minimal host without conntrack nor routes, detected: its interfaces",
+			host:   "minimal",
+			detect: true,
+			want: Snapshot{
+				At:     t0,
+				Load:   LoadAvg{Load1: 0, Load5: 0.01, Load15: 0.05},
+				Memory: Memory{TotalBytes: 262144 * 1024, AvailableBytes: 131072 * 1024, UsedBytes: 131072 * 1024},
+				Interfaces: []Interface{
+					{Name: "enp2s0", RxBytes: 1000, TxBytes: 2000, RxPackets: 10, TxPackets: 20},
+				},
+			},
+		},
+		{
+			name: "minimal host without conntrack and without the default enp3s0",
 			host: "minimal",
 			want: Snapshot{
 				At:     t0,
@@ -108,7 +122,7 @@ func TestReaderRead(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{t: t0}
-			r := NewReader(Options{Root: hostRoot(t, tc.host), Interfaces: tc.ifaces, Now: c.now})
+			r := NewReader(Options{Root: hostRoot(t, tc.host), Interfaces: tc.ifaces, Detect: tc.detect, Now: c.now})
 			got, err := r.Read(context.Background())
 			if err != nil {
 				t.Fatalf("Read: %v", err)
@@ -276,8 +290,11 @@ func TestReaderConcurrent(t *testing.T) {
 
 func TestNewReaderDefaults(t *testing.T) {
 	r := NewReader(Options{})
-	if diff := cmp.Diff([]string{"enp2s0", "enp3s0"}, r.Interfaces()); diff != "" {
+	if diff := cmp.Diff(DefaultInterfaces(), r.Interfaces()); diff != "" {
 		t.Errorf("default interfaces (-want +got):\n%s", diff)
+	}
+	if got := NewReader(Options{Interfaces: []string{}, Detect: true}).Interfaces(); got != nil {
+		t.Errorf("no interfaces configured, detected: %q, want nil", got)
 	}
 	if r.root != "/" {
 		t.Errorf("default root = %q, want /", r.root)

@@ -19,8 +19,9 @@ type ingestJSON struct {
 	// LastCycleAt is the last successful cycle ("" before the first).
 	LastCycleAt string `json:"last_cycle_at,omitempty"`
 	Cycles      int64  `json:"cycles"`
-	// Errors and LastError are known only when the loop runs in this
-	// process.
+	// Errors is the failed cycles of the ingest process, known when it
+	// runs in this process or records its counters (Options.Counters);
+	// LastError only when it runs in this process.
 	Errors    *int64 `json:"errors,omitempty"`
 	LastError string `json:"last_error,omitempty"`
 	InProcess bool   `json:"in_process"`
@@ -52,6 +53,11 @@ func (s *server) ingestState(ctx context.Context) ingestJSON {
 			return ingestJSON{Reason: "cannot read the last ingest cycle from the database", err: err}
 		}
 		last, v.Cycles = t, cycles
+		if s.counters != nil {
+			if n, err := s.counters.IngestCounters(ctx); err == nil {
+				v.Errors = &n.FailedCycles
+			}
+		}
 	}
 	if last.IsZero() {
 		v.Reason = "no successful ingest cycle yet"

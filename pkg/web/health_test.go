@@ -58,6 +58,12 @@ func TestHealthz(t *testing.T) {
 			want:   healthJSON{Status: "unhealthy", ingestJSON: ingestJSON{Reason: "cannot read the last ingest cycle from the database"}},
 		},
 		{
+			name:   "another process's failures, from its counters",
+			edit:   func(o *Options, _ *fakeStore) { withCounters(IngestCounters{Cycles: 50, FailedCycles: 4})(o) },
+			status: http.StatusOK,
+			want:   healthJSON{Status: "ok", ingestJSON: ingestJSON{Healthy: true, LastCycleAt: "2026-11-25T17:29:59.000Z", Cycles: 42, Errors: errs(4)}},
+		},
+		{
 			name: "in-process loop healthy despite an old database",
 			edit: func(o *Options, fs *fakeStore) {
 				fs.lastCycle = now.Add(-time.Hour)

@@ -17,7 +17,7 @@ import (
 // TestMetricsJSONFixtureHosts serves /metrics.json over the real
 // sysmetrics.Reader on the fixture trees and compares with golden files.
 func TestMetricsJSONFixtureHosts(t *testing.T) {
-	for _, host := range []string{"router", "minimal"} {
+	for _, host := range []string{"router", "minimal", "acct-off"} {
 		t.Run(host, func(t *testing.T) {
 			r := sysmetrics.NewReader(sysmetrics.Options{Root: filepath.Join("..", "..", "fixtures", "hosts", host), Now: clock})
 			h, _ := testServer(t, func(o *Options) { o.Metrics = r })

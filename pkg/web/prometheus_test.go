@@ -1,9 +1,9 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"github.com/netmon-dev/netmon/pkg/flows"
 	"net/http"
 	"net/netip"
 	"os"
@@ -17,6 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/netmon-dev/netmon/pkg/flows"
+	"github.com/netmon-dev/netmon/pkg/history"
 )
 
 // collectorFor builds the server's collector over the fakes.
@@ -44,6 +48,142 @@ func collectorFor(t *testing.T, edit func(*Options)) *collector {
 	return newCollector(s)
 }
 
+// populated gives the collector every source: the ingest counters with
+// events, devices with names (hostile ones too), accounting off.
+func populated(o *Options) {
+	withCounters(sampleCounters())(o)
+	withDevices(sampleDevices())(o)
+	snap := sampleSnapshot()
+	off := false
+	snap.Conntrack.Accounting = &off
+	o.Metrics = &fakeMetrics{snap: snap}
+}
+
+func sampleCounters() IngestCounters {
+	return IngestCounters{
+		Cycles: 120, FailedCycles: 3, Overruns: 1, SkippedLines: 7,
+		Durations: Histogram{Bounds: []float64{0.005, 0.01, 0.1, 1}, Counts: []uint64{10, 100, 118, 119}, Count: 120, Sum: 1.5},
+		Commits:   2, CommitErrors: 1, LastCommit: now.Add(-time.Minute),
+		Events: EventCounters{Enabled: true, Listening: true, Received: 5000, Kept: 4000, Folded: 3990,
+			Overruns: 1, Dropped: 2, Undecoded: 0, Restarts: 1},
+	}
+}
+
+func withCounters(c IngestCounters) func(*Options) {
+	return func(o *Options) {
+		o.Counters = CountersFunc(func(context.Context) (IngestCounters, error) { return c, nil })
+	}
+}
+
+// promHostileName has what a lease file can carry: quotes, a backslash, a
+// newline, markup, invalid UTF-8.
+const promHostileName = "evil\" \\ \n<b>x</b>\xff"
+
+func sampleDevices() []history.Total {
+	tot := func(id, name string, up, down uint64) history.Total {
+		t := history.Total{Device: id, Name: name}
+		t.UplinkBytes, t.DownlinkBytes = up, down
+		return t
+	}
+	return []history.Total{
+		tot("aa:bb:cc:dd:ee:ff", "laptop", 1000, 50000),
+		tot("ip:10.0.0.9", "", 514, 20268),
+		tot("02:00:00:00:00:01", promHostileName, 7, 9),
+	}
+}
+
+func manyDevices(n int) []history.Total {
+	out := make([]history.Total, n)
+	for i := range out {
+		out[i].Device = fmt.Sprintf("ip:10.0.%d.%d", i/250, i%250+1)
+		out[i].UplinkBytes = uint64(i)
+	}
+	return out
+}
+
+type fakeDevices struct {
+	ts  []history.Total
+	err error
+}
+
+func (f fakeDevices) DeviceTotals(context.Context) ([]history.Total, error) { return f.ts, f.err }
+
+var _ Devices = fakeDevices{}
+
+func withDevices(ts []history.Total) func(*Options) {
+	return func(o *Options) { o.Devices = fakeDevices{ts: ts} }
+}
+
+// TestDeviceInfoHostileNames: a name with quotes, a backslash, a newline
+// and invalid UTF-8 stays one valid series whose label parses back to the
+// name (invalid bytes replaced), and a 10 KB name is shortened.
+func TestDeviceInfoHostileNames(t *testing.T) {
+	long := strings.Repeat("é", 5000)
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{name: promHostileName, want: "evil\" \\ \n<b>x</b>\uFFFD"},
+		{name: long, want: strings.Repeat("é", maxLabelRunes) + "…"},
+		{name: "", want: ""},
+	} {
+		t.Run(tc.want[:min(len(tc.want), 8)], func(t *testing.T) {
+			c := collectorFor(t, withDevices([]history.Total{{Device: "02:00:00:00:00:01", Name: tc.name}}))
+			text := exposition(t, c)
+			p := expfmt.NewTextParser(model.LegacyValidation)
+			mfs, err := p.TextToMetricFamilies(strings.NewReader(text))
+			if err != nil {
+				t.Fatalf("the exposition does not parse: %v\n%s", err, text)
+			}
+			mf := mfs["netmon_device_info"]
+			if mf == nil || len(mf.Metric) != 1 {
+				t.Fatalf("netmon_device_info: %v", mf)
+			}
+			labels := map[string]string{}
+			for _, l := range mf.Metric[0].Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			want := map[string]string{"device": "02:00:00:00:00:01", "mac": "02:00:00:00:00:01", "name": tc.want}
+			if diff := cmp.Diff(want, labels); diff != "" {
+				t.Errorf("labels (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestIngestCountersExported checks the values each counter takes from
+// IngestCounters, and that a failing read fails only the ingest series.
+func TestIngestCountersExported(t *testing.T) {
+	c := collectorFor(t, withCounters(sampleCounters()))
+	want := `
+# HELP netmon_ingest_cycles_total Ingest cycles run, successful or failed, since the ingest process started.
+# TYPE netmon_ingest_cycles_total counter
+netmon_ingest_cycles_total 120
+# HELP netmon_ingest_skipped_lines_total Conntrack lines the successful ingest cycles could not parse.
+# TYPE netmon_ingest_skipped_lines_total counter
+netmon_ingest_skipped_lines_total 7
+# HELP netmon_events_overruns_total Times the events socket's buffer overflowed (ENOBUFS): the kernel dropped events.
+# TYPE netmon_events_overruns_total counter
+netmon_events_overruns_total 1
+# HELP netmon_record_last_commit_timestamp_seconds Unix time of the last successful commit to the durable record.
+# TYPE netmon_record_last_commit_timestamp_seconds gauge
+netmon_record_last_commit_timestamp_seconds 1.79562774e+09
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "netmon_ingest_cycles_total", "netmon_ingest_skipped_lines_total",
+		"netmon_events_overruns_total", "netmon_record_last_commit_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	failing := collectorFor(t, func(o *Options) {
+		o.Counters = CountersFunc(func(context.Context) (IngestCounters, error) {
+			return IngestCounters{}, errors.New("database is locked")
+		})
+	})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(failing)
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "read ingest counters") {
+		t.Errorf("gather with failing counters: %v, want the counters' error", err)
+	}
+}
+
 func TestCollectorLint(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -55,6 +195,7 @@ func TestCollectorLint(t *testing.T) {
 				return IngestStatus{LastOK: now, Cycles: 10, Errors: 2, LastDuration: 15 * time.Millisecond, LastSkipped: 1}
 			})
 		}},
+		{name: "everything populated", edit: populated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			problems, err := testutil.CollectAndLint(collectorFor(t, tc.edit))
@@ -80,6 +221,7 @@ func TestCollectorGolden(t *testing.T) {
 				return IngestStatus{LastOK: now.Add(-250 * time.Millisecond), Cycles: 10, Errors: 2, LastDuration: 15 * time.Millisecond, LastSkipped: 1}
 			})
 		}},
+		{name: "populated", edit: populated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,9 +279,16 @@ func TestCollectorSeries(t *testing.T) {
 		metric string
 		want   int
 	}{
-		{name: "one series per LAN host", metric: "netmon_lan_host_uplink_bytes_total", want: 2},
-		{name: "LAN host series are capped", edit: func(o *Options) { o.Store.(*fakeStore).locals = hosts(1000) }, metric: "netmon_lan_host_downlink_bytes_total", want: MaxHostSeries},
-		{name: "the LAN host count is not capped", edit: func(o *Options) { o.Store.(*fakeStore).locals = hosts(1000) }, metric: "netmon_lan_hosts", want: 1},
+		{name: "one series per LAN address without devices", metric: "netmon_device_uplink_bytes_total", want: 2},
+		{name: "address series are capped", edit: func(o *Options) { o.Store.(*fakeStore).locals = hosts(1000) }, metric: "netmon_device_downlink_bytes_total", want: MaxHostSeries},
+		{name: "the device count is not capped", edit: func(o *Options) { o.Store.(*fakeStore).locals = hosts(1000) }, metric: "netmon_devices", want: 1},
+		{name: "one series per device", edit: withDevices(sampleDevices()), metric: "netmon_device_uplink_bytes_total", want: 3},
+		{name: "one info per device", edit: withDevices(sampleDevices()), metric: "netmon_device_info", want: 3},
+		{name: "device series are capped", edit: withDevices(manyDevices(1000)), metric: "netmon_device_info", want: MaxHostSeries},
+		{name: "no counters: no cycle counter", metric: "netmon_ingest_cycles_total", want: 0},
+		{name: "counters: the histogram", edit: withCounters(sampleCounters()), metric: "netmon_ingest_cycle_duration_seconds", want: 1},
+		{name: "events off: no events series", edit: withCounters(IngestCounters{Cycles: 1}), metric: "netmon_events_received_total", want: 0},
+		{name: "accounting unknown: no series", metric: "netmon_conntrack_accounting", want: 0},
 		{name: "active connections by protocol", metric: "netmon_active_connections", want: 3},
 		{name: "unreadable interface has no counters", metric: "netmon_interface_receive_bytes_total", want: 1},
 		{name: "but is reported unreadable", metric: "netmon_interface_readable", want: 2},
@@ -148,7 +297,6 @@ func TestCollectorSeries(t *testing.T) {
 			s.Conntrack = nil
 			o.Metrics = &fakeMetrics{snap: s}
 		}, metric: "netmon_conntrack_entries", want: 0},
-		{name: "no in-process ingest: no error counter", metric: "netmon_ingest_cycle_errors_total", want: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,23 +307,22 @@ func TestCollectorSeries(t *testing.T) {
 	}
 }
 
-func TestTopHosts(t *testing.T) {
-	a := netip.MustParseAddr
-	hs := []flows.Host{
-		{IP: a("10.0.0.9"), UplinkBytes: 5},
-		{IP: a("10.0.0.2"), UplinkBytes: 100},
-		{IP: a("10.0.0.3"), DownlinkBytes: 5},
-		{IP: a("10.0.0.1"), DownlinkBytes: 50},
+func TestTopDevices(t *testing.T) {
+	tot := func(id string, up, down uint64) history.Total {
+		t := history.Total{Device: id}
+		t.UplinkBytes, t.DownlinkBytes = up, down
+		return t
 	}
+	ts := []history.Total{tot("ip:10.0.0.9", 5, 0), tot("aa:bb:cc:dd:ee:02", 100, 0), tot("ip:10.0.0.3", 0, 5), tot("aa:bb:cc:dd:ee:01", 0, 50)}
 	var got []string
-	for _, h := range topHosts(hs, 3) {
-		got = append(got, h.IP.String())
+	for _, d := range topDevices(ts, 3) {
+		got = append(got, d.Device)
 	}
-	if diff := cmp.Diff([]string{"10.0.0.2", "10.0.0.1", "10.0.0.3"}, got); diff != "" {
-		t.Errorf("topHosts (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"aa:bb:cc:dd:ee:02", "aa:bb:cc:dd:ee:01", "ip:10.0.0.3"}, got); diff != "" {
+		t.Errorf("topDevices (-want +got):\n%s", diff)
 	}
-	if len(topHosts(hs, 10)) != 4 {
-		t.Error("topHosts dropped hosts under the cap")
+	if len(topDevices(ts, 10)) != 4 {
+		t.Error("topDevices dropped devices under the cap")
 	}
 }
 
@@ -250,7 +397,7 @@ func TestMetricsEndpointLint(t *testing.T) {
 	}
 	for _, want := range []string{
 		`netmon_build_info{goversion="go1.26.8",revision="0123abc",version="1.2.3"} 1`,
-		`netmon_lan_host_uplink_bytes_total{device="10.0.0.5"} 1000`,
+		`netmon_device_uplink_bytes_total{device="ip:10.0.0.5"} 1000`,
 		"go_goroutines ",
 	} {
 		if !strings.Contains(text, want) {

@@ -77,8 +77,60 @@ type IngestStatus struct {
 	Errors  int64     // cycles that failed
 	// LastDuration and LastSkipped describe the last successful cycle:
 	// how long it took and how many snapshot lines it could not parse.
+	// The metrics read Options.Counters instead.
 	LastDuration time.Duration
 	LastSkipped  int
+}
+
+// IngestCounters are the ingest process's counters since it started:
+// what /metrics exports of ingest, whether the loop runs in this process
+// or another one records them in the live state. They reset only when
+// the ingest process restarts.
+type IngestCounters struct {
+	Cycles       int64 // cycles run, successful or failed
+	FailedCycles int64
+	Overruns     int64     // cycles that took longer than their interval
+	SkippedLines int64     // conntrack lines that could not be parsed
+	Durations    Histogram // cycle durations, in seconds
+	Commits      int64     // commits to the durable record
+	CommitErrors int64
+	LastCommit   time.Time
+	Events       EventCounters
+}
+
+// Histogram is a histogram with fixed upper bounds: Counts[i] is the
+// observations <= Bounds[i] (cumulative), Count all of them, Sum their
+// total.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// EventCounters is what the conntrack DESTROY events did; the metrics
+// export them only when Enabled.
+type EventCounters struct {
+	Enabled, Listening                                             bool
+	Received, Kept, Folded, Overruns, Dropped, Undecoded, Restarts uint64
+}
+
+// Counters reads the ingest counters.
+type Counters interface {
+	IngestCounters(ctx context.Context) (IngestCounters, error)
+}
+
+// CountersFunc adapts a function to Counters.
+type CountersFunc func(ctx context.Context) (IngestCounters, error)
+
+// IngestCounters implements Counters.
+func (f CountersFunc) IngestCounters(ctx context.Context) (IngestCounters, error) { return f(ctx) }
+
+// Devices reads every device's running lifetime totals, by device id
+// (Device, Name and the Usage of each), for the per-device series.
+// *store.Live implements it.
+type Devices interface {
+	DeviceTotals(ctx context.Context) ([]history.Total, error)
 }
 
 // Defaults for the zero values of Options.
@@ -134,6 +186,12 @@ type Options struct {
 	// Alerts is the alert outbox GET /api/alerts and netmon_alerts_total
 	// read (nil: 503, and no such series).
 	Alerts Alerts
+	// Counters is the ingest process's counters (nil: /metrics has only
+	// the health and last success of ingest).
+	Counters Counters
+	// Devices is the devices' totals (nil: the per-device series are the
+	// Store's LAN addresses, as devices "ip:ADDR").
+	Devices Devices
 }
 
 // server holds the handlers' dependencies.
@@ -158,6 +216,11 @@ type server struct {
 	rates     Rates
 	rateUnit  string
 	alerts    Alerts
+	counters  Counters
+	devices   Devices
+	// ingestOnly: the ingest process's own /metrics (NewIngestMetrics):
+	// no store, no system figures.
+	ingestOnly bool
 	// fullList admits one unlimited /connections.json at a time: it
 	// streams in bounded memory, but holds a read transaction (the WAL
 	// cannot be reset meanwhile) and a CPU for as long as the client
@@ -208,6 +271,8 @@ func newServer(opts Options) (*server, error) {
 		rates:    opts.Rates,
 		rateUnit: cmp.Or(opts.RateUnit, "bits"),
 		alerts:   opts.Alerts,
+		counters: opts.Counters,
+		devices:  opts.Devices,
 		fullList: make(chan struct{}, 1),
 	}
 	if s.now == nil {
