@@ -25,9 +25,32 @@ type ingestJSON struct {
 	Errors    *int64 `json:"errors,omitempty"`
 	LastError string `json:"last_error,omitempty"`
 	InProcess bool   `json:"in_process"`
+	// Events is what the DESTROY events beside the polls did, when they
+	// are on and the counters are known. A loss does not make ingest
+	// unhealthy (the next poll reconciles), but it is never hidden.
+	Events *eventsJSON `json:"events,omitempty"`
 
 	last time.Time // the last successful cycle, for Prometheus
 	err  error     // why the database could not tell, for Prometheus
+}
+
+// eventsJSON is /healthz's and /metrics.json's view of the events.
+type eventsJSON struct {
+	Listening bool   `json:"listening"`
+	Received  uint64 `json:"received"`
+	Folded    uint64 `json:"folded"`
+	// Lost counts the events that may be missing from the totals:
+	// receive-buffer overruns (each may be many events), events dropped
+	// while too many waited, and undecodable ones.
+	Lost uint64 `json:"lost"`
+}
+
+func newEventsJSON(e EventCounters) *eventsJSON {
+	if !e.Enabled {
+		return nil
+	}
+	return &eventsJSON{Listening: e.Listening, Received: e.Received, Folded: e.Folded,
+		Lost: e.Overruns + e.Dropped + e.Undecoded}
 }
 
 // ingestState says whether ingest is keeping up: the last successful cycle
@@ -56,7 +79,13 @@ func (s *server) ingestState(ctx context.Context) ingestJSON {
 		if s.counters != nil {
 			if n, err := s.counters.IngestCounters(ctx); err == nil {
 				v.Errors = &n.FailedCycles
+				v.Events = newEventsJSON(n.Events)
 			}
+		}
+	}
+	if v.InProcess && s.counters != nil {
+		if n, err := s.counters.IngestCounters(ctx); err == nil {
+			v.Events = newEventsJSON(n.Events)
 		}
 	}
 	if last.IsZero() {

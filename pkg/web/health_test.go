@@ -64,6 +64,34 @@ func TestHealthz(t *testing.T) {
 			want:   healthJSON{Status: "ok", ingestJSON: ingestJSON{Healthy: true, LastCycleAt: "2026-11-25T17:29:59.000Z", Cycles: 42, Errors: errs(4)}},
 		},
 		{
+			name: "events lost in another process, shown but healthy",
+			edit: func(o *Options, _ *fakeStore) {
+				withCounters(IngestCounters{Cycles: 50, Events: EventCounters{Enabled: true, Listening: true,
+					Received: 1000, Kept: 900, Folded: 880, Overruns: 2, Dropped: 3, Undecoded: 1}})(o)
+			},
+			status: http.StatusOK,
+			want: healthJSON{Status: "ok", ingestJSON: ingestJSON{Healthy: true, LastCycleAt: "2026-11-25T17:29:59.000Z", Cycles: 42, Errors: errs(0),
+				Events: &eventsJSON{Listening: true, Received: 1000, Folded: 880, Lost: 6}}},
+		},
+		{
+			name: "events off: no events object",
+			edit: func(o *Options, _ *fakeStore) {
+				withCounters(IngestCounters{Cycles: 50, Events: EventCounters{Received: 5}})(o)
+			},
+			status: http.StatusOK,
+			want:   healthJSON{Status: "ok", ingestJSON: ingestJSON{Healthy: true, LastCycleAt: "2026-11-25T17:29:59.000Z", Cycles: 42, Errors: errs(0)}},
+		},
+		{
+			name: "in-process loop with its events not listening",
+			edit: func(o *Options, _ *fakeStore) {
+				o.Health = HealthFunc(func() IngestStatus { return IngestStatus{LastOK: now.Add(-time.Second), Cycles: 3} })
+				withCounters(IngestCounters{Cycles: 3, Events: EventCounters{Enabled: true}})(o)
+			},
+			status: http.StatusOK,
+			want: healthJSON{Status: "ok", ingestJSON: ingestJSON{Healthy: true, LastCycleAt: "2026-11-25T17:29:59.000Z", Cycles: 3, Errors: errs(0), InProcess: true,
+				Events: &eventsJSON{}}},
+		},
+		{
 			name: "in-process loop healthy despite an old database",
 			edit: func(o *Options, fs *fakeStore) {
 				fs.lastCycle = now.Add(-time.Hour)
