@@ -21,6 +21,11 @@ func TestDemoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The demo must start on a fresh machine: its paths pass the checks
+	// serve makes before it opens anything (db_path's directory exists).
+	if err := checkPaths(testFlags(t), cfg); err != nil {
+		t.Errorf("the demo's paths: %v", err)
+	}
 	m, err := systemMetrics(cfg)
 	if err != nil {
 		t.Fatal(err)
