@@ -173,9 +173,14 @@
     return getComputedStyle(main).getPropertyValue(name).trim();
   }
 
-  // Chart is a uPlot bar chart of uplink and downlink bytes per bucket.
-  // render(cols) takes the columns of a history answer.
-  function Chart(parent, title, res) {
+  // bucketSeconds is about how long one bucket of res lasts.
+  const bucketSeconds = { hour: 3600, day: 86400, month: 31 * 86400 };
+
+  // Chart is a uPlot bar chart of uplink and downlink bytes per bucket
+  // over the last spanDays days (at least: older buckets widen it), so a
+  // chart with one bucket still shows its period, not one bar stretched
+  // over years. render(cols) takes the columns of a history answer.
+  function Chart(parent, title, res, spanDays) {
     const box = el("div", undefined, "chart");
     box.append(el("h3", title));
     const area = el("div", undefined, "chart-area");
@@ -194,7 +199,23 @@
         height: 190,
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
-        scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1024] } },
+        scales: {
+          x: {
+            time: true,
+            // From the data itself: uPlot widens a one-point range
+            // before it asks.
+            range: (u) => {
+              const xs = u.data[0] || [];
+              const now = Date.now() / 1000;
+              const first = xs.length ? xs[0] : now;
+              const last = xs.length ? xs[xs.length - 1] : now;
+              // Room on the right for the last bucket's two bars.
+              const pad = Math.max(bucketSeconds[res], spanDays * 86400 * 0.04);
+              return [Math.min(now - spanDays * 86400, first), Math.max(now, last) + pad];
+            },
+          },
+          y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1024] },
+        },
         axes: [
           { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
           {
@@ -287,11 +308,11 @@
 
     const charts = section("History", "charts");
     const cs = [
-      ["hour", "Last 48 hours, by hour", "hour"],
-      ["day30", "Last 30 days, by day", "day"],
-      ["day400", "Last 400 days, by day", "day"],
-      ["month", "By month", "month"],
-    ].map(([key, t, res]) => [key, new Chart(charts, t, res)]);
+      ["hour", "Last 48 hours, by hour", "hour", 2],
+      ["day30", "Last 30 days, by day", "day", 30],
+      ["day400", "Last 400 days, by day", "day", 400],
+      ["month", "By month", "month", 365],
+    ].map(([key, t, res, days]) => [key, new Chart(charts, t, res, days)]);
 
     const tops = section("Top remote hosts", "tops");
     const topCols = [
@@ -388,7 +409,7 @@
     const dl = el("div");
     head.append(dl);
     const devs = section("Devices that talked to it", "rdevs");
-    const chart = new Chart(section("History", "charts"), "Last 400 days, by day", "day");
+    const chart = new Chart(section("History", "charts"), "Last 400 days, by day", "day", 400);
     const cols = [
       {
         label: "device",
