@@ -82,15 +82,20 @@ func (e *env) labLoopOne(ctx context.Context, ns string, n int) (Row, error) {
 	interval := lastInterval(stderr)
 	ok := share < 0.10 && cycles > 0
 	target := "< 10% of one core (poll_cpu_budget)"
+	ratio := fmt.Sprintf("%.2f of the 10%% budget", share/0.10)
 	if n == 200_000 {
-		ok = ok && b.HWM < 64<<20
-		target += ", peak RSS < 64 MiB"
+		// Issue 16's figure is the running process's RSS at 200k (it
+		// was about 80 MB); the peak column is the first cycle's, which
+		// inserts every flow at once and is reported, not judged.
+		ok = ok && b.RSS < 64<<20
+		target += ", RSS < 64 MiB"
+		ratio += fmt.Sprintf("; RSS %.2f of 64 MiB", float64(b.RSS)/(64<<20))
 	}
 	return Row{
 		What: fmt.Sprintf("ingest-loop at the defaults in the lab, %s live entries (conntrack -R), %s window", count(n), b.At.Sub(a.At).Round(time.Second)),
 		Netmon: fmt.Sprintf("%.2f%% of one core, conntrack's runs included (netmon alone %.2f%%); %d cycles, interval %s; RSS %s at the end",
 			100*share, 100*cpuShare(a, b), cycles, interval, size(b.RSS)),
-		Ratio:   fmt.Sprintf("%.2f of the 10%% budget", share/0.10),
+		Ratio:   ratio,
 		PeakRSS: size(b.HWM),
 		Target:  target,
 		Result:  verdict(ok),
