@@ -21,7 +21,7 @@ func addServeFlags(fs *pflag.FlagSet) {
 	def := config.Default()
 	fs.String("bind", def.Bind, "listen address; use the router's LAN address (login: netmon passwd)")
 	fs.Bool("ingest", def.Ingest, "run the ingest loop in this process (false: another process runs ingest-loop)")
-	fs.Duration("new-host-window", def.NewHostWindow, "remote hosts first seen within this window are marked NEW")
+	fs.Duration("new-host-window", def.NewHostWindow, "a remote host first seen within this window is marked \"new\" on the dashboard (else \"seen before\")")
 	fs.Int("top-rows", def.TopRows, "connections shown on the dashboard")
 	fs.StringSlice("interfaces", def.MonitorInterfaces, "interfaces shown as tiles, comma separated (env NETMON_INTERFACES; default: the default route's and the LAN's)")
 }

@@ -105,7 +105,7 @@ type connectionJSON struct {
 	FirstSeenAt string `json:"first_seen_at"`
 	LastSeenAt  string `json:"last_seen_at"`
 	// SeenBefore is true when the remote host was first seen before the
-	// new-host window: the dashboard's SEEN badge (else NEW).
+	// new-host window: the dashboard's "seen before" badge (else "new").
 	SeenBefore bool `json:"seen_before"`
 	RateJSON
 }
