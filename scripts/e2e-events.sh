@@ -165,7 +165,7 @@ netmon poll-1s 1s --events=false
 netmon events-9s 9s
 netmon poll-9s 9s --events=false
 for name in events-1s poll-1s events-9s poll-9s; do
-	for _ in {1..100}; do grep -q 'msg="ingest cycle"' "$tmp/$name.log" 2>/dev/null && break; sleep 0.1; done
+	for _ in {1..100}; do grep -q 'msg="\(first \)\?ingest cycle"' "$tmp/$name.log" 2>/dev/null && break; sleep 0.1; done
 done
 listening() { grep -q 'conntrack events: listening' "$tmp/events-1s.log" && grep -q 'conntrack events: listening' "$tmp/events-9s.log"; }
 check "netmon listens to DESTROY events before its first read" listening
@@ -276,6 +276,9 @@ check "the record: every remote host and the devices within 1% of the accounting
 # the record says what it said, nothing lost and nothing counted twice;
 # a second writer of the same record is refused, naming the first.
 restart() { # start events-1s again, wait for its first cycle
+	# The earlier runs' lines stay, in events-1s.earlier.log, for a
+	# failure's post-mortem.
+	cat "$tmp/events-1s.log" >>"$tmp/events-1s.earlier.log"
 	: >"$tmp/events-1s.log"
 	netmon events-1s 1s
 	for _ in {1..100}; do grep -q 'first ingest cycle' "$tmp/events-1s.log" 2>/dev/null && break; sleep 0.1; done

@@ -225,6 +225,12 @@ type Entry struct {
 	// tells two flows of one tuple apart: a polled flow and its DESTROY
 	// event join by it, and a tuple whose id changed is a new flow.
 	ID uint32
+	// BeforeRead marks a DESTROY event received before the read it is
+	// folded with began: its flow was gone before that listing started,
+	// so it is none of the flows the listing shows, even one with the
+	// same id (the kernel reuses ids: an entry allocated where the last
+	// one was freed, for the same tuple, gets the same id).
+	BeforeRead bool
 }
 
 // TotalBytes is the bytes of both directions.

@@ -19,6 +19,10 @@ type goldenEntry struct {
 	Status string `json:",omitempty"`
 	ID     uint32 `json:",omitempty"`
 	Key    string
+	// BeforeRead is the ingest cycle's mark on an event, never parsed:
+	// shadowed here (always false, omitted) so the goldens hold only what
+	// Parse makes.
+	BeforeRead bool `json:",omitempty"`
 }
 
 func newGoldenEntry(e *Entry) goldenEntry {

@@ -183,7 +183,7 @@ func (c *Cycle) Diff() *Delta {
 			d.closed = append(d.closed, int32(i))
 		case i >= c.n0:
 			d.opened = append(d.opened, int32(i))
-		case !continues(r):
+		case !continues(r) || hasTail(d, i):
 			d.opened = append(d.opened, int32(i))
 			d.Restarted++
 		case r.cur != r.stored || r.curState != r.state || r.curStatus != r.status:
@@ -191,6 +191,13 @@ func (c *Cycle) Diff() *Delta {
 		}
 	}
 	return d
+}
+
+// hasTail reports whether row i's stored flow ended this cycle (its
+// DESTROY came: Delta.tails), so the flow the read lists is a new one.
+func hasTail(d *Delta, i int) bool {
+	_, ok := d.tails[int32(i)]
+	return ok
 }
 
 // continues reports whether the flow the read lists for r's tuple is the

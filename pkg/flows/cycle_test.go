@@ -310,3 +310,70 @@ func TestStatesRestart(t *testing.T) {
 		t.Errorf("state after the restart %q, want ESTABLISHED", got)
 	}
 }
+
+// TestDestroyBeforeReadSameID: the kernel reuses conntrack ids (a tuple
+// reused back to back gets its entry where the last one was freed, with
+// the same id), so a DESTROY received before the read began, of an
+// earlier flow with the listed flow's id and even its counters, must not
+// end the listed flow: that flow is still there, and the next read,
+// listing it again, would count it a second time. The earlier flow is
+// recorded whole; with the stored flow's id it ends the stored flow and
+// the listed one is its successor.
+func TestDestroyBeforeReadSameID(t *testing.T) {
+	type got struct {
+		Kind   Kind
+		Whole  bool
+		Growth conntrack.Counters
+	}
+	sum := func(cs []Change) (out []got) {
+		for _, c := range cs {
+			out = append(out, got{c.Kind, c.Whole, c.Growth})
+		}
+		return out
+	}
+	flow := ent(conntrack.ProtoTCP, "10.0.0.21", 43001, "203.0.113.81", 8080, "CLOSE", conntrack.StatusAssured, 11, 591, 10, 100528)
+	flow.ID = 1002596213
+	earlier := flow
+	earlier.Event = conntrack.EventDestroy
+	c := ctr(11, 591, 10, 100528)
+	for _, tc := range []struct {
+		name   string
+		stored bool // an earlier cycle committed the tuple's previous flow with the same id
+		prior  bool
+		want   []got
+		next   []got // the next read, listing the flow alone
+	}{
+		{name: "received before the read, new tuple", prior: true,
+			want: []got{{Opened, false, c}, {Closed, true, c}}, next: nil},
+		{name: "received before the read, the stored flow's end", stored: true, prior: true,
+			want: []got{{Opened, false, c}}, next: nil},
+		// Without the mark the event is taken for the listed flow's end
+		// (right when the flow ended during the read), so a flow that
+		// is in fact still there is listed again next time and counted
+		// twice: why the ingest cycle marks what came before the read.
+		{name: "received during the read: the listed flow ended", prior: false,
+			want: []got{{Closed, true, c}}, next: []got{{Opened, false, c}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := New()
+			if tc.stored {
+				cycle(t, tab, flow)
+			}
+			ev := earlier
+			ev.BeforeRead = tc.prior
+			gotNow := sum(cycle(t, tab, flow, ev))
+			want := tc.want
+			if tc.stored {
+				// The stored flow ended with nothing more; the listed one is
+				// new, all of its counters growth.
+				want = []got{{Opened, false, c}}
+			}
+			if diff := cmp.Diff(want, gotNow); diff != "" {
+				t.Errorf("the cycle (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.next, sum(cycle(t, tab, flow))); diff != "" {
+				t.Errorf("the next read (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -35,7 +35,7 @@ func (c *Cycle) destroy(e *conntrack.Entry) error {
 	}
 	c.delta.Destroys++
 	fin := e.Counters()
-	if i := c.t.lookup(tk); i >= 0 && c.endRow(i, e.ID, fin, state, e.Status) {
+	if i := c.t.lookup(tk); i >= 0 && c.endRow(i, e.ID, fin, state, e.Status, e.BeforeRead) {
 		return nil
 	}
 	if f, g, ok := c.t.gone.take(tk, e.ID, fin); ok {
@@ -60,8 +60,9 @@ func (c *Cycle) whole(tk tupleKey, id uint32, fin conntrack.Counters, state uint
 
 // endRow matches a DESTROY of flow id with final counters fin against the
 // flows row i knows of its tuple, and applies it if one is the flow. It
-// reports whether it did.
-func (c *Cycle) endRow(i int, id uint32, fin conntrack.Counters, state uint16, status conntrack.Status) bool {
+// reports whether it did. A DESTROY received before the read began
+// (prior) is never of the flow the read listed.
+func (c *Cycle) endRow(i int, id uint32, fin conntrack.Counters, state uint16, status conntrack.Status, prior bool) bool {
 	r := c.t.rows.at(i)
 	old := i < c.n0 // committed by an earlier cycle: r.stored, r.id hold its flow
 	switch r.epoch {
@@ -70,8 +71,13 @@ func (c *Cycle) endRow(i int, id uint32, fin conntrack.Counters, state uint16, s
 		// of the tuple, which no read saw.
 		return false
 	case c.epoch:
-		listed := sameFlow(r.curID, id, !wentDown(fin, r.cur))
+		listed := !prior && sameFlow(r.curID, id, !wentDown(fin, r.cur))
 		continued := old && continues(r)
+		if prior && old && sameFlow(r.id, id, !wentDown(fin, r.stored)) {
+			// The stored flow ended before the read began: what the read
+			// lists is its successor, even with the same id and counters.
+			continued = false
+		}
 		switch {
 		case listed && (!old || continued):
 			c.end(r, id, fin, state, status)

@@ -72,7 +72,32 @@ func (in *Ingester) keep(e *conntrack.Entry) bool { return in.Filter.Outbound(e)
 // drainEvents moves the source's events into the waiting list, the
 // outbound ones only (a source may not filter), bounded by MaxEvents. It
 // runs in the cycle, after the read.
-func (in *Ingester) drainEvents() error {
+// pendingEvents is how many events the source holds for Drain, for a
+// source that can tell (source.Listener; a replayed events file cannot,
+// and its events count as received during the read).
+func (in *Ingester) pendingEvents() int {
+	if p, ok := in.Events.(interface{ Pending() int }); ok {
+		return p.Pending()
+	}
+	return 0
+}
+
+// markBeforeRead marks the waiting events as received before the read
+// that is about to start (see conntrack.Entry.BeforeRead) and returns how
+// many of the source's events, which Drain yields first, are too.
+func (in *Ingester) markBeforeRead() int {
+	if in.Events == nil {
+		return 0
+	}
+	for i := range in.waiting {
+		in.waiting[i].BeforeRead = true
+	}
+	return in.pendingEvents()
+}
+
+// drainEvents moves the source's events to in.waiting, marking the first
+// before of them (counted before the read began) BeforeRead.
+func (in *Ingester) drainEvents(before int) error {
 	if in.Events == nil {
 		return nil
 	}
@@ -81,7 +106,9 @@ func (in *Ingester) drainEvents() error {
 		max = DefaultMaxEvents
 	}
 	var dropped uint64
+	n := 0
 	err := in.Events.Drain(func(e *conntrack.Entry) {
+		n++
 		if e.Event != conntrack.EventDestroy || !in.Filter.Outbound(e) {
 			return
 		}
@@ -90,6 +117,7 @@ func (in *Ingester) drainEvents() error {
 			return
 		}
 		in.waiting = append(in.waiting, *e)
+		in.waiting[len(in.waiting)-1].BeforeRead = n <= before
 	})
 	in.mu.Lock()
 	in.status.Events.Dropped += dropped

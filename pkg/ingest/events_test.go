@@ -103,7 +103,10 @@ func TestEventsRideTheCycle(t *testing.T) {
 			t.Fatalf("cycle %d: %v", i+1, err)
 		}
 	}
-	want := [][]conntrack.Entry{{out, gone}, {out, gone, later}, {out, gone, later}, {out}}
+	// Events that waited through a failed cycle were received before the
+	// next read began.
+	prior := func(e conntrack.Entry) conntrack.Entry { e.BeforeRead = true; return e }
+	want := [][]conntrack.Entry{{out, gone}, {out, prior(gone), later}, {out, prior(gone), prior(later)}, {out}}
 	calls := st.Calls()
 	if len(calls) != len(want) {
 		t.Fatalf("%d cycles, want %d", len(calls), len(want))
@@ -115,6 +118,42 @@ func TestEventsRideTheCycle(t *testing.T) {
 	}
 	if got := in.EventsStatus(); got.Folded != 2 || got.Waiting != 0 || got.Lost() {
 		t.Errorf("events status %+v: want 2 folded, none waiting, nothing lost", got)
+	}
+}
+
+// pendingEvents is a source that can tell how many events wait for Drain
+// (as source.Listener can): those were received before the read began.
+type pendingEvents struct {
+	*fakeEvents
+	pending int
+}
+
+func (p pendingEvents) Pending() int { return p.pending }
+
+// TestEventsBeforeRead: the events the source held when the read began
+// are marked BeforeRead (their flows were gone before the listing
+// started), the ones received during the read are not.
+func TestEventsBeforeRead(t *testing.T) {
+	out := entry(conntrack.ProtoTCP, "10.0.0.5", 1000, "203.0.113.80", 443, 10, 20)
+	early := destroy(entry(conntrack.ProtoTCP, "10.0.0.5", 2000, "203.0.113.80", 443, 30, 40), 7)
+	inbound := destroy(entry(conntrack.ProtoTCP, "203.0.113.80", 3000, "10.0.0.5", 22, 1, 1), 8)
+	during := destroy(entry(conntrack.ProtoUDP, "10.0.0.6", 53, "203.0.113.81", 53, 1, 1), 9)
+	st := &fakeStore{}
+	// Two were pending at the read's start: early and the inbound one,
+	// which the filter drops without shifting the count.
+	ev := pendingEvents{&fakeEvents{batches: [][]conntrack.Entry{{early, inbound, during}}}, 2}
+	in := &Ingester{Source: &fakeSource{entries: []conntrack.Entry{out}}, Filter: lanToWAN, Store: st, Events: ev, CPU: stepCPU(0)}
+	if _, err := in.ReconcileSnapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	prior := early
+	prior.BeforeRead = true
+	calls := st.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d cycles, want 1", len(calls))
+	}
+	if diff := cmp.Diff([]conntrack.Entry{out, prior, during}, calls[0].Flows, addrOpts); diff != "" {
+		t.Errorf("the read (-want +got):\n%s", diff)
 	}
 }
 

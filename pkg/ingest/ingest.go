@@ -344,6 +344,7 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		return readErr
 	}
 	outbound := func(yield func(*conntrack.Entry, error) bool) {
+		before := in.markBeforeRead()
 		for e, err := range in.Source.List(ctx, &stats) {
 			if err != nil {
 				yield(nil, fail(err))
@@ -364,7 +365,7 @@ func (in *Ingester) cycle(ctx context.Context, sum *Summary) error {
 		if err == nil {
 			// The events received up to the end of the read, after it:
 			// see flows.Cycle.Add.
-			err = in.drainEvents()
+			err = in.drainEvents(before)
 		}
 		if err != nil {
 			yield(nil, fail(err))

@@ -201,6 +201,15 @@ func (l *Listener) Drain(yield func(*conntrack.Entry)) error {
 	return nil
 }
 
+// Pending is how many kept events wait for Drain: those Drain yields
+// first. The ingest cycle asks before it reads the table, so it knows
+// which events came before the read.
+func (l *Listener) Pending() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
+}
+
 // Stats returns what the listener received and lost so far. It is safe to
 // call at any time, from any goroutine: the health endpoint and the
 // metrics read it.
