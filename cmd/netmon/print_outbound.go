@@ -365,7 +365,12 @@ type tableLayout struct {
 
 func writeFlowsTable(w io.Writer, rows []shownFlow, l tableLayout, footer string) error {
 	if len(rows) == 0 {
-		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n", footer)
+		// The counts go in the sentence; the warning lines after it.
+		counts, warnings, _ := strings.Cut(footer, "\n")
+		if warnings != "" {
+			warnings += "\n"
+		}
+		_, err := fmt.Fprintf(w, "No outbound connections right now (%s).\n%s", counts, warnings)
 		return err
 	}
 	var head []string

@@ -311,3 +311,20 @@ func TestPrintOutboundRate(t *testing.T) {
 		t.Errorf("rate_unit bytes:\n%s", out.String())
 	}
 }
+
+// TestEmptyTableWarnings: with no row to show, the counts go in the
+// sentence and a warning stays on its own line after it.
+func TestEmptyTableWarnings(t *testing.T) {
+	for _, tc := range []struct{ footer, want string }{
+		{"3 entries read, 0 outbound", "No outbound connections right now (3 entries read, 0 outbound).\n"},
+		{"0 entries read\nwarning: byte counting is off", "No outbound connections right now (0 entries read).\nwarning: byte counting is off\n"},
+	} {
+		var b strings.Builder
+		if err := writeFlowsTable(&b, nil, tableLayout{}, tc.footer); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, b.String()); diff != "" {
+			t.Errorf("footer %q (-want +got):\n%s", tc.footer, diff)
+		}
+	}
+}
