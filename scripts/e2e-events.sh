@@ -167,7 +167,16 @@ netmon poll-9s 9s --events=false
 for name in events-1s poll-1s events-9s poll-9s; do
 	for _ in {1..100}; do grep -q 'msg="\(first \)\?ingest cycle"' "$tmp/$name.log" 2>/dev/null && break; sleep 0.1; done
 done
-listening() { grep -q 'conntrack events: listening' "$tmp/events-1s.log" && grep -q 'conntrack events: listening' "$tmp/events-9s.log"; }
+# first_line FILE TEXT: the number of the first line of FILE holding TEXT.
+first_line() { grep -n -m1 -F "$2" "$1" | cut -d: -f1; }
+listening() { # both event netmons subscribed, and before their first read was logged
+	local name l c
+	for name in events-1s events-9s; do
+		l=$(first_line "$tmp/$name.log" 'conntrack events: listening')
+		c=$(first_line "$tmp/$name.log" 'first ingest cycle')
+		[[ -n $l && -n $c && $l -lt $c ]] || return 1
+	done
+}
 check "netmon listens to DESTROY events before its first read" listening
 
 say "traffic ($((SECONDS - start)) s)"

@@ -15,7 +15,7 @@ import (
 // table, a replay file that cannot be read, a database that cannot be
 // written. Failures after the first cycle are the loop's to retry.
 func firstCycle(ctx context.Context, in *ingest.Ingester) error {
-	if _, err := in.ReconcileSnapshot(ctx); err != nil && ctx.Err() == nil {
+	if _, err := in.First(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("first ingest cycle: %w", err)
 	}
 	// The first cycle of a big table is the cold start: every flow is

@@ -152,6 +152,26 @@ func (in *Ingester) dropWaiting() {
 // readyTimeout, until it is subscribed, so that the first read misses no
 // event. It returns a function that waits for the source to stop once ctx
 // is done.
+// First runs the first cycle of a long-running command before its Loop:
+// it subscribes the events source first (so no DESTROY falls between
+// this read and the subscription; Loop, given the same ctx, keeps this
+// subscription), then reads, and logs the cycle as Loop logs its first.
+// Its error is the command's to end on (a permanent error at start-up).
+func (in *Ingester) First(ctx context.Context) (Summary, error) {
+	log := in.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if in.listenWait == nil {
+		in.listenWait = in.listen(ctx, log)
+	}
+	sum, err := in.ReconcileSnapshot(ctx)
+	if err == nil {
+		log.LogAttrs(ctx, slog.LevelInfo, "first ingest cycle", cycleAttrs(sum, nil)...)
+	}
+	return sum, err
+}
+
 func (in *Ingester) listen(ctx context.Context, log *slog.Logger) (wait func()) {
 	if in.Events == nil {
 		return func() {}

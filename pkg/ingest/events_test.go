@@ -453,3 +453,42 @@ func TestReplayEventsCapture(t *testing.T) {
 		t.Errorf("the capture folded %d events, %d whole: it no longer shows what it should", destroys, whole)
 	}
 }
+
+// listenedSource is a source that records, at each read, whether the
+// events source had been subscribed by then.
+type listenedSource struct {
+	fakeSource
+	listened <-chan struct{}
+	before   []bool
+}
+
+func (s *listenedSource) List(ctx context.Context, st *conntrack.Stats) iter.Seq2[*conntrack.Entry, error] {
+	select {
+	case <-s.listened:
+		s.before = append(s.before, true)
+	default:
+		s.before = append(s.before, false)
+	}
+	return s.fakeSource.List(ctx, st)
+}
+
+// TestFirstListensBeforeItReads: a command's first cycle (First, before
+// Loop) subscribes the events first, so no DESTROY falls between the
+// first read and the subscription, and Loop keeps that one subscription.
+func TestFirstListensBeforeItReads(t *testing.T) {
+	listened := make(chan struct{})
+	ev := &fakeEvents{listened: listened}
+	src := &listenedSource{fakeSource: fakeSource{entries: []conntrack.Entry{entry(conntrack.ProtoTCP, "10.0.0.5", 1000, "203.0.113.80", 443, 10, 20)}}, listened: listened}
+	in := &Ingester{Source: src, Filter: lanToWAN, Store: &fakeStore{}, Events: ev, CPU: stepCPU(0)}
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := in.First(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // Loop returns at once; Listen was called once (a second close would panic)
+	if err := in.Loop(ctx, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bool{true}, src.before); diff != "" {
+		t.Errorf("subscribed before each read (-want +got):\n%s", diff)
+	}
+}

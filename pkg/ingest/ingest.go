@@ -96,6 +96,8 @@ type Ingester struct {
 	waiting []conntrack.Entry // outbound DESTROY events not yet committed
 	cur     running           // the cycle in progress, for CycleCounters
 
+	listenWait func() // set once the events source listens (First or Loop): waits for it to stop
+
 	// History, when set, folds every successful cycle's growth by device
 	// (Device names a LAN address's device; nil: "ip:ADDR"); Committer
 	// writes it to the durable record: Loop commits every CommitInterval,

@@ -48,8 +48,10 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	if log == nil {
 		log = slog.Default()
 	}
-	stopped := in.listen(ctx, log)
-	defer stopped()
+	if in.listenWait == nil {
+		in.listenWait = in.listen(ctx, log)
+	}
+	defer in.listenWait()
 	p := pace{base: interval, budget: in.PollCPUBudget}
 	current := interval
 	in.mu.Lock()
@@ -58,6 +60,9 @@ func (in *Ingester) Loop(ctx context.Context, interval time.Duration, tick Ticke
 	ticks, stop := tick(current)
 	defer func() { stop() }()
 	rep := newReporter(log, in.now)
+	in.mu.Lock()
+	rep.started = in.status.Cycles > 0 // First ran and logged the first cycle
+	in.mu.Unlock()
 	commits, stopCommits := in.commitTicks(tick)
 	defer stopCommits()
 	defer in.finalCommit(ctx, log)
