@@ -148,10 +148,6 @@ func (in *Ingester) dropWaiting() {
 	in.waiting = in.waiting[:0]
 }
 
-// listen starts the events source for Loop and waits, at most
-// readyTimeout, until it is subscribed, so that the first read misses no
-// event. It returns a function that waits for the source to stop once ctx
-// is done.
 // First runs the first cycle of a long-running command before its Loop:
 // it subscribes the events source first (so no DESTROY falls between
 // this read and the subscription; Loop, given the same ctx, keeps this
@@ -172,6 +168,10 @@ func (in *Ingester) First(ctx context.Context) (Summary, error) {
 	return sum, err
 }
 
+// listen starts the events source for First or Loop and waits, at most
+// readyTimeout, until it is subscribed, so that the first read misses no
+// event. It returns a function that waits for the source to stop once ctx
+// is done.
 func (in *Ingester) listen(ctx context.Context, log *slog.Logger) (wait func()) {
 	if in.Events == nil {
 		return func() {}
