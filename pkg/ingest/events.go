@@ -69,9 +69,6 @@ func (s EventsStatus) lossCount() uint64 {
 // for the reads.
 func (in *Ingester) keep(e *conntrack.Entry) bool { return in.Filter.Outbound(e) }
 
-// drainEvents moves the source's events into the waiting list, the
-// outbound ones only (a source may not filter), bounded by MaxEvents. It
-// runs in the cycle, after the read.
 // pendingEvents is how many events the source holds for Drain, for a
 // source that can tell (source.Listener; a replayed events file cannot,
 // and its events count as received during the read).
@@ -95,8 +92,10 @@ func (in *Ingester) markBeforeRead() int {
 	return in.pendingEvents()
 }
 
-// drainEvents moves the source's events to in.waiting, marking the first
-// before of them (counted before the read began) BeforeRead.
+// drainEvents moves the source's events into the waiting list, the
+// outbound ones only (a source may not filter), bounded by MaxEvents,
+// marking the first before of the source's events (counted before the
+// read began) BeforeRead. It runs in the cycle, after the read.
 func (in *Ingester) drainEvents(before int) error {
 	if in.Events == nil {
 		return nil
