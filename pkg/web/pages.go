@@ -354,18 +354,28 @@ type remoteJSON struct {
 	Total      TotalJSON   `json:"total"`
 }
 
-// apiRemote serves GET /api/remotes/{addr}?period=...: the host, and its
-// traffic per device over the days of the period. 404 when the record
-// knows neither the host nor traffic of it in the period.
-func (s *server) apiRemote(w http.ResponseWriter, r *http.Request) {
+// remoteQuery parses a remote host's request: the {addr} in its path and
+// its period. On a bad one it answers 400 and reports false.
+func (s *server) remoteQuery(w http.ResponseWriter, r *http.Request) (netip.Addr, history.Span, bool) {
 	a, err := parseRemote(r.PathValue("addr"))
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, "addr: "+err.Error())
-		return
+		return netip.Addr{}, history.Span{}, false
 	}
 	sp, err := s.spanQuery(r)
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
+		return netip.Addr{}, history.Span{}, false
+	}
+	return a, sp, true
+}
+
+// apiRemote serves GET /api/remotes/{addr}?period=...: the host, and its
+// traffic per device over the days of the period. 404 when the record
+// knows neither the host nor traffic of it in the period.
+func (s *server) apiRemote(w http.ResponseWriter, r *http.Request) {
+	a, sp, ok := s.remoteQuery(w, r)
+	if !ok {
 		return
 	}
 	out := remoteJSON{Remote: a.String()}
@@ -403,14 +413,8 @@ func (s *server) apiRemote(w http.ResponseWriter, r *http.Request) {
 // the host's days as columns (like /api/devices/{id}/history), or as CSV
 // rows.
 func (s *server) apiRemoteHistory(w http.ResponseWriter, r *http.Request) {
-	a, err := parseRemote(r.PathValue("addr"))
-	if err != nil {
-		s.writeError(w, http.StatusBadRequest, "addr: "+err.Error())
-		return
-	}
-	sp, err := s.spanQuery(r)
-	if err != nil {
-		s.writeError(w, http.StatusBadRequest, err.Error())
+	a, sp, ok := s.remoteQuery(w, r)
+	if !ok {
 		return
 	}
 	pts, err := s.history.RemoteHistory(r.Context(), a, s.cal.Days(sp))

@@ -54,6 +54,17 @@
     return a;
   }
 
+  // named is a link showing name (or, without one, key) with key on a
+  // second line when the name stands in for it.
+  function named(href, name, key, cls) {
+    const f = document.createDocumentFragment();
+    f.append(link(href, name || key, cls));
+    if (name) {
+      f.append(el("span", key, "sub addr"));
+    }
+    return f;
+  }
+
   function deviceHref(id) {
     return "/devices/" + encodeURIComponent(id);
   }
@@ -323,12 +334,7 @@
           if (!r.remote) {
             return el("span", "all other hosts", "muted");
           }
-          const f = document.createDocumentFragment();
-          f.append(link(remoteHref(r.remote), r.name || r.remote, "addr"));
-          if (r.name) {
-            f.append(el("span", r.remote, "sub addr"));
-          }
-          return f;
+          return named(remoteHref(r.remote), r.name, r.remote, "addr");
         },
       },
       { label: "up", cls: "num", cell: (r) => bytesCell(r.uplink_bytes) },
@@ -361,14 +367,7 @@
       {
         label: "remote",
         cls: "host",
-        cell: (r) => {
-          const f = document.createDocumentFragment();
-          f.append(link(remoteHref(r.dst_ip), r.dst_name || r.destination, "addr"));
-          if (r.dst_name) {
-            f.append(el("span", r.destination, "sub addr"));
-          }
-          return f;
-        },
+        cell: (r) => named(remoteHref(r.dst_ip), r.dst_name, r.destination, "addr"),
       },
       { label: "state", cls: "state", cell: (r) => r.state || "–" },
       { label: "rate up", cls: "num", cell: (r) => NM.humanRate(r.uplink_bps, unit()) },
@@ -414,14 +413,7 @@
       {
         label: "device",
         cls: "host",
-        cell: (r) => {
-          const f = document.createDocumentFragment();
-          f.append(link(deviceHref(r.device), r.name || r.device));
-          if (r.name) {
-            f.append(el("span", r.device, "sub addr"));
-          }
-          return f;
-        },
+        cell: (r) => named(deviceHref(r.device), r.name, r.device),
       },
       { label: "today", cls: "num", cell: (r) => bytesCell(r.today) },
       { label: "7 days", cls: "num", cell: (r) => bytesCell(r.d7) },
@@ -491,14 +483,7 @@
         label: "device",
         cls: "host",
         sort: (r) => (r.name || r.device).toLowerCase(),
-        cell: (r) => {
-          const f = document.createDocumentFragment();
-          f.append(link(deviceHref(r.device), r.name || r.device));
-          if (r.name) {
-            f.append(el("span", r.device, "sub addr"));
-          }
-          return f;
-        },
+        cell: (r) => named(deviceHref(r.device), r.name, r.device),
       },
       { label: "up", cls: "num", num: true, sort: (r) => r.uplink_bytes, cell: (r) => bytesCell(r.uplink_bytes) },
       { label: "down", cls: "num", num: true, sort: (r) => r.downlink_bytes, cell: (r) => bytesCell(r.downlink_bytes) },
