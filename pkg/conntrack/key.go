@@ -105,3 +105,42 @@ func ParseKey(s string) (FlowKey, error) {
 	k.SrcPort, k.DstPort = uint16(sp), uint16(dp)
 	return k, nil
 }
+
+// PackedKey is a FlowKey without pointers (netip.Addr holds one): the
+// addresses as 16 bytes each, IPv4 mapped, with a bit saying it was IPv4.
+// It is comparable and 38 bytes, so a table of flows or a map keyed by it
+// is memory the garbage collector never scans.
+type PackedKey struct {
+	src, dst     [16]byte
+	sport, dport uint16
+	proto        Proto
+	v4           uint8 // bit 0: src is IPv4; bit 1: dst is IPv4
+}
+
+// Pack returns k without pointers; PackedKey.Unpack gives k back.
+func (k FlowKey) Pack() PackedKey {
+	p := PackedKey{src: k.Src.As16(), dst: k.Dst.As16(), sport: k.SrcPort, dport: k.DstPort, proto: k.Proto}
+	if k.Src.Is4() {
+		p.v4 |= 1
+	}
+	if k.Dst.Is4() {
+		p.v4 |= 2
+	}
+	return p
+}
+
+// Unpack returns the FlowKey that Pack was given.
+func (p *PackedKey) Unpack() FlowKey {
+	return FlowKey{
+		Proto: p.proto, Src: unpackAddr(p.src, p.v4&1 != 0), Dst: unpackAddr(p.dst, p.v4&2 != 0),
+		SrcPort: p.sport, DstPort: p.dport,
+	}
+}
+
+func unpackAddr(b [16]byte, v4 bool) netip.Addr {
+	a := netip.AddrFrom16(b)
+	if v4 {
+		return a.Unmap()
+	}
+	return a
+}

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -126,5 +127,28 @@ func TestEndpoints(t *testing.T) {
 				t.Errorf("Endpoints (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPackRoundTrip: a flow key comes back from its packed form exactly,
+// IPv4 as IPv4 and IPv4-mapped IPv6 as IPv6, and the two forms of one
+// IPv4 address pack differently.
+func TestPackRoundTrip(t *testing.T) {
+	for _, s := range []string{"10.0.0.5", "::ffff:10.0.0.5", "2001:db8::1", "::", "0.0.0.0"} {
+		a := netip.MustParseAddr(s)
+		for _, k := range []FlowKey{
+			{Proto: ProtoUDP, Src: a, Dst: a, SrcPort: 1, DstPort: 2},
+			{Proto: ProtoTCP, Src: a, Dst: netip.MustParseAddr("2001:db8::80"), SrcPort: 65535, DstPort: 443},
+			{Proto: ProtoICMP, Src: netip.MustParseAddr("10.0.0.6"), Dst: a, SrcPort: 7, DstPort: 8},
+		} {
+			p := k.Pack()
+			if got := p.Unpack(); got != k {
+				t.Errorf("%s: round trip gives %v", k, got)
+			}
+		}
+	}
+	v4, mapped := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("::ffff:10.0.0.5")
+	if (FlowKey{Src: v4}).Pack() == (FlowKey{Src: mapped}).Pack() {
+		t.Error("an IPv4 address and its IPv4-mapped IPv6 form pack alike")
 	}
 }

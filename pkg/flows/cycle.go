@@ -118,7 +118,7 @@ func (c *Cycle) Add(e *conntrack.Entry) error {
 
 // entryKey checks that e can be keyed and returns its key and its state's
 // id; n numbers the entry in errors. A failure fails the cycle.
-func (c *Cycle) entryKey(e *conntrack.Entry, n int) (tupleKey, uint16, error) {
+func (c *Cycle) entryKey(e *conntrack.Entry, n int) (conntrack.PackedKey, uint16, error) {
 	k := conntrack.KeyOf(e)
 	switch {
 	case !k.Src.IsValid() || !k.Dst.IsValid():
@@ -127,14 +127,14 @@ func (c *Cycle) entryKey(e *conntrack.Entry, n int) (tupleKey, uint16, error) {
 		c.err = fmt.Errorf("flow %d (%s %s -> %s): %w: zoned address", n, k.Proto, k.Src, k.Dst, ErrInvalid)
 	}
 	if c.err != nil {
-		return tupleKey{}, 0, c.err
+		return conntrack.PackedKey{}, 0, c.err
 	}
 	state, ok := c.t.states.id(e.State)
 	if !ok {
 		c.err = fmt.Errorf("flow %d: more than %d distinct states", n, MaxStates)
-		return tupleKey{}, 0, c.err
+		return conntrack.PackedKey{}, 0, c.err
 	}
-	return keyOf(k), state, nil
+	return k.Pack(), state, nil
 }
 
 // AddAll adds every entry of seq, stopping at the first error: one the

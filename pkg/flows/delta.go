@@ -87,7 +87,7 @@ type Delta struct {
 // ended is a Closed change without a row: a flow recorded whole, or the
 // late end of one an earlier cycle closed.
 type ended struct {
-	key         tupleKey
+	key         conntrack.PackedKey
 	id          uint32
 	state       uint16
 	status      conntrack.Status
@@ -123,14 +123,14 @@ func (d *Delta) Active() int { return d.t.rows.n - len(d.closed) }
 // the Closed changes of flows without a row (Whole, then Late) come last.
 func (d *Delta) At(k Kind, i int) Change {
 	if e := d.rowless(k, i); e != nil {
-		c := Change{Kind: Closed, Key: e.key.flowKey(), State: d.t.states.text[e.state], Status: e.status,
+		c := Change{Kind: Closed, Key: e.key.Unpack(), State: d.t.states.text[e.state], Status: e.status,
 			Counters: e.ctr, Growth: e.growth, ID: e.id, Ref: e.ref}
 		c.Whole, c.Late = i < len(d.closed)+len(d.whole), i >= len(d.closed)+len(d.whole)
 		return c
 	}
 	ri := int(d.list(k)[i])
 	r := d.t.rows.at(ri)
-	c := Change{Kind: k, Key: r.key.flowKey(), Ref: r.ref}
+	c := Change{Kind: k, Key: r.key.Unpack(), Ref: r.ref}
 	words := d.t.states.text
 	switch k {
 	case Closed:

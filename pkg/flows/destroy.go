@@ -53,7 +53,7 @@ func (c *Cycle) destroy(e *conntrack.Entry) error {
 }
 
 // whole records a flow that ended before any committed cycle held it.
-func (c *Cycle) whole(tk tupleKey, id uint32, fin conntrack.Counters, state uint16, status conntrack.Status) {
+func (c *Cycle) whole(tk conntrack.PackedKey, id uint32, fin conntrack.Counters, state uint16, status conntrack.Status) {
 	c.delta.whole = append(c.delta.whole, ended{key: tk, id: id, state: state, status: status, ctr: fin, growth: fin})
 	c.delta.Whole++
 }

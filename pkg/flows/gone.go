@@ -4,7 +4,7 @@ import "github.com/netmon-dev/netmon/pkg/conntrack"
 
 // flowID names one flow: its tuple and its conntrack id (0 if unknown).
 type flowID struct {
-	key tupleKey
+	key conntrack.PackedKey
 	id  uint32
 }
 
@@ -42,7 +42,7 @@ const (
 // counters fin completes: one of the same id, or of unknown id, whose
 // counters fin does not undercut. The caller puts it back if its cycle
 // aborts.
-func (g *gone) take(tk tupleKey, id uint32, fin conntrack.Counters) (flowID, goneFlow, bool) {
+func (g *gone) take(tk conntrack.PackedKey, id uint32, fin conntrack.Counters) (flowID, goneFlow, bool) {
 	ids := [2]uint32{id, 0}
 	n := 1
 	if id != 0 {

@@ -17,7 +17,6 @@ package flows
 import (
 	"fmt"
 	"hash/maphash"
-	"net/netip"
 	"strings"
 
 	"github.com/netmon-dev/netmon/pkg/conntrack"
@@ -30,42 +29,6 @@ import (
 // numbers (about 8 bytes a row against about 60 for a Go map of the key),
 // and the few distinct state words are interned as 16-bit ids.
 
-// tupleKey is a FlowKey without pointers: addresses as 16 bytes (IPv4
-// mapped, with a bit saying it was IPv4).
-type tupleKey struct {
-	src, dst     [16]byte
-	sport, dport uint16
-	proto        conntrack.Proto
-	v4           uint8 // bit 0: src is IPv4; bit 1: dst is IPv4
-}
-
-func keyOf(k conntrack.FlowKey) tupleKey {
-	t := tupleKey{src: k.Src.As16(), dst: k.Dst.As16(), sport: k.SrcPort, dport: k.DstPort, proto: k.Proto}
-	if k.Src.Is4() {
-		t.v4 |= 1
-	}
-	if k.Dst.Is4() {
-		t.v4 |= 2
-	}
-	return t
-}
-
-func addrOf(b [16]byte, v4 bool) netip.Addr {
-	a := netip.AddrFrom16(b)
-	if v4 {
-		return a.Unmap()
-	}
-	return a
-}
-
-// flowKey is the inverse of keyOf.
-func (k *tupleKey) flowKey() conntrack.FlowKey {
-	return conntrack.FlowKey{
-		Proto: k.proto, Src: addrOf(k.src, k.v4&1 != 0), Dst: addrOf(k.dst, k.v4&2 != 0),
-		SrcPort: k.sport, DstPort: k.dport,
-	}
-}
-
 // row is one active flow: the counters, state, status and conntrack id
 // of the last committed cycle (stored), and during a cycle what its read
 // said (cur). A row whose epoch is the cycle's was listed by its read; one
@@ -73,8 +36,8 @@ func (k *tupleKey) flowKey() conntrack.FlowKey {
 // its DESTROY said. Fields are ordered so that a row is 128 bytes with
 // no padding (TestRowSize).
 type row struct {
-	key               tupleKey // 38 bytes
-	state, curState   uint16   // words ids
+	key               conntrack.PackedKey // 38 bytes
+	state, curState   uint16              // words ids
 	status, curStatus conntrack.Status
 	epoch             uint32
 	ref               int64
@@ -185,13 +148,13 @@ func (t *Table) Len() int {
 	return t.rows.n
 }
 
-func (t *Table) home(k *tupleKey) int {
+func (t *Table) home(k *conntrack.PackedKey) int {
 	return int(maphash.Comparable(t.seed, *k) & uint64(len(t.slots)-1))
 }
 
 // find returns the slot holding k's row and the row's index, or the empty
 // slot where k would go and -1.
-func (t *Table) find(k *tupleKey) (slot, r int) {
+func (t *Table) find(k *conntrack.PackedKey) (slot, r int) {
 	mask := len(t.slots) - 1
 	for i := t.home(k); ; i = (i + 1) & mask {
 		s := t.slots[i]
@@ -205,14 +168,14 @@ func (t *Table) find(k *tupleKey) (slot, r int) {
 }
 
 // lookup returns the index of k's row, or -1.
-func (t *Table) lookup(k tupleKey) int {
+func (t *Table) lookup(k conntrack.PackedKey) int {
 	_, r := t.find(&k)
 	return r
 }
 
 // insert adds a zero row for k, which must not be in the table, and
 // returns its index.
-func (t *Table) insert(k tupleKey) int {
+func (t *Table) insert(k conntrack.PackedKey) int {
 	i := t.rows.push()
 	t.rows.at(i).key = k
 	if t.rows.n*4 > len(t.slots)*3 {
@@ -274,7 +237,7 @@ func (t *Table) unslot(slot int) {
 // cycles, and fails for a tuple the table already has.
 func (t *Table) Restore(k conntrack.FlowKey, state string, status conntrack.Status, c conntrack.Counters, ref int64) error {
 	t.settle()
-	tk := keyOf(k)
+	tk := k.Pack()
 	if t.lookup(tk) >= 0 {
 		return fmt.Errorf("restore flow %s: it is active twice", k)
 	}

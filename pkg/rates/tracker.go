@@ -79,7 +79,7 @@ func abs(v int64) int64 {
 // its samples leave the window.
 type flow struct {
 	series
-	key                        key
+	key                        conntrack.PackedKey
 	ref                        int64
 	uplinkBytes, downlinkBytes uint64
 	wrote                      flowRate
@@ -129,7 +129,7 @@ type Tracker struct {
 
 	flows     []flow
 	flowFree  []int32
-	flowIndex map[key]int32
+	flowIndex map[conntrack.PackedKey]int32
 	flowLive  int // entries of flowIndex
 	flowPeak  int // flowIndex's largest size since it was last rebuilt
 
@@ -160,7 +160,7 @@ func New(window time.Duration) *Tracker {
 	}
 	return &Tracker{
 		window:    window,
-		flowIndex: make(map[key]int32),
+		flowIndex: make(map[conntrack.PackedKey]int32),
 		devIndex:  make(map[string]int32),
 		devOfAddr: make(map[addrKey]int32),
 		remIndex:  make(map[addrKey]int32),
@@ -292,7 +292,7 @@ func (t *Tracker) seriesOf(kind int, slot int32) *series {
 // open handles an Opened change: a first reading.
 func (t *Tracker) open(now time.Time, c *flows.Change, deviceOf func(netip.Addr) string) {
 	n := t.cy.seq
-	k := keyOf(c.Key)
+	k := c.Key.Pack()
 	if i, ok := t.flowIndex[k]; ok {
 		t.end(i) // a new flow of a tuple the tracker still holds
 	}
@@ -312,7 +312,7 @@ func (t *Tracker) update(now time.Time, c *flows.Change, deviceOf func(netip.Add
 	n := t.cy.seq
 	di := t.device(now, c.Key.Src, deviceOf, 0)
 	up, down := c.Growth.UplinkBytes, c.Growth.DownlinkBytes
-	k := keyOf(c.Key)
+	k := c.Key.Pack()
 	i, ok := t.flowIndex[k]
 	if n == 1 || (!ok && up == 0 && down == 0) {
 		return
@@ -345,7 +345,7 @@ func (t *Tracker) close(now time.Time, c *flows.Change, deviceOf func(netip.Addr
 	// another flow's end (a DESTROY of a flow that lived between two
 	// reads): the listed one goes on. A Whole flow was never tracked and
 	// a Late one ended before: neither ends a tracked flow.
-	if i, ok := t.flowIndex[keyOf(c.Key)]; ok && t.flows[i].seen != n && !c.Whole && !c.Late {
+	if i, ok := t.flowIndex[c.Key.Pack()]; ok && t.flows[i].seen != n && !c.Whole && !c.Late {
 		t.end(i)
 	}
 	if n > 1 {
@@ -484,7 +484,7 @@ func (t *Tracker) remote(a netip.Addr, first uint32) int32 {
 }
 
 // newFlow tracks a flow of key k, read before the window.
-func (t *Tracker) newFlow(k key) int32 {
+func (t *Tracker) newFlow(k conntrack.PackedKey) int32 {
 	var i int32
 	if n := len(t.flowFree); n > 0 {
 		i, t.flowFree = t.flowFree[n-1], t.flowFree[:n-1]
@@ -507,7 +507,7 @@ func (t *Tracker) end(i int32) {
 	t.flowLive--
 	f.dead = true
 	if f.wrote != (flowRate{}) {
-		t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.flowKey(), Ref: f.ref,
+		t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.Unpack(), Ref: f.ref,
 			UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes})
 		f.wrote = flowRate{}
 	}
@@ -530,7 +530,7 @@ func (t *Tracker) scanFlows() {
 		r := t.cy.reading(&f.series)
 		if w := flowRateOf(r); w.moved(f.wrote) {
 			f.wrote = w
-			t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.flowKey(), Ref: f.ref,
+			t.changes.Conns = append(t.changes.Conns, Conn{Key: f.key.Unpack(), Ref: f.ref,
 				UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes, Reading: r})
 		}
 		if f.wrote == (flowRate{}) && t.cy.idle(&f.series) {
@@ -552,7 +552,7 @@ func (t *Tracker) freeFlow(i int32) {
 // its peak, and the slots are renumbered when a quarter are in use.
 func (t *Tracker) compactFlows() {
 	if t.flowPeak > 1024 && t.flowLive*8 < t.flowPeak {
-		m := make(map[key]int32, t.flowLive)
+		m := make(map[conntrack.PackedKey]int32, t.flowLive)
 		for k, v := range t.flowIndex {
 			m[k] = v
 		}
@@ -663,7 +663,7 @@ func (t *Tracker) scanRemotes() {
 // Lookup returns the rate of a flow active at the last Add: a flow the
 // tracker does not hold was read before and grew nothing in the window.
 func (t *Tracker) Lookup(k conntrack.FlowKey) Reading {
-	if i, ok := t.flowIndex[keyOf(k)]; ok {
+	if i, ok := t.flowIndex[k.Pack()]; ok {
 		return t.cy.reading(&t.flows[i].series)
 	}
 	return Reading{Known: t.cy.seq >= 2}
@@ -677,7 +677,7 @@ func (t *Tracker) Conns(yield func(Conn) bool) {
 		if !f.live || f.dead {
 			continue
 		}
-		c := Conn{Key: f.key.flowKey(), Ref: f.ref, UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes,
+		c := Conn{Key: f.key.Unpack(), Ref: f.ref, UplinkBytes: f.uplinkBytes, DownlinkBytes: f.downlinkBytes,
 			Reading: t.cy.reading(&f.series)}
 		if !yield(c) {
 			return
