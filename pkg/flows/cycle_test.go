@@ -377,3 +377,34 @@ func TestDestroyBeforeReadSameID(t *testing.T) {
 		})
 	}
 }
+
+// TestStoredAndListedEndOneID: the lab's random-ports case (issue 16), as
+// the events came. A tuple reused back to back: the stored flow a and its
+// successor b have one conntrack id and one set of counters. The read
+// lists b; a's DESTROY came before the read began and b's after. Then a
+// ended with nothing more, and b is counted once, whole: before the fix
+// b's DESTROY was taken for the stored flow going on, and b's bytes were
+// never counted.
+func TestStoredAndListedEndOneID(t *testing.T) {
+	flow := ent(conntrack.ProtoTCP, "10.0.0.20", 42000, "203.0.113.80", 8080, "CLOSE", conntrack.StatusAssured, 7, 382, 5, 20268)
+	flow.ID = 347724531
+	c := ctr(7, 382, 5, 20268)
+	endA, endB := destroyed(flow, flow.ID), destroyed(flow, flow.ID)
+	endA.BeforeRead = true
+	tab := New()
+	var total conntrack.Counters
+	add := func(cs []Change) {
+		for _, ch := range cs {
+			total = sum(total, ch.Growth)
+		}
+	}
+	add(cycle(t, tab, flow)) // a, listed and stored
+	add(cycle(t, tab, flow, endA, endB))
+	if n := tab.Len(); n != 0 {
+		t.Errorf("%d flows active after both ended, want 0", n)
+	}
+	add(cycle(t, tab)) // an empty read: nothing more
+	if want := sum(c, c); total != want {
+		t.Errorf("the two flows grew by %+v in all, want %+v (each once)", total, want)
+	}
+}

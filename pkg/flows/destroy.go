@@ -11,9 +11,10 @@ import "github.com/netmon-dev/netmon/pkg/conntrack"
 //
 //   - the flow the row stored, not listed again: it ended. Closed, Growth
 //     its final counters minus the stored ones;
-//   - the flow the read listed, when it is the stored one or new to the
-//     table: it ended after it was listed, and the event has the last
-//     word (Closed; a flow new to the table is Whole);
+//   - the flow the read listed, when it is the stored one (whose DESTROY
+//     has not come) or new to the table: it ended after it was listed,
+//     and the event has the last word (Closed; a flow new to the table is
+//     Whole);
 //   - the stored flow, when the read lists a successor on its tuple: what
 //     it grew since the last cycle rides on the successor's (Restarted)
 //     change;
@@ -72,10 +73,11 @@ func (c *Cycle) endRow(i int, id uint32, fin conntrack.Counters, state uint16, s
 		return false
 	case c.epoch:
 		listed := !prior && sameFlow(r.curID, id, !wentDown(fin, r.cur))
-		continued := old && continues(r)
+		// Once the stored flow's DESTROY came (a tail), what the read
+		// lists is its successor, even with the same id and counters.
+		continued := old && continues(r) && !hasTail(&c.delta, i)
 		if prior && old && sameFlow(r.id, id, !wentDown(fin, r.stored)) {
-			// The stored flow ended before the read began: what the read
-			// lists is its successor, even with the same id and counters.
+			// The stored flow ended before the read began: the same.
 			continued = false
 		}
 		switch {
