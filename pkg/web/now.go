@@ -100,11 +100,8 @@ type lastJSON struct {
 }
 
 func newLastJSON(r rates.Reading) lastJSON {
-	if !r.Known {
-		return lastJSON{}
-	}
-	up, down := r.Last.Bps()
-	return lastJSON{LastUplinkBps: &up, LastDownlinkBps: &down}
+	up, down := knownBps(r, r.Last)
+	return lastJSON{LastUplinkBps: up, LastDownlinkBps: down}
 }
 
 // sparkJSON is a sparkline: a value per tick, in bits per second.
