@@ -145,11 +145,13 @@ func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutbound
 		footer += fmt.Sprintf("\nwarning: conntrack reported %d entries but %d lines were read", stats.Reported, stats.Lines)
 	}
 	footer += accountingFooter(cfg)
-	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil}, footer, w)
+	return printFlows(ctx, opts, rows, tableLayout{}, footer, w)
 }
 
-// printFlows names rows and prints them as opts.output says.
+// printFlows names rows and prints them as opts.output says: a table has
+// l's rate columns, and the name columns unless -n or without a namer.
 func printFlows(ctx context.Context, opts printOutboundOptions, rows []shownFlow, l tableLayout, footer string, w io.Writer) error {
+	l.names = !opts.numeric && opts.names != nil
 	if opts.names != nil {
 		ends := make([][2]netip.Addr, len(rows))
 		for i := range rows {
@@ -298,7 +300,7 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 		footer += fmt.Sprintf("; showing %d; rates over %s", len(rows), mem.tr.At().Sub(t0).Round(time.Millisecond))
 	}
 	footer += accountingFooter(cfg)
-	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil, rates: true, unit: rateUnit(cfg)}, footer, w)
+	return printFlows(ctx, opts, rows, tableLayout{rates: true, unit: rateUnit(cfg)}, footer, w)
 }
 
 // memCycles reads the table into memory only: each read is a cycle of a
