@@ -145,11 +145,13 @@ func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutbound
 		footer += fmt.Sprintf("\nwarning: conntrack reported %d entries but %d lines were read", stats.Reported, stats.Lines)
 	}
 	footer += accountingFooter(cfg)
-	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil}, footer, w)
+	return printFlows(ctx, opts, rows, tableLayout{}, footer, w)
 }
 
-// printFlows names rows and prints them as opts.output says.
+// printFlows names rows and prints them as opts.output says: a table has
+// l's rate columns, and the name columns unless -n or without a namer.
 func printFlows(ctx context.Context, opts printOutboundOptions, rows []shownFlow, l tableLayout, footer string, w io.Writer) error {
+	l.names = !opts.numeric && opts.names != nil
 	if opts.names != nil {
 		ends := make([][2]netip.Addr, len(rows))
 		for i := range rows {
@@ -251,8 +253,7 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	tab := flows.New()
-	tr := rates.New(opts.rate) // the window is the one interval
+	mem := newMemCycles(src, f, opts.rate) // the window is the one interval
 	var (
 		kept  []conntrack.Entry
 		stats conntrack.Stats
@@ -260,25 +261,14 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	)
 	read := func(keep bool) error {
 		at := now()
-		cyc := tab.Begin()
-		for e, err := range src.List(ctx, &stats) {
-			if err != nil {
-				cyc.Abort()
-				return err
-			}
-			if !f.Outbound(e) {
-				continue
-			}
-			if err := cyc.Add(e); err != nil {
-				cyc.Abort()
-				return err
-			}
+		_, err := mem.read(ctx, at, &stats, func(e *conntrack.Entry) {
 			if keep {
 				kept = append(kept, *e)
 			}
+		})
+		if err != nil {
+			return err
 		}
-		tr.Add(at, cyc.Diff(), nil)
-		cyc.Commit()
 		if !keep {
 			t0 = at
 		}
@@ -295,7 +285,7 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	}
 	rows := make([]shownFlow, len(kept))
 	for i := range kept {
-		r := tr.Lookup(conntrack.KeyOf(&kept[i]))
+		r := mem.tr.Lookup(conntrack.KeyOf(&kept[i]))
 		rows[i] = shownFlow{e: kept[i], r: &r}
 	}
 	slices.SortFunc(rows, func(a, b shownFlow) int {
@@ -307,10 +297,52 @@ func printRates(ctx context.Context, cfg config.Config, opts printOutboundOption
 	}
 	footer := countsLine(stats, outbound)
 	if len(rows) > 0 {
-		footer += fmt.Sprintf("; showing %d; rates over %s", len(rows), tr.At().Sub(t0).Round(time.Millisecond))
+		footer += fmt.Sprintf("; showing %d; rates over %s", len(rows), mem.tr.At().Sub(t0).Round(time.Millisecond))
 	}
 	footer += accountingFooter(cfg)
-	return printFlows(ctx, opts, rows, tableLayout{names: !opts.numeric && opts.names != nil, rates: true, unit: rateUnit(cfg)}, footer, w)
+	return printFlows(ctx, opts, rows, tableLayout{rates: true, unit: rateUnit(cfg)}, footer, w)
+}
+
+// memCycles reads the table into memory only: each read is a cycle of a
+// flows.Table over the outbound flows, its growth added to a
+// rates.Tracker, nothing stored. print-outbound --rate and top (without a
+// netmon process writing the live state) read the table this way.
+type memCycles struct {
+	src    ingest.Source
+	filter *filter.Filter
+	tab    *flows.Table
+	tr     *rates.Tracker
+}
+
+// newMemCycles reads src's outbound flows (by f) with rates over window.
+func newMemCycles(src ingest.Source, f *filter.Filter, window time.Duration) memCycles {
+	return memCycles{src: src, filter: f, tab: flows.New(), tr: rates.New(window)}
+}
+
+// read reads src once as the cycle at at: each is given every outbound
+// entry once the cycle holds it (to keep one, copy it) and stats counts
+// the read. On an error the cycle is aborted and the table is as it was;
+// otherwise read returns the committed cycle's changes.
+func (m *memCycles) read(ctx context.Context, at time.Time, stats *conntrack.Stats, each func(*conntrack.Entry)) (*flows.Delta, error) {
+	cyc := m.tab.Begin()
+	for e, err := range m.src.List(ctx, stats) {
+		if err != nil {
+			cyc.Abort()
+			return nil, err
+		}
+		if !m.filter.Outbound(e) {
+			continue
+		}
+		if err := cyc.Add(e); err != nil {
+			cyc.Abort()
+			return nil, err
+		}
+		each(e)
+	}
+	d := cyc.Diff()
+	m.tr.Add(at, d, nil)
+	cyc.Commit()
+	return d, nil
 }
 
 // sleepCtx waits d or until ctx is done.

@@ -372,7 +372,7 @@ func openTopSource(ctx context.Context, cfg config.Config, src ingest.Source, no
 	if err != nil {
 		return nil, err
 	}
-	return &ownTop{src: src, filter: f, tab: flows.New(), tr: rates.New(cfg.RateWindow), now: now,
+	return &ownTop{memCycles: newMemCycles(src, f, cfg.RateWindow), now: now,
 		from: "read by top itself every " + cfg.Interval.String() + " from " + sourceName(cfg)}, nil
 }
 
@@ -415,12 +415,9 @@ func (l *liveTop) view(ctx context.Context, s topSort, conns, spark int) (*topVi
 
 // ownTop reads the table itself, keeping everything in memory.
 type ownTop struct {
-	src    ingest.Source
-	filter *filter.Filter
-	tab    *flows.Table
-	tr     *rates.Tracker
-	from   string
-	now    func() time.Time // the clock of the reads
+	memCycles
+	from string
+	now  func() time.Time // the clock of the reads
 }
 
 func (o *ownTop) Close() error { return nil }
@@ -428,25 +425,11 @@ func (o *ownTop) Close() error { return nil }
 func (o *ownTop) view(ctx context.Context, s topSort, conns, spark int) (*topView, error) {
 	at := o.now()
 	top := topFlows{n: conns}
-	cyc := o.tab.Begin()
 	var st conntrack.Stats
-	for e, err := range o.src.List(ctx, &st) {
-		if err != nil {
-			cyc.Abort()
-			return nil, err
-		}
-		if !o.filter.Outbound(e) {
-			continue
-		}
-		if err := cyc.Add(e); err != nil {
-			cyc.Abort()
-			return nil, err
-		}
-		top.offer(e)
+	d, err := o.read(ctx, at, &st, top.offer)
+	if err != nil {
+		return nil, err
 	}
-	d := cyc.Diff()
-	o.tr.Add(at, d, nil)
-	cyc.Commit()
 	rn := o.tr.Now(rates.Query{Remotes: 1})
 	v := &topView{from: o.from, at: at, window: rn.Window, total: rn.Total, active: d.Active(), devices: rn.Devices}
 	trimSpark(v.devices, spark)

@@ -72,12 +72,21 @@ func (s *server) loginCSS(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// needLogin sends h's request to the dashboard when no password is set:
+// there is then nothing to log in to or out of. It guards the login and
+// logout routes, whose handlers count on a guard with a password.
+func (s *server) needLogin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.guard == nil || !s.guard.loginOn() {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // loginForm serves GET /login.
 func (s *server) loginForm(w http.ResponseWriter, r *http.Request) {
-	if s.guard == nil || !s.guard.loginOn() {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	if _, ok := s.guard.sessions.check(sessionToken(r)); ok {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -105,10 +114,6 @@ func sameOrigin(r *http.Request) bool {
 // brute-force limit; on success a session cookie and the dashboard.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	g := s.guard
-	if g == nil || !g.loginOn() {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	if !sameOrigin(r) {
 		s.writeError(w, http.StatusForbidden, "cross-origin login refused")
 		return
@@ -157,19 +162,11 @@ func waitMessage(wait time.Duration) string {
 // logoutForm serves GET /logout: a button that posts the logout (a GET
 // must not change state, and the CSP allows no script to do it).
 func (s *server) logoutForm(w http.ResponseWriter, r *http.Request) {
-	if s.guard == nil || !s.guard.loginOn() {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	s.renderLogin(w, r, http.StatusOK, loginData{Logout: true})
 }
 
 // logout serves POST /logout: the session ends and the cookie is deleted.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
-	if s.guard == nil || !s.guard.loginOn() {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
 	if !sameOrigin(r) {
 		s.writeError(w, http.StatusForbidden, "cross-origin logout refused")
 		return

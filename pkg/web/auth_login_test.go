@@ -140,6 +140,34 @@ func TestLoginFlow(t *testing.T) {
 	c.run([]step{{method: "GET", path: "/", status: 303, location: "/login"}})
 }
 
+// TestLoginWithoutPassword: with no password there is nothing to log in
+// to or out of, so every login and logout request goes to the dashboard,
+// with no Access at all and with an Access that sets no password.
+func TestLoginWithoutPassword(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		access *Access
+	}{
+		{"no access", nil},
+		{"no password", &Access{Bind: "10.0.0.1:8080", APIToken: testToken}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, fs := testServer(t, nil)
+			s, err := newServer(Options{Store: fs, Metrics: &fakeMetrics{snap: sampleSnapshot()}, Now: clock, Access: tc.access})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newLoginClient(t, s.routes())
+			c.run([]step{
+				{method: "GET", path: "/login", status: 303, location: "/"},
+				{method: "POST", path: "/login", password: pw("correct horse"), status: 303, location: "/"},
+				{method: "GET", path: "/logout", status: 303, location: "/"},
+				{method: "POST", path: "/logout", status: 303, location: "/"},
+			})
+		})
+	}
+}
+
 func TestLoginPage(t *testing.T) {
 	h, _ := loginServer(t, &fakeClock{t: now})
 	c := newLoginClient(t, h)

@@ -91,11 +91,18 @@ type RateJSON struct {
 
 // NewRateJSON returns the JSON form of a reading's window mean.
 func NewRateJSON(r rates.Reading) RateJSON {
+	up, down := knownBps(r, r.Window)
+	return RateJSON{UplinkBps: up, DownlinkBps: down}
+}
+
+// knownBps is rate, one of r's, in bits per second, both nil while r has
+// no reading yet: the rule of every rate pair in the JSON.
+func knownBps(r rates.Reading, rate rates.Rate) (up, down *int64) {
 	if !r.Known {
-		return RateJSON{}
+		return nil, nil
 	}
-	up, down := r.Window.Bps()
-	return RateJSON{UplinkBps: &up, DownlinkBps: &down}
+	u, d := rate.Bps()
+	return &u, &d
 }
 
 // connectionJSON is one element of /connections.json: FlowJSON plus the

@@ -110,16 +110,10 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		nj := newNowJSON(rn, now, s.rateUnit)
-		conns := make([]connectionJSON, 0, limit)
-		var total int
-		err = s.eachConnection(ctx, limit, rates.ByBytes, newSince,
-			func(n int) error { total = n; return nil },
-			func(c *connectionJSON) error { conns = append(conns, *c); return nil })
-		if err != nil {
+		if err := s.nowConnections(ctx, &nj, limit, rates.ByBytes, newSince); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		nj.Connections, nj.ConnectionsTotal = &conns, &total
 		data.Now = &nj
 	} else {
 		conns, total, err := s.store.ActiveConnections(ctx, limit)

@@ -204,16 +204,27 @@ func (s *server) needHistory(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// apiDevices serves GET /api/devices?period=...: every device's traffic.
-func (s *server) apiDevices(w http.ResponseWriter, r *http.Request) {
+// deviceTotals reads a request's period and every device's traffic over
+// it, from the tiles the retention keeps. On a bad period it answers 400,
+// on a failed read 500, and reports false.
+func (s *server) deviceTotals(w http.ResponseWriter, r *http.Request) (history.Span, []history.Total, bool) {
 	sp, err := s.spanQuery(r)
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return history.Span{}, nil, false
 	}
 	ts, err := s.history.DeviceTotals(r.Context(), s.keep.Tiles(s.cal, sp, s.now()))
 	if err != nil {
 		s.serverError(w, r, err)
+		return history.Span{}, nil, false
+	}
+	return sp, ts, true
+}
+
+// apiDevices serves GET /api/devices?period=...: every device's traffic.
+func (s *server) apiDevices(w http.ResponseWriter, r *http.Request) {
+	_, ts, ok := s.deviceTotals(w, r)
+	if !ok {
 		return
 	}
 	s.writeRatedRows(w, r, "devices", NewTotalsJSON(ts, false), false)
@@ -245,14 +256,8 @@ type deviceJSON struct {
 // apiDevice serves GET /api/devices/{id}?period=...
 func (s *server) apiDevice(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	sp, err := s.spanQuery(r)
-	if err != nil {
-		s.writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	ts, err := s.history.DeviceTotals(r.Context(), s.keep.Tiles(s.cal, sp, s.now()))
-	if err != nil {
-		s.serverError(w, r, err)
+	sp, ts, ok := s.deviceTotals(w, r)
+	if !ok {
 		return
 	}
 	out := deviceJSON{TotalJSON: TotalJSON{Device: &id}}

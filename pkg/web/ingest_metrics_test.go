@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 // TestIngestMetrics serves the ingest process's own /metrics and /healthz:
@@ -19,18 +17,7 @@ func TestIngestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := do(t, h, http.MethodGet, "/metrics")
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", res.StatusCode)
-	}
-	text := body(t, res)
-	problems, err := promlint.New(strings.NewReader(text)).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	text := lintedMetrics(t, h)
 	for _, tc := range []struct {
 		series string
 		want   bool

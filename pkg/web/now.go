@@ -100,11 +100,8 @@ type lastJSON struct {
 }
 
 func newLastJSON(r rates.Reading) lastJSON {
-	if !r.Known {
-		return lastJSON{}
-	}
-	up, down := r.Last.Bps()
-	return lastJSON{LastUplinkBps: &up, LastDownlinkBps: &down}
+	up, down := knownBps(r, r.Last)
+	return lastJSON{LastUplinkBps: up, LastDownlinkBps: down}
 }
 
 // sparkJSON is a sparkline: a value per tick, in bits per second.
@@ -248,18 +245,29 @@ func (s *server) apiNow(w http.ResponseWriter, r *http.Request) {
 	t := s.now()
 	out := newNowJSON(now, t, s.rateUnit)
 	if nq.limit > 0 {
-		conns := make([]connectionJSON, 0, nq.limit)
-		var total int
-		err := s.eachConnection(r.Context(), nq.limit, nq.order, t.Add(-s.window),
-			func(n int) error { total = n; return nil },
-			func(c *connectionJSON) error { conns = append(conns, *c); return nil })
-		if err != nil {
+		if err := s.nowConnections(r.Context(), &out, nq.limit, nq.order, t.Add(-s.window)); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		out.Connections, out.ConnectionsTotal = &conns, &total
 	}
 	s.writeJSON(w, http.StatusOK, out)
+}
+
+// nowConnections sets out's "connections" to the first limit (> 0)
+// active connections in order, as /connections.json rows (newSince is
+// the start of the new-host window), and "connections_total" to the count
+// of all of them: for /api/now?limit= and the dashboard's first paint.
+func (s *server) nowConnections(ctx context.Context, out *nowJSON, limit int, order rates.Order, newSince time.Time) error {
+	conns := make([]connectionJSON, 0, limit)
+	var total int
+	err := s.eachConnection(ctx, limit, order, newSince,
+		func(n int) error { total = n; return nil },
+		func(c *connectionJSON) error { conns = append(conns, *c); return nil })
+	if err != nil {
+		return err
+	}
+	out.Connections, out.ConnectionsTotal = &conns, &total
+	return nil
 }
 
 // ratedTotalJSON is a row of /api/devices or /api/remotes: its traffic

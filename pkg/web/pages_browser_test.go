@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -325,17 +323,6 @@ func BenchmarkPages(b *testing.B) {
 		{"history", "/history?period=30d"},
 		{"device-connections", "/connections.json?device=ip:10.0.0.5&limit=100"},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			var size int
-			for b.Loop() {
-				w := &discardWriter{header: http.Header{}}
-				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, bc.target, nil))
-				if w.status != http.StatusOK {
-					b.Fatalf("status %d", w.status)
-				}
-				size = w.n
-			}
-			b.ReportMetric(float64(size), "bytes/response")
-		})
+		b.Run(bc.name, func(b *testing.B) { benchGet(b, h, bc.target, nil) })
 	}
 }

@@ -375,14 +375,10 @@ func TestPromLogger(t *testing.T) {
 	}
 }
 
-// TestMetricsEndpointLint lints the whole /metrics answer, the Go and
-// process collectors included, with promlint: the checks `promtool check
-// metrics` runs (the Debian package carrying promtool is the whole
-// Prometheus server, 96 MB installed, too much for CI).
-func TestMetricsEndpointLint(t *testing.T) {
-	h, _ := testServer(t, func(o *Options) {
-		o.Build = BuildInfo{Version: "1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"}
-	})
+// lintedMetrics GETs h's /metrics, which must answer 200 with no problem
+// promlint finds, and returns its text.
+func lintedMetrics(t *testing.T, h http.Handler) string {
+	t.Helper()
 	res := do(t, h, http.MethodGet, "/metrics")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %d", res.StatusCode)
@@ -395,6 +391,18 @@ func TestMetricsEndpointLint(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
+	return text
+}
+
+// TestMetricsEndpointLint lints the whole /metrics answer, the Go and
+// process collectors included, with promlint: the checks `promtool check
+// metrics` runs (the Debian package carrying promtool is the whole
+// Prometheus server, 96 MB installed, too much for CI).
+func TestMetricsEndpointLint(t *testing.T) {
+	h, _ := testServer(t, func(o *Options) {
+		o.Build = BuildInfo{Version: "1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"}
+	})
+	text := lintedMetrics(t, h)
 	for _, want := range []string{
 		`netmon_build_info{goversion="go1.26.8",revision="0123abc",version="1.2.3"} 1`,
 		`netmon_device_uplink_bytes_total{device="ip:10.0.0.5"} 1000`,

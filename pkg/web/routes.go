@@ -46,8 +46,8 @@ func (s *server) routes() http.Handler {
 		mux.HandleFunc("POST "+path, submit)
 		mux.HandleFunc(path, s.formMethodNotAllowed)
 	}
-	form("/login", s.loginForm, s.login)
-	form("/logout", s.logoutForm, s.logout)
+	form("/login", s.needLogin(s.loginForm), s.needLogin(s.login))
+	form("/logout", s.needLogin(s.logoutForm), s.needLogin(s.logout))
 	mux.HandleFunc("/", s.notFound)
 	return compress(s.secure(mux))
 }
