@@ -15,7 +15,6 @@ import (
 	"github.com/netmon-dev/netmon/pkg/alert"
 	"github.com/netmon-dev/netmon/pkg/config"
 	"github.com/netmon-dev/netmon/pkg/device"
-	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/names"
@@ -75,8 +74,7 @@ type namer struct {
 // name across a restart. Sources that cannot be opened are logged and
 // left out: names are a help, never a reason not to count.
 func newNamer(ctx context.Context, cfg config.Config, rec *store.Record, logger *slog.Logger) *namer {
-	prefixes, _ := cfg.Prefixes() // validated
-	f, _ := filter.New(prefixes)
+	f, _ := cfg.Filter() // validated
 	n := &namer{cfg: cfg, log: logger, dns: names.NewDNSLog(), labeled: map[netip.Addr]store.AddrLabel{}, dsts: map[[2]netip.Addr]string{},
 		base: map[string]history.Usage{}, shown: map[string]history.Usage{}}
 	n.dns.TTL = cfg.DNSNameTTL

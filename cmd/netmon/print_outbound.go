@@ -111,11 +111,7 @@ connection the first read did not list has no rate ("-", null).`,
 // runPrintOutbound reads one snapshot from src and prints its top outbound
 // connections to w.
 func runPrintOutbound(ctx context.Context, cfg config.Config, opts printOutboundOptions, src ingest.Source, w io.Writer) error {
-	prefixes, err := cfg.Prefixes()
-	if err != nil {
-		return err
-	}
-	f, err := filter.New(prefixes)
+	f, err := cfg.Filter()
 	if err != nil {
 		return err
 	}

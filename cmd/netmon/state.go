@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/netmon-dev/netmon/pkg/config"
-	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/history"
 	"github.com/netmon-dev/netmon/pkg/ingest"
@@ -143,11 +142,7 @@ func bootID(cfg config.Config) string {
 // cycle's counters are then the baseline, not growth. After a reboot the
 // table is new too, and everything counts.
 func openIngester(ctx context.Context, cfg config.Config, src ingest.Source, logger *slog.Logger) (*stores, *ingest.Ingester, error) {
-	prefixes, err := cfg.Prefixes()
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := filter.New(prefixes)
+	f, err := cfg.Filter()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,7 +23,6 @@ import (
 
 	"github.com/netmon-dev/netmon/pkg/config"
 	"github.com/netmon-dev/netmon/pkg/conntrack"
-	"github.com/netmon-dev/netmon/pkg/filter"
 	"github.com/netmon-dev/netmon/pkg/flows"
 	"github.com/netmon-dev/netmon/pkg/ingest"
 	"github.com/netmon-dev/netmon/pkg/rates"
@@ -364,11 +363,7 @@ func openTopSource(ctx context.Context, cfg config.Config, src ingest.Source, no
 			return &liveTop{db: db, from: fmt.Sprintf("live state %s (written by pid %d)", path, pid)}, nil
 		}
 	}
-	prefixes, err := cfg.Prefixes()
-	if err != nil {
-		return nil, err
-	}
-	f, err := filter.New(prefixes)
+	f, err := cfg.Filter()
 	if err != nil {
 		return nil, err
 	}

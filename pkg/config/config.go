@@ -435,15 +435,27 @@ func (c *Config) AllowFromPrefixes() ([]netip.Prefix, error) {
 // Prefixes parses LocalSubnets; the error is a *FieldError naming the bad
 // prefix.
 func (c *Config) Prefixes() ([]netip.Prefix, error) {
+	ps, _, err := c.localSubnets()
+	return ps, err
+}
+
+// Filter is the outbound filter of LocalSubnets; the error is Prefixes'.
+func (c *Config) Filter() (*filter.Filter, error) {
+	_, f, err := c.localSubnets()
+	return f, err
+}
+
+func (c *Config) localSubnets() ([]netip.Prefix, *filter.Filter, error) {
 	// filter's errors quote the bad item, so the value is not repeated.
 	ps, err := filter.ParsePrefixes(c.LocalSubnets)
 	if err != nil {
-		return nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
+		return nil, nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
 	}
-	if _, err := filter.New(ps); err != nil {
-		return nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
+	f, err := filter.New(ps)
+	if err != nil {
+		return nil, nil, &FieldError{Key: "local_subnets", Reason: err.Error()}
 	}
-	return ps, nil
+	return ps, f, nil
 }
 
 func validateBind(addr string) error {
