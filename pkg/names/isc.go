@@ -60,31 +60,24 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		cur = &block{start: n, ok: ok && a.Is4() && strings.TrimSpace(brace) == "{"}
 		cur.lease.Addr = a
 	}
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
+	err := eachRecord(r, st, func(n int, s string) lineKind {
+		if s[0] == '#' {
+			return notRecord
 		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
-		}
-		st.Lines++
 		if cur == nil {
 			start(n, s)
-			return
+			return record
 		}
 		if s == "}" {
 			closeBlock()
-			return
+			return record
 		}
 		if strings.HasPrefix(s, "lease ") {
 			// The block before never closed.
 			cur.ok = false
 			closeBlock()
 			start(n, s)
-			return
+			return record
 		}
 		stmt, _, _ := strings.Cut(s, ";")
 		switch {
@@ -99,6 +92,7 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		case strings.HasPrefix(stmt, "ends "):
 			cur.lease.Expires = iscTime(strings.TrimPrefix(stmt, "ends "))
 		}
+		return record
 	})
 	if cur != nil {
 		cur.ok = false

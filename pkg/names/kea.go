@@ -27,15 +27,9 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 	}
 	var order []string
 	last := map[string]row{}
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
+	err := eachRecord(r, st, func(_ int, s string) lineKind {
+		if s[0] == '#' {
+			return notRecord
 		}
 		f := strings.Split(s, ",")
 		if f[0] == "address" {
@@ -43,9 +37,8 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 			for i, name := range f {
 				col[name] = i
 			}
-			return
+			return notRecord
 		}
-		st.Lines++
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(f) {
 				return strings.ReplaceAll(f[i], "&#x2c", ",")
@@ -54,8 +47,7 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		}
 		a, ok := parseAddr(get("address"))
 		if !ok || len(col) == 0 {
-			st.skip(n)
-			return
+			return badRecord
 		}
 		l := Lease{Addr: a, Name: strings.TrimSuffix(get("hostname"), ".")}
 		if hw := get("hwaddr"); hw != "" {
@@ -69,8 +61,7 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		valid, err1 := strconv.ParseInt(get("valid_lifetime"), 10, 64)
 		expire, err2 := strconv.ParseInt(get("expire"), 10, 64)
 		if err1 != nil || err2 != nil {
-			st.skip(n)
-			return
+			return badRecord
 		}
 		if valid != 0xffffffff {
 			l.Expires = time.Unix(expire, 0).UTC()
@@ -81,6 +72,7 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 			order = append(order, key)
 		}
 		last[key] = row{l, valid != 0 && (state == "" || state == "0")}
+		return record
 	})
 	var out []Lease
 	for _, k := range order {
