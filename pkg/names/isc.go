@@ -34,17 +34,12 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		start  int
 	}
 	var (
-		cur   *block
-		order []string
-		last  = map[string]block{}
+		cur  *block
+		last lastLeases
 	)
 	closeBlock := func() {
 		if cur.ok {
-			key := cur.lease.Addr.String()
-			if _, seen := last[key]; !seen {
-				order = append(order, key)
-			}
-			last[key] = *cur
+			last.set(cur.lease, cur.active)
 		} else {
 			st.skip(cur.start)
 		}
@@ -98,15 +93,7 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		cur.ok = false
 		closeBlock()
 	}
-	var out []Lease
-	for _, k := range order {
-		b := last[k]
-		if b.active {
-			out = append(out, b.lease)
-		}
-	}
-	st.Entries += len(out)
-	return out, err
+	return last.leases(st), err
 }
 
 // iscTime parses "4 2023/11/16 22:00:00" (weekday, UTC date and time) or

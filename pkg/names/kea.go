@@ -21,12 +21,7 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		st = new(Stats)
 	}
 	col := map[string]int{}
-	type row struct {
-		lease Lease
-		live  bool
-	}
-	var order []string
-	last := map[string]row{}
+	var last lastLeases
 	err := eachRecord(r, st, func(_ int, s string) lineKind {
 		if s[0] == '#' {
 			return notRecord
@@ -67,19 +62,8 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 			l.Expires = time.Unix(expire, 0).UTC()
 		}
 		state := get("state")
-		key := a.String()
-		if _, seen := last[key]; !seen {
-			order = append(order, key)
-		}
-		last[key] = row{l, valid != 0 && (state == "" || state == "0")}
+		last.set(l, valid != 0 && (state == "" || state == "0"))
 		return record
 	})
-	var out []Lease
-	for _, k := range order {
-		if r := last[k]; r.live {
-			out = append(out, r.lease)
-		}
-	}
-	st.Entries += len(out)
-	return out, err
+	return last.leases(st), err
 }

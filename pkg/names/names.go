@@ -143,6 +143,43 @@ func parsed(ls []Lease, ok bool) ([]Lease, lineKind) {
 	return ls, record
 }
 
+// lastLeases keeps the last lease a file wrote for each address, in the
+// order the addresses first appeared: dhcpd and Kea append a record each
+// time a lease changes, so the last one for an address wins. The zero
+// value is ready to use.
+type lastLeases struct {
+	order []netip.Addr
+	last  map[netip.Addr]lastLease
+}
+
+type lastLease struct {
+	lease Lease
+	live  bool // false: the lease ended (released, expired, free, ...)
+}
+
+// set makes l, live or not, the last lease of its address.
+func (b *lastLeases) set(l Lease, live bool) {
+	if b.last == nil {
+		b.last = map[netip.Addr]lastLease{}
+	}
+	if _, seen := b.last[l.Addr]; !seen {
+		b.order = append(b.order, l.Addr)
+	}
+	b.last[l.Addr] = lastLease{l, live}
+}
+
+// leases returns the last leases that are live, counted in st.Entries.
+func (b *lastLeases) leases(st *Stats) []Lease {
+	var out []Lease
+	for _, a := range b.order {
+		if l := b.last[a]; l.live {
+			out = append(out, l.lease)
+		}
+	}
+	st.Entries += len(out)
+	return out
+}
+
 // duidMAC returns the link-layer address inside a DUID-LLT (type 1) or
 // DUID-LL (type 3) of hardware type 1 (Ethernet), given as hex with or
 // without colons: DHCPv6 leases name no MAC, but most clients build their

@@ -64,3 +64,20 @@ func TestEachRecord(t *testing.T) {
 		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
+
+func TestLastLeases(t *testing.T) {
+	var b lastLeases
+	b.set(Lease{Addr: ip("10.0.0.2"), Name: "a"}, true)
+	b.set(Lease{Addr: ip("10.0.0.1"), Name: "b"}, true)
+	b.set(Lease{Addr: ip("10.0.0.3"), Name: "c"}, true)
+	b.set(Lease{Addr: ip("10.0.0.2"), Name: "a2"}, true) // renewed: keeps its place
+	b.set(Lease{Addr: ip("10.0.0.1"), Name: "b"}, false) // released
+	st := Stats{Entries: 1}
+	want := []Lease{{Addr: ip("10.0.0.2"), Name: "a2"}, {Addr: ip("10.0.0.3"), Name: "c"}}
+	if diff := cmp.Diff(want, b.leases(&st), cmpAddr); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st.Entries != 3 {
+		t.Errorf("Entries = %d, want 1 + 2", st.Entries)
+	}
+}
