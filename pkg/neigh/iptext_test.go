@@ -1,6 +1,7 @@
 package neigh
 
 import (
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -56,11 +57,7 @@ var labTable = []device.Neighbour{
 }
 
 func TestParseIPNeigh(t *testing.T) {
-	tests := []struct {
-		file  string
-		want  []device.Neighbour
-		stats Stats
-	}{
+	testParse(t, ParseIPNeigh, []parseCase{
 		{"ip-neigh-lab.txt", labTable, Stats{Lines: 15, Entries: 14, Ignored: 1}},
 		// `ip -s neigh show` of the same table (iproute2 6.1 runs "used" and "probes" together).
 		{"ip-neigh-s-lab.txt", labTable, Stats{Lines: 15, Entries: 14, Ignored: 1}},
@@ -74,11 +71,23 @@ func TestParseIPNeigh(t *testing.T) {
 			nb("192.168.1.30", "00:1b:21:3a:4b:61", "br-lan"),
 			nb("fe80::1", "00:1b:21:3a:4b:62", "br-lan"),
 		}, Stats{Lines: 17, Entries: 8, Ignored: 7, Skipped: 2, FirstSkip: 13}},
-	}
+	})
+}
+
+// parseCase is a fixture and what a parser makes of it.
+type parseCase struct {
+	file  string
+	want  []device.Neighbour
+	stats Stats
+}
+
+// testParse runs parse on each case's fixture.
+func testParse(t *testing.T, parse func(io.Reader, *Stats) ([]device.Neighbour, error), tests []parseCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			var st Stats
-			got, err := ParseIPNeigh(fixture(t, tc.file), &st)
+			got, err := parse(fixture(t, tc.file), &st)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,13 +123,7 @@ func TestParseIPNeighLine(t *testing.T) {
 }
 
 func FuzzParseIPNeigh(f *testing.F) {
-	for _, name := range []string{"ip-neigh-lab.txt", "ip-neigh-s-lab.txt", "ip-neigh-handmade.txt"} {
-		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(b))
-	}
+	addSeeds(f, "ip-neigh-lab.txt", "ip-neigh-s-lab.txt", "ip-neigh-handmade.txt")
 	f.Fuzz(func(t *testing.T, in string) {
 		var st Stats
 		got, err := ParseIPNeigh(strings.NewReader(in), &st)
@@ -141,6 +144,17 @@ func FuzzParseIPNeigh(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addSeeds adds the fixtures named to f's seed corpus.
+func addSeeds(f *testing.F, names ...string) {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
 }
 
 // checkParsed holds for any parse: every neighbour is a machine, and the
