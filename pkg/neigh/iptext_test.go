@@ -125,12 +125,7 @@ func TestParseIPNeighLine(t *testing.T) {
 func FuzzParseIPNeigh(f *testing.F) {
 	addSeeds(f, "ip-neigh-lab.txt", "ip-neigh-s-lab.txt", "ip-neigh-handmade.txt")
 	f.Fuzz(func(t *testing.T, in string) {
-		var st Stats
-		got, err := ParseIPNeigh(strings.NewReader(in), &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkParsed(t, got, st)
+		got := parseChecked(t, ParseIPNeigh, in)
 		// Each line parses alone to what it gave in the whole.
 		var one []device.Neighbour
 		for line := range strings.Lines(in) {
@@ -157,10 +152,16 @@ func addSeeds(f *testing.F, names ...string) {
 	}
 }
 
-// checkParsed holds for any parse: every neighbour is a machine, and the
-// counts add up.
-func checkParsed(t *testing.T, got []device.Neighbour, st Stats) {
+// parseChecked parses in with parse and checks what holds for any
+// input: no error from a reader that cannot fail, every neighbour is a
+// machine, and the counts add up.
+func parseChecked(t *testing.T, parse func(io.Reader, *Stats) ([]device.Neighbour, error), in string) []device.Neighbour {
 	t.Helper()
+	var st Stats
+	got, err := parse(strings.NewReader(in), &st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range got {
 		if !n.Addr.IsValid() || n.Addr.Zone() != "" || n.Addr.Is4In6() || !n.MAC.Valid() {
 			t.Fatalf("unusable neighbour %+v", n)
@@ -172,4 +173,5 @@ func checkParsed(t *testing.T, got []device.Neighbour, st Stats) {
 	if (st.Skipped == 0) != (st.FirstSkip == 0) {
 		t.Fatalf("stats %+v: Skipped and FirstSkip disagree", st)
 	}
+	return got
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/netmon-dev/netmon/pkg/device"
@@ -50,12 +49,7 @@ func TestProcARPRead(t *testing.T) {
 func FuzzParseProcARP(f *testing.F) {
 	addSeeds(f, "proc-net-arp-lab.txt", "proc-net-arp-handmade.txt")
 	f.Fuzz(func(t *testing.T, in string) {
-		var st Stats
-		got, err := ParseProcARP(strings.NewReader(in), &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkParsed(t, got, st)
+		got := parseChecked(t, ParseProcARP, in)
 		for _, n := range got {
 			if !n.Addr.Is4() {
 				t.Fatalf("IPv6 from /proc/net/arp: %v", n.Addr)
