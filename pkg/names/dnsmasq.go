@@ -20,33 +20,14 @@ import (
 // where the MAC goes and the client's DUID last, from which the MAC is
 // taken when the DUID holds one.
 func ParseDnsmasq(r io.Reader, st *Stats) ([]Lease, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []Lease
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		f := fields(line)
-		if len(f) == 0 {
-			return
-		}
-		st.Lines++
+	return eachLease(r, st, func(s string) ([]Lease, lineKind) {
+		f := strings.Fields(s)
 		if f[0] == "duid" {
-			return
+			return nil, record // the server's, before the IPv6 leases
 		}
 		l, ok := dnsmasqLine(f)
-		if !ok {
-			st.skip(n)
-			return
-		}
-		st.Entries++
-		out = append(out, l)
+		return parsed([]Lease{l}, ok)
 	})
-	return out, err
 }
 
 func dnsmasqLine(f []string) (Lease, bool) {
@@ -94,37 +75,19 @@ func dnsmasqLine(f []string) (Lease, bool) {
 // addresses, [IPv6] addresses, a lease time, `ignore`, and the host
 // name. Other configuration lines are not counted.
 func ParseDnsmasqHosts(r io.Reader, hostsfile bool, st *Stats) ([]Lease, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []Lease
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
+	return eachLease(r, st, func(s string) ([]Lease, lineKind) {
+		if s[0] == '#' {
+			return nil, notRecord
 		}
 		if !hostsfile {
 			v, ok := strings.CutPrefix(s, "dhcp-host=")
 			if !ok {
-				return
+				return nil, notRecord
 			}
 			s = v
 		}
-		st.Lines++
-		ls, ok := dhcpHost(s)
-		if !ok {
-			st.skip(n)
-			return
-		}
-		st.Entries += len(ls)
-		out = append(out, ls...)
+		return parsed(dhcpHost(s))
 	})
-	return out, err
 }
 
 func dhcpHost(v string) ([]Lease, bool) {

@@ -11,39 +11,22 @@ import (
 //	52:54:00:12:34:56 laptop
 //	0:1b:21:a:b:c    printer.lan
 func ParseEthers(r io.Reader, st *Stats) ([]Lease, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []Lease
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		s := string(line)
-		if i := strings.IndexByte(s, '#'); i >= 0 {
-			s = s[:i]
-		}
+	return eachLease(r, st, func(s string) ([]Lease, lineKind) {
+		s, _, _ = strings.Cut(s, "#")
 		f := strings.Fields(s)
 		if len(f) == 0 {
-			return
+			return nil, notRecord
 		}
-		st.Lines++
 		if len(f) != 2 {
-			st.skip(n)
-			return
+			return nil, badRecord
 		}
 		m, ok := parseMAC(f[0])
 		if !ok {
-			st.skip(n)
-			return
+			return nil, badRecord
 		}
 		if _, isAddr := parseAddr(f[1]); isAddr {
-			return
+			return nil, record
 		}
-		st.Entries++
-		out = append(out, Lease{MAC: m, Name: f[1]})
+		return []Lease{{MAC: m, Name: f[1]}}, record
 	})
-	return out, err
 }

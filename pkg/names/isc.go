@@ -34,17 +34,12 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		start  int
 	}
 	var (
-		cur   *block
-		order []string
-		last  = map[string]block{}
+		cur  *block
+		last lastLeases
 	)
 	closeBlock := func() {
 		if cur.ok {
-			key := cur.lease.Addr.String()
-			if _, seen := last[key]; !seen {
-				order = append(order, key)
-			}
-			last[key] = *cur
+			last.set(cur.lease, cur.active)
 		} else {
 			st.skip(cur.start)
 		}
@@ -60,31 +55,24 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		cur = &block{start: n, ok: ok && a.Is4() && strings.TrimSpace(brace) == "{"}
 		cur.lease.Addr = a
 	}
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
+	err := eachRecord(r, st, func(n int, s string) lineKind {
+		if s[0] == '#' {
+			return notRecord
 		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
-		}
-		st.Lines++
 		if cur == nil {
 			start(n, s)
-			return
+			return record
 		}
 		if s == "}" {
 			closeBlock()
-			return
+			return record
 		}
 		if strings.HasPrefix(s, "lease ") {
 			// The block before never closed.
 			cur.ok = false
 			closeBlock()
 			start(n, s)
-			return
+			return record
 		}
 		stmt, _, _ := strings.Cut(s, ";")
 		switch {
@@ -99,20 +87,13 @@ func ParseISC(r io.Reader, st *Stats) ([]Lease, error) {
 		case strings.HasPrefix(stmt, "ends "):
 			cur.lease.Expires = iscTime(strings.TrimPrefix(stmt, "ends "))
 		}
+		return record
 	})
 	if cur != nil {
 		cur.ok = false
 		closeBlock()
 	}
-	var out []Lease
-	for _, k := range order {
-		b := last[k]
-		if b.active {
-			out = append(out, b.lease)
-		}
-	}
-	st.Entries += len(out)
-	return out, err
+	return last.leases(st), err
 }
 
 // iscTime parses "4 2023/11/16 22:00:00" (weekday, UTC date and time) or

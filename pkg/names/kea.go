@@ -21,21 +21,10 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		st = new(Stats)
 	}
 	col := map[string]int{}
-	type row struct {
-		lease Lease
-		live  bool
-	}
-	var order []string
-	last := map[string]row{}
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
+	var last lastLeases
+	err := eachRecord(r, st, func(_ int, s string) lineKind {
+		if s[0] == '#' {
+			return notRecord
 		}
 		f := strings.Split(s, ",")
 		if f[0] == "address" {
@@ -43,9 +32,8 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 			for i, name := range f {
 				col[name] = i
 			}
-			return
+			return notRecord
 		}
-		st.Lines++
 		get := func(name string) string {
 			if i, ok := col[name]; ok && i < len(f) {
 				return strings.ReplaceAll(f[i], "&#x2c", ",")
@@ -54,8 +42,7 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		}
 		a, ok := parseAddr(get("address"))
 		if !ok || len(col) == 0 {
-			st.skip(n)
-			return
+			return badRecord
 		}
 		l := Lease{Addr: a, Name: strings.TrimSuffix(get("hostname"), ".")}
 		if hw := get("hwaddr"); hw != "" {
@@ -69,25 +56,14 @@ func ParseKea(r io.Reader, st *Stats) ([]Lease, error) {
 		valid, err1 := strconv.ParseInt(get("valid_lifetime"), 10, 64)
 		expire, err2 := strconv.ParseInt(get("expire"), 10, 64)
 		if err1 != nil || err2 != nil {
-			st.skip(n)
-			return
+			return badRecord
 		}
 		if valid != 0xffffffff {
 			l.Expires = time.Unix(expire, 0).UTC()
 		}
 		state := get("state")
-		key := a.String()
-		if _, seen := last[key]; !seen {
-			order = append(order, key)
-		}
-		last[key] = row{l, valid != 0 && (state == "" || state == "0")}
+		last.set(l, valid != 0 && (state == "" || state == "0"))
+		return record
 	})
-	var out []Lease
-	for _, k := range order {
-		if r := last[k]; r.live {
-			out = append(out, r.lease)
-		}
-	}
-	st.Entries += len(out)
-	return out, err
+	return last.leases(st), err
 }

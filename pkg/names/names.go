@@ -81,8 +81,104 @@ func eachLine(r io.Reader, fn func(n int, line []byte)) error {
 	}
 }
 
-// fields splits at spaces and tabs.
-func fields(line []byte) []string { return strings.Fields(string(line)) }
+// lineKind is what one line of a lease or host file is to its format.
+type lineKind uint8
+
+const (
+	notRecord lineKind = iota // a comment, a header, a statement the format passes over: not counted
+	record                    // counted in Stats.Lines
+	badRecord                 // malformed: counted in Stats.Lines and skipped
+)
+
+// eachRecord calls fn with every line of r that is not blank, trimmed of
+// spaces, and its 1-based number, and counts the line as fn says. An
+// over-long line is counted and skipped without reaching fn. It returns
+// the first read error.
+func eachRecord(r io.Reader, st *Stats, fn func(n int, s string) lineKind) error {
+	return eachLine(r, func(n int, line []byte) {
+		if line == nil {
+			st.Lines++
+			st.skip(n)
+			return
+		}
+		s := strings.TrimSpace(string(line))
+		if s == "" {
+			return
+		}
+		k := fn(n, s)
+		if k == badRecord {
+			st.skip(n)
+		}
+		if k != notRecord {
+			st.Lines++
+		}
+	})
+}
+
+// eachLease reads a format of one record a line: fn is given every line
+// that is not blank (see eachRecord) and returns its leases, which count
+// in st.Entries, and its kind. st may be nil.
+func eachLease(r io.Reader, st *Stats, fn func(s string) ([]Lease, lineKind)) ([]Lease, error) {
+	if st == nil {
+		st = new(Stats)
+	}
+	var out []Lease
+	err := eachRecord(r, st, func(_ int, s string) lineKind {
+		ls, k := fn(s)
+		if k == record {
+			st.Entries += len(ls)
+			out = append(out, ls...)
+		}
+		return k
+	})
+	return out, err
+}
+
+// parsed gives the leases of a record that parsed (ok), or marks it
+// malformed.
+func parsed(ls []Lease, ok bool) ([]Lease, lineKind) {
+	if !ok {
+		return nil, badRecord
+	}
+	return ls, record
+}
+
+// lastLeases keeps the last lease a file wrote for each address, in the
+// order the addresses first appeared: dhcpd and Kea append a record each
+// time a lease changes, so the last one for an address wins. The zero
+// value is ready to use.
+type lastLeases struct {
+	order []netip.Addr
+	last  map[netip.Addr]lastLease
+}
+
+type lastLease struct {
+	lease Lease
+	live  bool // false: the lease ended (released, expired, free, ...)
+}
+
+// set makes l, live or not, the last lease of its address.
+func (b *lastLeases) set(l Lease, live bool) {
+	if b.last == nil {
+		b.last = map[netip.Addr]lastLease{}
+	}
+	if _, seen := b.last[l.Addr]; !seen {
+		b.order = append(b.order, l.Addr)
+	}
+	b.last[l.Addr] = lastLease{l, live}
+}
+
+// leases returns the last leases that are live, counted in st.Entries.
+func (b *lastLeases) leases(st *Stats) []Lease {
+	var out []Lease
+	for _, a := range b.order {
+		if l := b.last[a]; l.live {
+			out = append(out, l.lease)
+		}
+	}
+	st.Entries += len(out)
+	return out
+}
 
 // duidMAC returns the link-layer address inside a DUID-LLT (type 1) or
 // DUID-LL (type 3) of hardware type 1 (Ethernet), given as hex with or

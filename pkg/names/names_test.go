@@ -1,6 +1,7 @@
 package names
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,5 +40,44 @@ func TestEachLine(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "LONG", "b"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestEachRecord(t *testing.T) {
+	long := strings.Repeat("x", maxLine+1)
+	in := "  a  \n\n \t\n# c\nbad\n" + long + "\nb\n"
+	kinds := map[string]lineKind{"a": record, "# c": notRecord, "bad": badRecord, "b": record}
+	var got []string
+	var st Stats
+	err := eachRecord(strings.NewReader(in), &st, func(n int, s string) lineKind {
+		got = append(got, strconv.Itoa(n)+" "+s)
+		return kinds[s]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"1 a", "4 # c", "5 bad", "7 b"}, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	// a, bad, the over-long line and b count; bad (line 5) and the long line are skipped.
+	if diff := cmp.Diff(Stats{Lines: 4, Skipped: 2, FirstSkip: 5}, st); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+func TestLastLeases(t *testing.T) {
+	var b lastLeases
+	b.set(Lease{Addr: ip("10.0.0.2"), Name: "a"}, true)
+	b.set(Lease{Addr: ip("10.0.0.1"), Name: "b"}, true)
+	b.set(Lease{Addr: ip("10.0.0.3"), Name: "c"}, true)
+	b.set(Lease{Addr: ip("10.0.0.2"), Name: "a2"}, true) // renewed: keeps its place
+	b.set(Lease{Addr: ip("10.0.0.1"), Name: "b"}, false) // released
+	st := Stats{Entries: 1}
+	want := []Lease{{Addr: ip("10.0.0.2"), Name: "a2"}, {Addr: ip("10.0.0.3"), Name: "c"}}
+	if diff := cmp.Diff(want, b.leases(&st), cmpAddr); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st.Entries != 3 {
+		t.Errorf("Entries = %d, want 1 + 2", st.Entries)
 	}
 }

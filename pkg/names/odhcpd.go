@@ -20,39 +20,16 @@ import (
 // `fd00::23 laptop.lan laptop`. The MAC of a DHCPv6 lease is taken from
 // the DUID when it holds one.
 func ParseOdhcpd(r io.Reader, st *Stats) ([]Lease, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []Lease
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
+	return eachLease(r, st, func(s string) ([]Lease, lineKind) {
+		f := strings.Fields(s)
+		switch {
+		case f[0] == "#":
+			return parsed(odhcpdState(f[1:]))
+		case f[0][0] == '#':
+			return nil, notRecord
 		}
-		f := fields(line)
-		if len(f) == 0 {
-			return
-		}
-		st.Lines++
-		var ls []Lease
-		var ok bool
-		if f[0] == "#" {
-			ls, ok = odhcpdState(f[1:])
-		} else if f[0][0] == '#' {
-			st.Lines--
-			return
-		} else {
-			ls, ok = odhcpdHosts(f)
-		}
-		if !ok {
-			st.skip(n)
-			return
-		}
-		st.Entries += len(ls)
-		out = append(out, ls...)
+		return parsed(odhcpdHosts(f))
 	})
-	return out, err
 }
 
 func odhcpdState(f []string) ([]Lease, bool) {

@@ -59,17 +59,10 @@ func ParseUCI(r io.Reader, st *Stats) ([]Lease, error) {
 		st.Entries += len(ls)
 		out = append(out, ls...)
 	}
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
+	err := eachRecord(r, st, func(n int, s string) lineKind {
+		if s[0] == '#' {
+			return notRecord
 		}
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			return
-		}
-		st.Lines++
 		kw, rest, _ := strings.Cut(s, " ")
 		switch kw {
 		case "config":
@@ -80,7 +73,7 @@ func ParseUCI(r io.Reader, st *Stats) ([]Lease, error) {
 			}
 		case "option", "list":
 			if cur == nil {
-				return
+				return record
 			}
 			key, val, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			val = unquoteUCI(strings.TrimSpace(val))
@@ -98,6 +91,7 @@ func ParseUCI(r io.Reader, st *Stats) ([]Lease, error) {
 				cur.bad = true
 			}
 		}
+		return record
 	})
 	flush()
 	return out, err

@@ -1,7 +1,6 @@
 package neigh
 
 import (
-	"bytes"
 	"io"
 	"net/netip"
 
@@ -20,33 +19,10 @@ import (
 // counted as ignored; a line that does not start with an address is
 // skipped and counted. Only a read error is returned.
 func ParseIPNeigh(r io.Reader, st *Stats) ([]device.Neighbour, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []device.Neighbour
 	var buf [24][]byte
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			return
-		}
-		st.Lines++
-		nb, ok, good := parseIPNeighLine(buf[:0], line)
-		switch {
-		case !good:
-			st.skip(n)
-		case !ok:
-			st.Ignored++
-		default:
-			st.Entries++
-			out = append(out, nb)
-		}
+	return eachNeighbour(r, st, nil, func(line []byte) (device.Neighbour, bool, bool) {
+		return parseIPNeighLine(buf[:0], line)
 	})
-	return out, err
 }
 
 // ParseIPNeighLine parses one line of `ip neigh show`. ok is false for a

@@ -1,6 +1,7 @@
 package neigh
 
 import (
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -56,11 +57,7 @@ var labTable = []device.Neighbour{
 }
 
 func TestParseIPNeigh(t *testing.T) {
-	tests := []struct {
-		file  string
-		want  []device.Neighbour
-		stats Stats
-	}{
+	testParse(t, ParseIPNeigh, []parseCase{
 		{"ip-neigh-lab.txt", labTable, Stats{Lines: 15, Entries: 14, Ignored: 1}},
 		// `ip -s neigh show` of the same table (iproute2 6.1 runs "used" and "probes" together).
 		{"ip-neigh-s-lab.txt", labTable, Stats{Lines: 15, Entries: 14, Ignored: 1}},
@@ -74,11 +71,23 @@ func TestParseIPNeigh(t *testing.T) {
 			nb("192.168.1.30", "00:1b:21:3a:4b:61", "br-lan"),
 			nb("fe80::1", "00:1b:21:3a:4b:62", "br-lan"),
 		}, Stats{Lines: 17, Entries: 8, Ignored: 7, Skipped: 2, FirstSkip: 13}},
-	}
+	})
+}
+
+// parseCase is a fixture and what a parser makes of it.
+type parseCase struct {
+	file  string
+	want  []device.Neighbour
+	stats Stats
+}
+
+// testParse runs parse on each case's fixture.
+func testParse(t *testing.T, parse func(io.Reader, *Stats) ([]device.Neighbour, error), tests []parseCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			var st Stats
-			got, err := ParseIPNeigh(fixture(t, tc.file), &st)
+			got, err := parse(fixture(t, tc.file), &st)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,20 +123,9 @@ func TestParseIPNeighLine(t *testing.T) {
 }
 
 func FuzzParseIPNeigh(f *testing.F) {
-	for _, name := range []string{"ip-neigh-lab.txt", "ip-neigh-s-lab.txt", "ip-neigh-handmade.txt"} {
-		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(b))
-	}
+	addSeeds(f, "ip-neigh-lab.txt", "ip-neigh-s-lab.txt", "ip-neigh-handmade.txt")
 	f.Fuzz(func(t *testing.T, in string) {
-		var st Stats
-		got, err := ParseIPNeigh(strings.NewReader(in), &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkParsed(t, got, st)
+		got := parseChecked(t, ParseIPNeigh, in)
 		// Each line parses alone to what it gave in the whole.
 		var one []device.Neighbour
 		for line := range strings.Lines(in) {
@@ -143,10 +141,27 @@ func FuzzParseIPNeigh(f *testing.F) {
 	})
 }
 
-// checkParsed holds for any parse: every neighbour is a machine, and the
-// counts add up.
-func checkParsed(t *testing.T, got []device.Neighbour, st Stats) {
+// addSeeds adds the fixtures named to f's seed corpus.
+func addSeeds(f *testing.F, names ...string) {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+}
+
+// parseChecked parses in with parse and checks what holds for any
+// input: no error from a reader that cannot fail, every neighbour is a
+// machine, and the counts add up.
+func parseChecked(t *testing.T, parse func(io.Reader, *Stats) ([]device.Neighbour, error), in string) []device.Neighbour {
 	t.Helper()
+	var st Stats
+	got, err := parse(strings.NewReader(in), &st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range got {
 		if !n.Addr.IsValid() || n.Addr.Zone() != "" || n.Addr.Is4In6() || !n.MAC.Valid() {
 			t.Fatalf("unusable neighbour %+v", n)
@@ -158,4 +173,5 @@ func checkParsed(t *testing.T, got []device.Neighbour, st Stats) {
 	if (st.Skipped == 0) != (st.FirstSkip == 0) {
 		t.Fatalf("stats %+v: Skipped and FirstSkip disagree", st)
 	}
+	return got
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+
+	"github.com/netmon-dev/netmon/pkg/device"
 )
 
 // maxLine bounds one line of a table's text; a longer one is skipped as
@@ -42,6 +44,42 @@ func eachLine(r io.Reader, fn func(n int, line []byte)) error {
 			return err
 		}
 	}
+}
+
+// eachNeighbour reads a table of one neighbour a line and counts what it
+// saw in st (which may be nil). parse is given every line that is not
+// blank and does not start with header (the table's column titles; nil
+// for none), and says whether the line is a machine (ok) and whether it
+// is well formed (good): a well-formed line that is no machine is
+// counted as ignored, a malformed one as skipped. An over-long line is
+// skipped. It returns the first read error.
+func eachNeighbour(r io.Reader, st *Stats, header []byte, parse func(line []byte) (n device.Neighbour, ok, good bool)) ([]device.Neighbour, error) {
+	if st == nil {
+		st = new(Stats)
+	}
+	var out []device.Neighbour
+	err := eachLine(r, func(n int, line []byte) {
+		if line == nil {
+			st.Lines++
+			st.skip(n)
+			return
+		}
+		if len(bytes.TrimSpace(line)) == 0 || len(header) > 0 && bytes.HasPrefix(line, header) {
+			return
+		}
+		st.Lines++
+		nb, ok, good := parse(line)
+		switch {
+		case !good:
+			st.skip(n)
+		case !ok:
+			st.Ignored++
+		default:
+			st.Entries++
+			out = append(out, nb)
+		}
+	})
+	return out, err
 }
 
 // fields splits line at spaces and tabs into dst, without allocating

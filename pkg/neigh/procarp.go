@@ -1,7 +1,6 @@
 package neigh
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -28,33 +27,10 @@ const arpEther = 0x1
 // are counted as ignored; malformed lines are skipped and counted. The
 // header line is optional.
 func ParseProcARP(r io.Reader, st *Stats) ([]device.Neighbour, error) {
-	if st == nil {
-		st = new(Stats)
-	}
-	var out []device.Neighbour
 	var buf [8][]byte
-	err := eachLine(r, func(n int, line []byte) {
-		if line == nil {
-			st.Lines++
-			st.skip(n)
-			return
-		}
-		if len(bytes.TrimSpace(line)) == 0 || bytes.HasPrefix(line, []byte("IP address")) {
-			return
-		}
-		st.Lines++
-		nb, ok, good := parseARPLine(buf[:0], line)
-		switch {
-		case !good:
-			st.skip(n)
-		case !ok:
-			st.Ignored++
-		default:
-			st.Entries++
-			out = append(out, nb)
-		}
+	return eachNeighbour(r, st, []byte("IP address"), func(line []byte) (device.Neighbour, bool, bool) {
+		return parseARPLine(buf[:0], line)
 	})
-	return out, err
 }
 
 func parseARPLine(buf [][]byte, line []byte) (n device.Neighbour, ok, good bool) {

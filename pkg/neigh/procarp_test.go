@@ -4,20 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/netmon-dev/netmon/pkg/device"
 )
 
 func TestParseProcARP(t *testing.T) {
-	tests := []struct {
-		file  string
-		want  []device.Neighbour
-		stats Stats
-	}{
+	testParse(t, ParseProcARP, []parseCase{
 		{"proc-net-arp-lab.txt", []device.Neighbour{
 			nb("10.0.3.114", "ba:48:48:04:35:67", "rb3"),
 			nb("10.0.3.134", "ce:39:34:fe:e8:79", "rb3"),
@@ -29,22 +22,7 @@ func TestParseProcARP(t *testing.T) {
 			nb("192.168.1.20", "00:1b:21:3a:4b:5c", "br-lan"),
 			nb("192.168.1.22", "00:1b:21:3a:4b:5d", "br-lan"),
 		}, Stats{Lines: 8, Entries: 2, Ignored: 3, Skipped: 3, FirstSkip: 7}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.file, func(t *testing.T) {
-			var st Stats
-			got, err := ParseProcARP(fixture(t, tc.file), &st)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, got, cmpAddr); diff != "" {
-				t.Errorf("neighbours (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.stats, st); diff != "" {
-				t.Errorf("stats (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestProcARPRead(t *testing.T) {
@@ -69,20 +47,9 @@ func TestProcARPRead(t *testing.T) {
 }
 
 func FuzzParseProcARP(f *testing.F) {
-	for _, name := range []string{"proc-net-arp-lab.txt", "proc-net-arp-handmade.txt"} {
-		b, err := os.ReadFile(filepath.Join(fixtureDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(string(b))
-	}
+	addSeeds(f, "proc-net-arp-lab.txt", "proc-net-arp-handmade.txt")
 	f.Fuzz(func(t *testing.T, in string) {
-		var st Stats
-		got, err := ParseProcARP(strings.NewReader(in), &st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkParsed(t, got, st)
+		got := parseChecked(t, ParseProcARP, in)
 		for _, n := range got {
 			if !n.Addr.Is4() {
 				t.Fatalf("IPv6 from /proc/net/arp: %v", n.Addr)
