@@ -23,71 +23,23 @@
 # Go) and jq. Exits 77 without root or ip netns. About 20 s.
 set -Eeuo pipefail
 
-readonly SKIP=77
-if [[ $(id -u) -ne 0 ]]; then
-	echo "e2e-alerts.sh: skipped: needs root for network namespaces and conntrack"
-	exit $SKIP
-fi
-if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
-	echo "e2e-alerts.sh: skipped: 'ip netns' is not available (apt install iproute2)"
-	exit $SKIP
-fi
-for tool in conntrack iptables jq go; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		echo "e2e-alerts.sh: $tool is missing (apt install conntrack iptables jq)" >&2
-		exit 1
-	}
-done
+# shellcheck source=scripts/e2e-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
+skip_unless_lab "needs root for network namespaces and conntrack"
+need_tools "apt install conntrack iptables jq" conntrack iptables jq go
+setup al netmon.log
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=$repo/scripts/lab.sh
-tmp=$(mktemp -d /tmp/netmon-e2e-alerts.XXXXXX)
-LAB_ID=al$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-export LAB_ID
-netmon_pid=
-failed=0
-
-cleanup() {
-	local rc=$?
-	if [[ -n $netmon_pid ]]; then
-		kill -TERM "$netmon_pid" 2>/dev/null || true
-		wait "$netmon_pid" 2>/dev/null || true
-	fi
-	"$lab" down >/dev/null 2>&1 || true
-	if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then
-		rm -rf "$tmp"
-		return
-	fi
-	[[ -s $tmp/netmon.log ]] && {
-		echo "--- netmon.log (last 20 lines)"
-		tail -n 20 "$tmp/netmon.log"
-	}
-	echo "e2e-alerts: work directory kept: $tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "e2e-alerts: $*"; }
+# This scenario's checks are not one command each: fail counts them.
 fail() {
 	say "FAIL $*"
 	failed=$((failed + 1))
 }
 
-start=$SECONDS
-(
-	cd "$repo"
-	go build -o "$tmp/netmon" ./cmd/netmon
-	go build -o "$tmp/labtraffic" ./scripts/labtraffic
-) || {
-	say "FAIL build"
-	exit 1
-}
+build netmon labtraffic
 netmon=$tmp/netmon
 
-"$lab" up >/dev/null
-LABTRAFFIC="$tmp/labtraffic" "$lab" traffic >/dev/null
-# shellcheck disable=SC1090
-source <("$lab" env)
+lab_up
+lab_traffic
 
 learning=6
 cat >"$tmp/netmon.yaml" <<EOF
@@ -106,6 +58,7 @@ EOF
 ip netns exec "$LAB_RTR" "$netmon" ingest-loop --config "$tmp/netmon.yaml" --db "$tmp/netmon.db" \
 	--state-dir "$tmp/state" --interval 500ms --log-level debug >"$tmp/netmon.log" 2>&1 &
 netmon_pid=$!
+pids+=("$netmon_pid")
 
 # new_devices prints the record's new-device alerts, one JSON line each.
 new_devices() {
@@ -151,9 +104,7 @@ delivered=$(grep -o '"kind":"new_device"' "$tmp/sink.json" 2>/dev/null | wc -l)
 [[ $delivered -eq $want ]] || fail "the exec sink got $delivered new-device alerts, want $want"
 grep -q 'msg=alert .*kind=new_device' "$tmp/netmon.log" || fail "the log sink wrote no alert line"
 
-kill -TERM "$netmon_pid"
-wait "$netmon_pid" || fail "netmon ingest-loop did not stop cleanly"
-netmon_pid=
+stop "$netmon_pid" || fail "netmon ingest-loop did not stop cleanly"
 "$lab" down >/dev/null 2>&1
 ip netns list | grep -q "^nmlab-$LAB_ID-" && fail "lab down left namespaces (the joined host's?)"
 

@@ -32,86 +32,18 @@
 # NETMON_REQUIRE_E2E=1). E2E_KEEP=1 keeps the work directory.
 set -Eeuo pipefail
 
-readonly SKIP=77
-if [[ $(id -u) -ne 0 ]]; then
-	echo "e2e-events.sh: skipped: needs root for network namespaces and conntrack"
-	exit $SKIP
-fi
-if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
-	echo "e2e-events.sh: skipped: 'ip netns' is not available (apt install iproute2)"
-	exit $SKIP
-fi
-for tool in conntrack iptables ip6tables go; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		echo "e2e-events.sh: $tool is missing (apt install conntrack iptables iproute2)" >&2
-		exit 1
-	}
-done
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=$repo/scripts/lab.sh
-tmp=$(mktemp -d /tmp/netmon-e2e-events.XXXXXX)
-LAB_ID=ev$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-export LAB_ID
-pids=()
-passed=0
-failed=0
-
-cleanup() {
-	local rc=$? p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	"$lab" down >/dev/null 2>&1 || true
-	if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then
-		rm -rf "$tmp"
-		return
-	fi
-	if [[ $rc -ne 0 ]]; then
-		local f
-		for f in "$tmp"/*.log; do
-			[[ -s $f ]] || continue
-			echo "--- ${f#"$tmp"/} (last 10 lines)"
-			tail -n 10 "$f"
-		done
-	fi
-	echo "e2e-events: work directory kept: $tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "e2e-events: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-		say "PASS $name"
-	else
-		failed=$((failed + 1))
-		say "FAIL $name"
-	fi
-}
-rtr() { ip netns exec "$LAB_RTR" "$@"; }
+# shellcheck source=scripts/e2e-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
+skip_unless_lab "needs root for network namespaces and conntrack"
+need_tools "apt install conntrack iptables iproute2" conntrack iptables ip6tables go
+setup ev '*.log'
 lan() { ip netns exec "$LAB_LAN" "$@"; }
 
-start=$SECONDS
-(
-	cd "$repo"
-	go build -o "$tmp/netmon" ./cmd/netmon
-	go build -o "$tmp/e2echeck" ./scripts/e2echeck
-	go build -o "$tmp/labtraffic" ./scripts/labtraffic
-) || {
-	say "FAIL build"
-	exit 1
-}
+build netmon e2echeck labtraffic
 ck=$tmp/e2echeck
 lt=$tmp/labtraffic
 
-"$lab" up >/dev/null
-# shellcheck disable=SC1090
-source <("$lab" env)
+lab_up
 
 # Hosts: one pair (IPv4, IPv6) per scenario; delete is IPv4 only (after a
 # deletion the kernel picks an IPv6 flow up again from whichever packet
@@ -311,6 +243,4 @@ check "SIGKILLed and restarted: the record is unchanged after a commit" eval 'ki
 check "stopped again: the record is unchanged" eval 'stopped && report final && cmp -s "$tmp/stopped-remotes.json" "$tmp/final-remotes.json"'
 
 
-say "$((SECONDS - start)) s"
-echo "e2e-events: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

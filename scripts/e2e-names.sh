@@ -30,96 +30,28 @@
 #
 # Needs root, `ip netns`, dnsmasq (apt: dnsmasq-base), dhclient (apt:
 # isc-dhcp-client) and Go; without root or `ip netns` it exits 77 (skip),
-# like scripts/e2e.sh. The lab is always taken down.
+# like scripts/e2e.sh. The lab is always taken down; E2E_KEEP=1 keeps the
+# work directory.
 set -Eeuo pipefail
 
-readonly SKIP=77
-if [[ $(id -u) -ne 0 ]]; then
-	echo "e2e-names.sh: skipped: needs root for network namespaces"
-	exit $SKIP
-fi
-if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
-	echo "e2e-names.sh: skipped: 'ip netns' is not available (apt install iproute2)"
-	exit $SKIP
-fi
-for tool in dnsmasq dhclient iptables go; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		echo "e2e-names.sh: $tool is missing (apt install dnsmasq-base isc-dhcp-client iptables)" >&2
-		exit 1
-	}
-done
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=$repo/scripts/lab.sh
-tmp=$(mktemp -d /tmp/netmon-e2e-names.XXXXXX)
-LAB_ID=nm$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-export LAB_ID
+# shellcheck source=scripts/e2e-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
+skip_unless_lab "needs root for network namespaces"
+need_tools "apt install dnsmasq-base isc-dhcp-client iptables" dnsmasq dhclient iptables go
+# No log tails: scripts/e2e.sh, which runs this one, shows its last lines.
+setup nm
 capture=${E2E_NAMES_CAPTURE:-}
 
-passed=0
-failed=0
-follow_pid=
-cleanup() {
-	local rc=$?
-	if [[ -n $follow_pid ]]; then
-		kill "$follow_pid" 2>/dev/null || true
-	fi
-	"$lab" down >/dev/null 2>&1 || true
-	if [[ $rc -eq 0 ]]; then
-		rm -rf "$tmp"
-	else
-		echo "e2e-names: work directory kept: $tmp"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "e2e-names: $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-		say "PASS $name"
-	else
-		failed=$((failed + 1))
-		say "FAIL $name"
-	fi
-}
-fatal() {
-	local name=$1
-	shift
-	if ! "$@"; then
-		say "FAIL $name (cannot go on)"
-		exit 1
-	fi
-}
-
-start=$SECONDS
-(cd "$repo" && go build -o "$tmp/e2echeck" ./scripts/e2echeck) || {
-	say "FAIL build"
-	exit 1
-}
+build e2echeck netmon
 ck=$tmp/e2echeck
-(cd "$repo" && go build -o "$tmp/netmon" ./cmd/netmon) || {
-	say "FAIL build netmon"
-	exit 1
-}
 
-init_view() {
-	ip -o link show | awk -F': ' '{print $2}' | sort
-	ip -o addr show | awk '{print $2, $4}' | sort
-	ip -4 route show
-}
-init_view >"$tmp/init-before.txt"
+init_save
 
-fatal "lab up" "$lab" up >/dev/null
+lab_up
 fatal "lab dhcp: dnsmasq serves, dhclient leases" "$lab" dhcp
-# shellcheck disable=SC1090
-source <("$lab" env)
+lab_env
 read -r -a clients <<<"$LAB_DHCP_NS"
 read -r -a hostnames <<<"$LAB_DHCP_NAMES"
-rtr() { ip netns exec "$LAB_RTR" "$@"; }
 
 # The clients as the kernel made them: MAC of the veth, leased addresses.
 declare -a macs addrs4 addrs6
@@ -145,6 +77,7 @@ wants=(
 "$ck" names-dnslog -file "$LAB_DNS_LOG" -follow 30s -ready "$tmp/follow.ready" "${wants[@]}" \
 	>"$tmp/follow.log" 2>&1 &
 follow_pid=$!
+pids+=("$follow_pid")
 for ((i = 0; i < 100; i++)); do
 	[[ -e $tmp/follow.ready ]] && break
 	sleep 0.1
@@ -177,7 +110,7 @@ check "the query log maps (client, address) to the name asked" "$ck" names-dnslo
 followed() {
 	local rc=0
 	wait "$follow_pid" || rc=$?
-	follow_pid=
+	forget "$follow_pid"
 	cat "$tmp/follow.log"
 	return "$rc"
 }
@@ -269,12 +202,6 @@ down() {
 		! pgrep -f "$LAB_STATE/" >/dev/null
 }
 check "lab down removes the DHCP LAN, dnsmasq and dhclient" down
-untouched() {
-	init_view >"$tmp/init-now.txt"
-	diff -u "$tmp/init-before.txt" "$tmp/init-now.txt"
-}
-check "the machine's own namespace is as before" untouched
+check "the machine's own namespace is as before" init_untouched
 
-say "$((SECONDS - start)) s"
-echo "e2e-names: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -24,85 +24,22 @@
 # down; E2E_KEEP=1 keeps the work directory. About 40 s.
 set -Eeuo pipefail
 
-readonly SKIP=77
-if [[ $(id -u) -ne 0 ]]; then
-	echo "e2e-rates.sh: skipped: needs root for network namespaces and conntrack"
-	exit $SKIP
-fi
-if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
-	echo "e2e-rates.sh: skipped: 'ip netns' is not available (apt install iproute2)"
-	exit $SKIP
-fi
-for tool in conntrack iptables ip6tables jq go; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		echo "e2e-rates.sh: $tool is missing (apt install conntrack iptables iproute2 jq; Go from /usr/local/go)" >&2
-		exit 1
-	}
-done
+# shellcheck source=scripts/e2e-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
+skip_unless_lab "needs root for network namespaces and conntrack"
+need_tools "apt install conntrack iptables iproute2 jq; Go from /usr/local/go" conntrack iptables ip6tables jq go
 
 readonly PACE=2000000 # payload bytes per second
 readonly WANT_BPS=$((PACE * 8))
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=$repo/scripts/lab.sh
-tmp=$(mktemp -d /tmp/netmon-e2e-rates.XXXXXX)
-LAB_ID=rt$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-export LAB_ID
-serve_pid=
-passed=0
-failed=0
+setup rt serve.log
 
-cleanup() {
-	local rc=$?
-	if [[ -n $serve_pid ]]; then
-		kill -TERM "$serve_pid" 2>/dev/null || true
-		wait "$serve_pid" 2>/dev/null || true
-	fi
-	"$lab" down >/dev/null 2>&1 || true
-	if [[ $rc -eq 0 && $failed -eq 0 && -z ${E2E_KEEP:-} ]]; then
-		rm -rf "$tmp"
-		return
-	fi
-	[[ -s $tmp/serve.log ]] && { echo "--- serve.log (last 15 lines)"; tail -n 15 "$tmp/serve.log"; }
-	echo "e2e-rates: work directory kept: $tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "e2e-rates: $*"; }
-check() { # NAME CMD...
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-		say "PASS $name"
-	else
-		failed=$((failed + 1))
-		say "FAIL $name"
-	fi
-}
-fatal() { # NAME CMD...
-	local name=$1
-	shift
-	"$@" || {
-		say "FAIL $name (cannot go on)"
-		exit 1
-	}
-}
-
-start=$SECONDS
 say "building into $tmp"
-(cd "$repo" && go build -o "$tmp/netmon" ./cmd/netmon && go build -o "$tmp/labtraffic" ./scripts/labtraffic) || {
-	say "FAIL build"
-	exit 1
-}
+build netmon labtraffic
 netmon=$tmp/netmon
 
-fatal "lab up" "$lab" up >/dev/null
-fatal "lab traffic" env LABTRAFFIC="$tmp/labtraffic" "$lab" traffic >/dev/null
-# shellcheck disable=SC1090
-source <("$lab" env)
-rtr() { ip netns exec "$LAB_RTR" "$@"; }
+lab_up
+lab_traffic
 
 port=9182
 # get PATH: the body of a GET to serve, from inside the router namespace
@@ -116,6 +53,7 @@ ip netns exec "$LAB_RTR" env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" \
 	"$netmon" serve --bind "127.0.0.1:$port" --db "$tmp/netmon.db" --state-dir "$tmp/state" --interval 1s \
 	>"$tmp/serve.log" 2>&1 &
 serve_pid=$!
+pids+=("$serve_pid")
 up() {
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -196,14 +134,6 @@ top_live() {
 check "print-outbound --rate 2s shows the paced rate" print_rate
 check "netmon top reads serve's live state" top_live
 
-kill -TERM "$serve_pid"
-if wait "$serve_pid"; then
-	check "serve stops cleanly" true
-else
-	check "serve stops cleanly" false
-fi
-serve_pid=
+check "serve stops cleanly" stop "$serve_pid"
 
-say "$((SECONDS - start)) s"
-echo "e2e-rates: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -36,121 +36,28 @@
 # Set E2E_KEEP=1 to keep the work directory (printed at the end).
 set -Eeuo pipefail
 
-readonly SKIP=77
-if [[ $(id -u) -ne 0 ]]; then
-	echo "e2e.sh: skipped: needs root for network namespaces and conntrack"
-	exit $SKIP
-fi
-if ! command -v ip >/dev/null 2>&1 || ! ip netns list >/dev/null 2>&1; then
-	echo "e2e.sh: skipped: 'ip netns' is not available (apt install iproute2)"
-	exit $SKIP
-fi
-for tool in conntrack iptables ip6tables go; do
-	command -v "$tool" >/dev/null 2>&1 || {
-		echo "e2e.sh: $tool is missing (apt install conntrack iptables iproute2; Go from /usr/local/go)" >&2
-		exit 1
-	}
-done
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=$repo/scripts/lab.sh
-tmp=$(mktemp -d /tmp/netmon-e2e.XXXXXX)
-LAB_ID=e2e$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
-export LAB_ID
+# shellcheck source=scripts/e2e-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
+skip_unless_lab "needs root for network namespaces and conntrack"
+need_tools "apt install conntrack iptables iproute2; Go from /usr/local/go" conntrack iptables ip6tables go
+setup e2e serve.log ingest.log '*.stderr'
 serve_pid=
 
-passed=0
-failed=0
-cleanup() {
-	local rc=$?
-	if [[ -n $serve_pid ]]; then
-		kill -TERM "$serve_pid" 2>/dev/null || true
-		wait "$serve_pid" 2>/dev/null || true
-	fi
-	"$lab" down >/dev/null 2>&1 || true
-	if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then
-		rm -rf "$tmp"
-		return
-	fi
-	if [[ $rc -ne 0 ]]; then
-		# CI shows only this output: the logs that say why.
-		local f
-		for f in "$tmp"/serve.log "$tmp"/ingest.log "$tmp"/*.stderr; do
-			[[ -s $f ]] || continue
-			echo "--- ${f#"$tmp"/} (last 15 lines)"
-			tail -n 15 "$f"
-		done
-	fi
-	echo "e2e: work directory kept: $tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "e2e: $*"; }
-
-# check NAME CMD...: run one check, count it, go on either way.
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-		say "PASS $name"
-	else
-		failed=$((failed + 1))
-		say "FAIL $name"
-	fi
-}
-
-# fatal NAME CMD...: a step later checks depend on; stop if it fails.
-fatal() {
-	local name=$1
-	shift
-	if ! "$@"; then
-		say "FAIL $name (cannot go on)"
-		exit 1
-	fi
-}
-
-rtr() { ip netns exec "$LAB_RTR" "$@"; }
-quiet() { "$@" >/dev/null; }
-
-start=$SECONDS
 say "building into $tmp"
-(
-	cd "$repo"
-	go build -o "$tmp/netmon" ./cmd/netmon
-	go build -o "$tmp/e2echeck" ./scripts/e2echeck
-	go build -o "$tmp/labtraffic" ./scripts/labtraffic
-) || {
-	say "FAIL build"
-	exit 1
-}
+build netmon e2echeck labtraffic
 netmon=$tmp/netmon
 ck=$tmp/e2echeck
 
-# The machine's own namespace as the lab must leave it: interface names,
-# addresses and IPv4 routes (counters and IPv6 route lifetimes vary).
-init_view() {
-	ip -o link show | awk -F': ' '{print $2}' | sort
-	ip -o addr show | awk '{print $2, $4}' | sort
-	ip -4 route show
-}
-init_untouched() {
-	init_view >"$tmp/init-now.txt"
-	diff -u "$tmp/init-before.txt" "$tmp/init-now.txt"
-}
-init_view >"$tmp/init-before.txt"
+init_save
 
 # up twice with one id: the second must replace the first cleanly (what
 # happens after an aborted run).
-fatal "lab up" quiet "$lab" up
+lab_up
 up_again() {
 	quiet "$lab" up && [[ $(ip netns list | grep -c "^nmlab-$LAB_ID-") -eq 4 ]]
 }
 check "lab up again with the same id replaces the lab" up_again
-fatal "lab traffic" quiet env LABTRAFFIC="$tmp/labtraffic" "$lab" traffic
-# shellcheck disable=SC1090
-source <("$lab" env)
+lab_traffic
 manifest=$LAB_MANIFEST
 cp "$manifest" "$tmp/manifest.json"
 rtr conntrack -L -o extended >"$tmp/table-1.txt" 2>/dev/null || true
@@ -197,6 +104,7 @@ start_serve() {
 	ip netns exec "$LAB_RTR" env NETMON_LOCAL_SUBNETS="$LAB_LOCAL_SUBNETS" NETMON_INTERFACES="$LAB_RTR_IFACES" \
 		"$netmon" serve --bind "127.0.0.1:$port" --db "$tmp/serve.db" --state-dir "$tmp/serve-state" --interval 1s >"$tmp/serve.log" 2>&1 &
 	serve_pid=$!
+	pids+=("$serve_pid")
 	rtr "$ck" wait -url "$url/healthz" -timeout 10s && return 0
 	say "serve did not answer on $url: $(tail -5 "$tmp/serve.log")"
 	return 1
@@ -240,13 +148,11 @@ check "ingest-once closes the deleted flows, history never goes back" ingest_sec
 check "print-outbound no longer lists the closed flows" outbound_env -closed
 if [[ -n $serve_pid ]] && kill -0 "$serve_pid" 2>/dev/null; then
 	check "serve no longer lists the closed flows" web -closed
-	kill -TERM "$serve_pid"
-	if wait "$serve_pid"; then
+	if stop "$serve_pid"; then
 		check "serve stops cleanly on SIGTERM" true
 	else
 		check "serve stops cleanly on SIGTERM (exit $?)" false
 	fi
-	serve_pid=
 fi
 
 check "the machine's own namespace is untouched while the lab runs" init_untouched
@@ -273,6 +179,4 @@ names_e2e() {
 check "devices and names against real dnsmasq and dhclient (e2e-names.sh)" names_e2e
 # --- end of devices and names
 
-say "$((SECONDS - start)) s"
-echo "e2e: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
