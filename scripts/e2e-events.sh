@@ -235,8 +235,12 @@ second_writer() { # a second ingest loop on the same record, with its own state 
 	say "second writer: exit $rc: $(echo "$out" | tail -1)"
 	[[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "pid ${pids[-1]}" <<<"$out"
 }
-killed() { kill -KILL "${pids[-1]}" && wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'; }
-stopped() { kill -TERM "${pids[-1]}" && wait "${pids[-1]}"; unset 'pids[-1]'; }
+killed() { # SIGKILL the last netmon: its status is the signal's
+	local p=${pids[-1]}
+	kill -KILL "$p" && { wait "$p" 2>/dev/null || true; }
+	forget "$p"
+}
+stopped() { stop "${pids[-1]}"; } # SIGTERM: fails unless netmon exits 0
 check "restarted on the same state: the record is unchanged after a commit" eval 'restart && same_record restarted'
 check "a second writer of the record is refused, naming the first" second_writer
 check "SIGKILLed and restarted: the record is unchanged after a commit" eval 'killed; restart && same_record killed'
