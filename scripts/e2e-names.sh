@@ -29,7 +29,7 @@
 # second dnsmasq with log-queries=extra for that.
 #
 # Needs root, `ip netns`, dnsmasq (apt: dnsmasq-base), dhclient (apt:
-# isc-dhcp-client) and Go; without root or `ip netns` it exits 77 (skip),
+# isc-dhcp-client), jq and Go; without root or `ip netns` it exits 77 (skip),
 # like scripts/e2e.sh. The lab is always taken down; E2E_KEEP=1 keeps the
 # work directory.
 set -Eeuo pipefail
@@ -37,7 +37,7 @@ set -Eeuo pipefail
 # shellcheck source=scripts/e2e-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e-lib.sh"
 skip_unless_lab "needs root for network namespaces"
-need_tools "apt install dnsmasq-base isc-dhcp-client iptables" dnsmasq dhclient iptables go
+need_tools "apt install dnsmasq-base isc-dhcp-client iptables jq" dnsmasq dhclient iptables jq go
 # No log tails: scripts/e2e.sh, which runs this one, shows its last lines.
 setup nm
 capture=${E2E_NAMES_CAPTURE:-}
