@@ -96,22 +96,7 @@ func hexPrefix(a netip.Addr, l []byte) (netip.Prefix, bool) {
 // caller skips lo.
 func ParseRoute6(b []byte) []Route {
 	var out []Route
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) < 10 {
-			continue
-		}
-		a, ok := hexAddr16(f[0])
-		if !ok {
-			continue
-		}
-		p, ok := hexPrefix(a, f[1])
-		if !ok {
-			continue
-		}
-		out = append(out, Route{Dst: p, Iface: string(f[9])})
-	}
+	eachHex6(b, 1, 9, func(p netip.Prefix, iface string) { out = append(out, Route{Dst: p, Iface: iface}) })
 	return out
 }
 
@@ -120,23 +105,31 @@ func ParseRoute6(b []byte) []Route {
 // interface.
 func ParseIfInet6(b []byte) []IfaceAddr {
 	var out []IfaceAddr
+	eachHex6(b, 2, 5, func(p netip.Prefix, iface string) { out = append(out, IfaceAddr{Prefix: p, Iface: iface}) })
+	return out
+}
+
+// eachHex6 calls fn for each line of an IPv6 table of /proc/net that
+// starts with an address in hex, has the address's prefix length (hex) in
+// field lenAt and the interface in field ifaceAt. Lines it cannot read
+// are skipped.
+func eachHex6(b []byte, lenAt, ifaceAt int, fn func(p netip.Prefix, iface string)) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := bytes.Fields(sc.Bytes())
-		if len(f) < 6 {
+		if len(f) <= max(lenAt, ifaceAt) {
 			continue
 		}
 		a, ok := hexAddr16(f[0])
 		if !ok {
 			continue
 		}
-		p, ok := hexPrefix(a, f[2])
+		p, ok := hexPrefix(a, f[lenAt])
 		if !ok {
 			continue
 		}
-		out = append(out, IfaceAddr{Prefix: p, Iface: string(f[5])})
+		fn(p, string(f[ifaceAt]))
 	}
-	return out
 }
 
 // LANInterfaces chooses the interfaces to show when none are configured:
